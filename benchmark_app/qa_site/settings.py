@@ -1,0 +1,167 @@
+"""Settings of the bundled Q&A site. Every setting comes from a QA_* environment variable.
+
+The README's table lists them all. Defaults give a plain ``runserver`` look-around on SQLite;
+the harness (scalelab) sets PostgreSQL, the cache, sessions and static serving explicitly.
+A bad value stops start-up with a message naming the variable and what is allowed.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name, default, choices=None):
+    value = os.environ.get(name, default)
+    if choices is not None and value not in choices:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not allowed; use one of: {', '.join(choices)}")
+    return value
+
+
+def env_int(name, default, low, high):
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a whole number from {low} to {high}")
+    return value
+
+
+def env_bool(name, default):
+    raw = os.environ.get(name, "1" if default else "0").lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise ImproperlyConfigured(f"{name}={raw!r} must be 1 or 0")
+    return raw in ("1", "true", "yes")
+
+
+def _secret_key():
+    key = os.environ.get("QA_SECRET_KEY")
+    if key:
+        return key
+    # Generated once and shared by every worker process (a per-process key would break
+    # sessions and CSRF across workers).
+    path = Path(os.environ.get("QA_SECRET_KEY_FILE", BASE_DIR / ".secret_key"))
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(secrets.token_urlsafe(50))
+        os.replace(tmp, path)
+        return path.read_text().strip()
+
+
+DEBUG = env_bool("QA_DEBUG", False)
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = [h for h in env("QA_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "qa",
+]
+
+MIDDLEWARE = [
+    "qa.middleware.QueryCountMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+ROOT_URLCONF = "qa_site.urls"
+WSGI_APPLICATION = "qa_site.wsgi.application"
+ASGI_APPLICATION = "qa_site.asgi.application"
+
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [],
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+}]
+
+# --- database -------------------------------------------------------------------------
+DB_ENGINE = env("QA_DB", "sqlite", ("sqlite", "postgres"))
+CONN_MAX_AGE = env_int("QA_DB_CONN_MAX_AGE", 60, 0, 86400)
+DB_POOL = env_bool("QA_DB_POOL", False)
+if DB_ENGINE == "postgres":
+    _options = {}
+    if DB_POOL:
+        if CONN_MAX_AGE:
+            raise ImproperlyConfigured(
+                "QA_DB_POOL=1 needs QA_DB_CONN_MAX_AGE=0 (Django's pool replaces persistent "
+                "connections)")
+        _options["pool"] = {"min_size": env_int("QA_DB_POOL_MIN", 2, 1, 100),
+                            "max_size": env_int("QA_DB_POOL_MAX", 4, 1, 100)}
+    DATABASES = {"default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": env("QA_DB_HOST", "127.0.0.1"),
+        "PORT": env_int("QA_DB_PORT", 5432, 1, 65535),
+        "NAME": env("QA_DB_NAME", "qa"),
+        "USER": env("QA_DB_USER", "scalelab"),
+        "PASSWORD": env("QA_DB_PASSWORD", ""),
+        "CONN_MAX_AGE": CONN_MAX_AGE,
+        "CONN_HEALTH_CHECKS": False,
+        "OPTIONS": _options,
+    }}
+else:
+    DATABASES = {"default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env("QA_SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+    }}
+
+# --- cache ----------------------------------------------------------------------------
+CACHE_BACKEND = env("QA_CACHE", "none", ("none", "locmem", "redis", "memcached", "db"))
+CACHE_LOCATION = os.environ.get("QA_CACHE_LOCATION", "")
+CACHE_TIMEOUT = env_int("QA_CACHE_TIMEOUT", 60, 0, 86400)
+_cache_backends = {
+    "none": ("django.core.cache.backends.dummy.DummyCache", ""),
+    "locmem": ("django.core.cache.backends.locmem.LocMemCache", "qa"),
+    "redis": ("django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/0"),
+    "memcached": ("django.core.cache.backends.memcached.PyMemcacheCache", "127.0.0.1:11211"),
+    "db": ("django.core.cache.backends.db.DatabaseCache", "qa_cache_table"),
+}
+_backend, _default_location = _cache_backends[CACHE_BACKEND]
+CACHES = {"default": {"BACKEND": _backend, "LOCATION": CACHE_LOCATION or _default_location,
+                      "TIMEOUT": CACHE_TIMEOUT}}
+
+# --- sessions -------------------------------------------------------------------------
+_sessions = {
+    "db": "django.contrib.sessions.backends.db",
+    "cache": "django.contrib.sessions.backends.cache",
+    "cached_db": "django.contrib.sessions.backends.cached_db",
+    "signed_cookies": "django.contrib.sessions.backends.signed_cookies",
+}
+SESSION_ENGINE = _sessions[env("QA_SESSION_ENGINE", "db", tuple(_sessions))]
+
+# --- static files ---------------------------------------------------------------------
+# django: Django serves /static/ itself (the thing C8 says not to do); none: the app serves
+# no static files (a proxy in front does, or nobody).
+STATIC_MODE = env("QA_STATIC_MODE", "django", ("django", "none"))
+STATIC_URL = "static/"
+STATIC_ROOT = os.environ.get("QA_STATIC_ROOT", str(BASE_DIR / "qa" / "static"))
+
+# --- instrumentation ------------------------------------------------------------------
+# Adds an X-DB-Queries response header (queries this request ran). Cheap; on by default.
+QUERY_COUNT_HEADER = env_bool("QA_QUERY_COUNT_HEADER", True)
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("QA_LOG_LEVEL", "WARNING",
+                                                   ("DEBUG", "INFO", "WARNING", "ERROR"))},
+}

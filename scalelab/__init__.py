@@ -1,0 +1,1 @@
+"""scalelab: the harness of the "Does Django scale?" lab."""

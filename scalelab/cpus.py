@@ -1,0 +1,75 @@
+"""Which CPUs the servers get and which the load generator gets: disjoint, and recorded.
+
+On 2 cores: the generator gets one, the servers (app, database, cache, proxy) share the
+other, as they would share one small server. On larger machines the generator gets a quarter
+(at least one) and the servers the rest. ``SCALELAB_GENERATOR_CPUS`` overrides, e.g. "0,1".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class CpuLayout:
+    server: tuple[int, ...]
+    generator: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.server or not self.generator:
+            raise ValueError("a CPU layout needs at least one server CPU and one generator CPU")
+        overlap = set(self.server) & set(self.generator)
+        if overlap and len(available()) > 1:
+            raise ValueError(f"server and generator CPUs must not overlap (both have {overlap})")
+
+    @property
+    def shared(self) -> bool:
+        return bool(set(self.server) & set(self.generator))
+
+    def describe(self) -> str:
+        text = (f"servers on CPU {_ranges(self.server)}, "
+                f"load generator on CPU {_ranges(self.generator)}")
+        return text + (" (one CPU only: they share it)" if self.shared else "")
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.update(server=list(self.server), generator=list(self.generator), shared=self.shared,
+                 available=available())
+        return d
+
+
+def available() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def _ranges(cpus) -> str:
+    return ",".join(str(c) for c in cpus)
+
+
+def parse_cpus(text: str, name: str = "cpus") -> tuple[int, ...]:
+    if not re.fullmatch(r"\d+(,\d+)*", text.strip()):
+        raise ValueError(f"{name} must be CPU numbers separated by commas, like '0' or '0,1', "
+                         f"not {text!r}")
+    cpus = tuple(int(c) for c in text.split(","))
+    missing = set(cpus) - set(available())
+    if missing:
+        raise ValueError(f"{name}: CPU {sorted(missing)} is not available here "
+                         f"(available: {available()})")
+    return cpus
+
+
+def default_layout(generator_processes: int = 1) -> CpuLayout:
+    cpus = available()
+    override = os.environ.get("SCALELAB_GENERATOR_CPUS")
+    if override:
+        gen = parse_cpus(override, "SCALELAB_GENERATOR_CPUS")
+        rest = tuple(c for c in cpus if c not in gen) or gen
+        return CpuLayout(server=rest, generator=gen)
+    if len(cpus) == 1:
+        return CpuLayout(server=(cpus[0],), generator=(cpus[0],))
+    n_gen = max(1, len(cpus) // 4, min(generator_processes, len(cpus) // 2))
+    # The generator takes the first CPUs (CPU 0 also carries most interrupt work),
+    # the servers the rest.
+    return CpuLayout(server=tuple(cpus[n_gen:]), generator=tuple(cpus[:n_gen]))

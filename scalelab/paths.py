@@ -1,0 +1,49 @@
+"""Where the lab keeps things. Every location can be moved with an environment variable.
+
+- ``PROJECT_ROOT``: the checkout (the parent of this package).
+- ``results_dir()``: tidy results, ``data/results/`` (``SCALELAB_RESULTS_DIR``).
+- ``runs_dir()``: one folder per stack run with every server's log, ``build/runs/``
+  (``SCALELAB_RUNS_DIR``).
+- ``state_dir()``: state that outlives a run and that the unprivileged database user must reach:
+  PostgreSQL clusters with their seeded data sets, and run-state files for the reaper
+  (``SCALELAB_STATE_DIR``; default ``/var/tmp/scalelab`` as root, else ``~/.cache/scalelab``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP_DIR = PROJECT_ROOT / "benchmark_app"
+LOCUSTFILES = Path(__file__).resolve().parent / "locustfiles"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def results_dir() -> Path:
+    return _env_path("SCALELAB_RESULTS_DIR", PROJECT_ROOT / "data" / "results")
+
+
+def runs_dir() -> Path:
+    return _env_path("SCALELAB_RUNS_DIR", PROJECT_ROOT / "build" / "runs")
+
+
+def state_dir() -> Path:
+    if os.geteuid() == 0:
+        default = Path("/var/tmp/scalelab")
+    else:
+        default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scalelab"
+    return _env_path("SCALELAB_STATE_DIR", default)
+
+
+def relative(path: Path | str) -> str:
+    """A path as shown to readers: relative to the project when inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(p)

@@ -1,0 +1,159 @@
+"""Run state and the reaper: no server of ours outlives its owner.
+
+Three layers, so that a crash of any kind leaves nothing behind for long:
+1. every server runs in its own process group (mirakuru's ``setsid``) and is stopped as a group;
+2. every server gets a parent-death signal (``setpriv --pdeathsig``), so it dies with the
+   harness process even on SIGKILL;
+3. every process we start carries ``SCALELAB_OWNER=<pid>:<start time>`` in its environment,
+   and each run writes a state file; :func:`reap_stale` (called whenever a run starts, and
+   by ``scalelab reap``) kills what belongs to an owner that is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from . import paths
+
+OWNER_VAR = "SCALELAB_OWNER"
+RUN_VAR = "SCALELAB_RUN"
+KEEP_RUN_DIRS = 30
+
+
+def owner_token(pid: int | None = None) -> str:
+    proc = psutil.Process(pid or os.getpid())
+    return f"{proc.pid}:{proc.create_time():.2f}"
+
+
+def _owner_alive(token: str) -> bool:
+    try:
+        pid_s, created_s = token.split(":", 1)
+        proc = psutil.Process(int(pid_s))
+        return f"{proc.create_time():.2f}" == created_s and proc.status() != psutil.STATUS_ZOMBIE
+    except (ValueError, psutil.Error):
+        return False
+
+
+def processes_of_dead_owners() -> list[psutil.Process]:
+    """Every process carrying our marker whose owner process is gone."""
+    found = []
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == me:
+            continue
+        try:
+            token = proc.environ().get(OWNER_VAR)
+        except (psutil.Error, OSError):
+            continue
+        if token and not _owner_alive(token):
+            found.append(proc)
+    return found
+
+
+def _terminate(procs: list[psutil.Process], grace: float = 3.0) -> list[int]:
+    for proc in procs:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=grace)
+    return [p.pid for p in procs]
+
+
+def reap_stale(verbose: bool = False) -> list[int]:
+    """Kill leftovers of runs whose owner died, remove their state files; return the pids."""
+    runs_state = paths.state_dir() / "runs"
+    if runs_state.is_dir():
+        for state_file in runs_state.glob("*.json"):
+            try:
+                token = json.loads(state_file.read_text())["owner"]
+            except (OSError, ValueError, KeyError):
+                token = ""
+            if not _owner_alive(token):
+                state_file.unlink(missing_ok=True)
+    stale = processes_of_dead_owners()
+    killed = _terminate(stale) if stale else []
+    if verbose:
+        print(f"reaped {len(killed)} stale process(es)" + (f": {killed}" if killed else ""))
+    return killed
+
+
+def ours() -> list[psutil.Process]:
+    """Every live process that carries our marker (any owner)."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if OWNER_VAR in proc.environ():
+                found.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+@dataclass
+class Run:
+    """One stack's life: its folder of logs and its state file."""
+
+    id: str
+    dir: Path
+    state_file: Path
+
+    @classmethod
+    def create(cls, label: str = "stack") -> "Run":
+        reap_stale()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = paths.runs_dir()
+        base.mkdir(parents=True, exist_ok=True)
+        _prune(base)
+        n = 0
+        while True:
+            run_id = f"{stamp}-{label}-{os.getpid()}-{n}"
+            run_dir = base / run_id
+            try:
+                run_dir.mkdir()
+                break
+            except FileExistsError:
+                n += 1
+        (run_dir / "logs").mkdir()
+        state = paths.state_dir() / "runs"
+        state.mkdir(parents=True, exist_ok=True)
+        state_file = state / f"{run_id}.json"
+        _write_json(state_file, {"owner": owner_token(), "run": run_id, "dir": str(run_dir),
+                                 "started": time.time()})
+        return cls(run_id, run_dir, state_file)
+
+    @property
+    def logs(self) -> Path:
+        return self.dir / "logs"
+
+    def env(self) -> dict[str, str]:
+        return {OWNER_VAR: owner_token(), RUN_VAR: self.id}
+
+    def close(self) -> None:
+        self.state_file.unlink(missing_ok=True)
+
+
+def _prune(base: Path) -> None:
+    dirs = sorted((d for d in base.iterdir() if d.is_dir()), key=lambda d: d.name)
+    for old in dirs[:-KEEP_RUN_DIRS]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)

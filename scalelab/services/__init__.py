@@ -1,0 +1,9 @@
+"""One module per server, each behind the contract in :mod:`scalelab.services.base`."""
+
+from .appserver import AppConfig, Gunicorn, Uvicorn
+from .base import Service, ServiceError, free_port
+from .postgres import Postgres
+from .redis import Redis
+
+__all__ = ["AppConfig", "Gunicorn", "Postgres", "Redis", "Service", "ServiceError", "Uvicorn",
+           "free_port"]

@@ -1,0 +1,169 @@
+"""The Django app under gunicorn (WSGI) or uvicorn (ASGI).
+
+Both read the app's settings from QA_* variables (``AppConfig.env``) and are ready when
+``/health/`` answers 200 and every worker process is up.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import psutil
+
+from .. import paths
+from .base import HOST, Service
+
+WORKER_CLASSES = ("sync", "gthread")
+CACHES = ("none", "locmem", "redis", "memcached", "db")
+SESSIONS = ("db", "cache", "cached_db", "signed_cookies")
+STATIC_MODES = ("django", "none")
+
+
+@dataclass
+class AppConfig:
+    """What the app is told through its environment."""
+
+    db_host: str = HOST
+    db_port: int = 5432
+    db_name: str = "qa"
+    db_user: str = "scalelab"
+    conn_max_age: int = 60
+    db_pool: bool = False
+    cache: str = "none"
+    cache_location: str = ""
+    cache_timeout: int = 60
+    session: str = "db"
+    static: str = "django"
+    secret_key: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        env = {
+            "DJANGO_SETTINGS_MODULE": "qa_site.settings",
+            "QA_DEBUG": "0",
+            "QA_DB": "postgres",
+            "QA_DB_HOST": self.db_host,
+            "QA_DB_PORT": str(self.db_port),
+            "QA_DB_NAME": self.db_name,
+            "QA_DB_USER": self.db_user,
+            "QA_DB_CONN_MAX_AGE": str(self.conn_max_age),
+            "QA_DB_POOL": "1" if self.db_pool else "0",
+            "QA_CACHE": self.cache,
+            "QA_CACHE_LOCATION": self.cache_location,
+            "QA_CACHE_TIMEOUT": str(self.cache_timeout),
+            "QA_SESSION_ENGINE": self.session,
+            "QA_STATIC_MODE": self.static,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        if self.secret_key:
+            env["QA_SECRET_KEY"] = self.secret_key
+        env.update(self.extra)
+        return env
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, headers={"Host": "127.0.0.1"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+class _AppServer(Service):
+    component = "app"
+    deathsig = "SIGQUIT"  # quick shutdown of the master, which takes its workers along
+
+    def __init__(self, run, app: AppConfig, cpus=None, port=None, workers: int = 1,
+                 log_name: str | None = None):
+        super().__init__(run, cpus, port, log_name)
+        if not isinstance(workers, int) or not 1 <= workers <= 64:
+            raise ValueError(f"workers must be a whole number from 1 to 64, not {workers!r}")
+        self.app = app
+        self.workers = workers
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return self.app.env()
+
+    def cwd(self):
+        return paths.APP_DIR
+
+    def worker_pids(self) -> list[int]:
+        if self.pid is None:
+            return []
+        try:
+            return [p.pid for p in psutil.Process(self.pid).children(recursive=True)
+                    if "python" in (p.name() or "").lower()
+                    or "gunicorn" in (p.name() or "").lower()]
+        except psutil.Error:
+            return []
+
+    def is_ready(self) -> bool:
+        status, _, _ = http_get(f"{self.url}/health/")
+        return status == 200 and len(self.worker_pids()) >= self.workers
+
+
+class Gunicorn(_AppServer):
+    name = "gunicorn"
+
+    def __init__(self, run, app: AppConfig, cpus=None, port=None, workers: int = 1,
+                 worker_class: str = "sync", threads: int = 1, log_name: str | None = None):
+        super().__init__(run, app, cpus, port, workers, log_name)
+        if worker_class not in WORKER_CLASSES:
+            raise ValueError(f"worker_class must be one of {', '.join(WORKER_CLASSES)}, "
+                             f"not {worker_class!r}")
+        if not isinstance(threads, int) or not 1 <= threads <= 64:
+            raise ValueError(f"threads must be a whole number from 1 to 64, not {threads!r}")
+        if threads > 1 and worker_class == "sync":
+            worker_class = "gthread"  # what gunicorn itself does with --threads > 1
+        self.worker_class = worker_class
+        self.threads = threads
+
+    @property
+    def version(self) -> str:
+        return metadata.version("gunicorn")
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "qa_site.wsgi:application",
+                "--bind", f"{HOST}:{self.port}", "--workers", str(self.workers),
+                "--worker-class", self.worker_class, "--threads", str(self.threads),
+                "--timeout", "60", "--graceful-timeout", "5", "--keep-alive", "5",
+                "--worker-tmp-dir", "/dev/shm", "--error-logfile", "-", "--log-level", "warning",
+                "--no-control-socket"]
+
+    def describe(self):
+        info = super().describe()
+        info.update(workers=self.workers, worker_class=self.worker_class, threads=self.threads)
+        return info
+
+
+class Uvicorn(_AppServer):
+    name = "uvicorn"
+    stop_signal = signal.SIGTERM
+
+    @property
+    def version(self) -> str:
+        return metadata.version("uvicorn")
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", "qa_site.asgi:application",
+                "--host", HOST, "--port", str(self.port), "--workers", str(self.workers),
+                "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+
+    def is_ready(self) -> bool:
+        status, _, _ = http_get(f"{self.url}/health/")
+        # uvicorn with --workers 1 serves from the main process itself
+        return status == 200 and (self.workers == 1 or len(self.worker_pids()) >= self.workers)
+
+    def describe(self):
+        info = super().describe()
+        info.update(workers=self.workers, worker_class="asgi")
+        return info

@@ -1,0 +1,127 @@
+"""PostgreSQL: one cluster per PostgreSQL major version, kept between runs with its seeded data.
+
+PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged user
+(``postgres`` if it exists, else ``nobody``; ``SCALELAB_SERVICE_USER`` overrides) and lives
+in the state directory, which that user can reach (never under /root). TCP on 127.0.0.1 only,
+no Unix socket, trust authentication for the loopback role ``scalelab``.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .. import binaries, paths
+from .base import HOST, Service, ServiceError, wrap_command
+
+SUPERUSER = "scalelab"
+
+
+class Postgres(Service):
+    name = "postgres"
+    component = "db"
+    runs_as_unprivileged = True
+    deathsig = "SIGQUIT"          # immediate shutdown: the postmaster takes its backends along
+    stop_signal = signal.SIGINT   # fast shutdown: roll back, disconnect, exit
+
+    def __init__(self, run, cpus=None, port=None, cluster: str = "main",
+                 settings: dict[str, Any] | None = None, log_name: str | None = None):
+        super().__init__(run, cpus, port, log_name)
+        self.found = binaries.require("postgresql")
+        self.cluster = cluster
+        self.settings = dict(settings or {})
+
+    @property
+    def version(self) -> str:
+        return self.found.version
+
+    @property
+    def major(self) -> str:
+        return self.version.split(".")[0]
+
+    @property
+    def data_dir(self) -> Path:
+        return paths.state_dir() / "postgres" / f"pg{self.major}" / self.cluster
+
+    def _chown(self, path: Path) -> None:
+        user = self.user
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def prepare(self) -> None:
+        data = self.data_dir
+        if (data / "PG_VERSION").exists():
+            return
+        for parent in reversed(data.parents[:3]):
+            parent.mkdir(parents=True, exist_ok=True)
+            parent.chmod(0o755)  # the unprivileged user must traverse these
+        if data.exists():
+            shutil.rmtree(data)  # a half-made cluster from an interrupted initdb
+        data.mkdir(mode=0o700)
+        self._chown(data)
+        command = wrap_command([str(self.found.path("initdb")), "-D", str(data), "-U", SUPERUSER,
+                                "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+                               user=self.user)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                                cwd=str(data.parent))
+        if result.returncode != 0:
+            shutil.rmtree(data, ignore_errors=True)
+            raise ServiceError(f"initdb failed (exit {result.returncode}):\n"
+                               f"{(result.stdout + result.stderr)[-2000:]}")
+
+    def command(self) -> list[str]:
+        settings = {
+            "listen_addresses": HOST,
+            "unix_socket_directories": "",
+            "logging_collector": "off",
+            "log_min_messages": "warning",
+        }
+        if (Path(self.found.path()).parent.parent / "lib" / "pg_stat_statements.so").exists():
+            settings["shared_preload_libraries"] = "pg_stat_statements"
+        settings.update({k: str(v) for k, v in self.settings.items()})
+        command = [str(self.found.path()), "-D", str(self.data_dir), "-p", str(self.port)]
+        for key, value in settings.items():
+            command += ["-c", f"{key}={value}"]
+        return command
+
+    def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
+        return {"host": HOST, "port": self.port, "user": SUPERUSER, "dbname": dbname}
+
+    def connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
+        return psycopg.connect(**self.conninfo(dbname), connect_timeout=3, **kwargs)
+
+    def is_ready(self) -> bool:
+        with self.connect(autocommit=True) as conn:
+            conn.execute("SELECT 1")
+        return True
+
+    def query(self, sql: str, params=None, dbname: str = "postgres") -> list[tuple]:
+        with self.connect(dbname, autocommit=True) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def ensure_database(self, dbname: str) -> bool:
+        """Create the database if missing; return True when it was created."""
+        if self.query("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)):
+            return False
+        with self.connect(autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        return True
+
+    def drop_database(self, dbname: str) -> None:
+        with self.connect(autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info.update(data_dir=str(self.data_dir), binaries=str(self.found.path().parent),
+                    source=self.found.source, settings=self.settings)
+        return info

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Idempotent: create .venv and install the project with its test extras.
+# Re-installs only when pyproject.toml changed since the last successful install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 14) else 1)' 2>/dev/null; then
+  echo "setup: need Python 3.11 to 3.13 as \$PYTHON or python3 (found: $("$PY" --version 2>&1 || echo none))." >&2
+  echo "       Or use conda: conda env create -f environment.yml && conda activate scalelab" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $("$PY" --version)"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.scalelab-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing Python packages into .venv (first time takes a few minutes)"
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[test]'; } >"$log" 2>&1; then
+    echo "setup: pip install failed; the last lines of $log:" >&2
+    grep -v "^WARNING: Location" "$log" | tail -25 >&2
+    exit 1
+  fi
+  .venv/bin/python -m ipykernel install --sys-prefix --name scalelab --display-name "Python (scalelab)" >/dev/null
+  touch "$stamp"
+fi

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Idempotent: make sure the server binaries the lab starts are present.
+#   required: PostgreSQL (postgres, initdb, pg_ctl, pg_basebackup), Redis (redis-server), nginx
+#   optional: memcached (experiments that need it skip with a visible note)
+# Order of lookup is the harness's own (scalelab.binaries): an environment variable override,
+# the active conda env, PATH, Debian's versioned PostgreSQL directory. What is missing is
+# installed with apt on Debian as root; anyone else gets a precise message.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYBIN=.venv/bin/python
+missing=$("$PYBIN" -m scalelab.binaries --missing-packages 2>/dev/null || true)
+if [ -z "$missing" ]; then
+  exit 0
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
+  echo "setup: installing server packages with apt: $missing"
+  export DEBIAN_FRONTEND=noninteractive
+  # Packages must not start their own daemons: the lab starts its servers itself, on loopback.
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; created_policy=1
+  fi
+  trap '[ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  if ! apt-get install -y --no-install-recommends $missing >/tmp/scalelab-apt.log 2>&1; then
+    apt-get update >/tmp/scalelab-apt-update.log 2>&1 || true
+    apt-get install -y --no-install-recommends $missing >/tmp/scalelab-apt.log 2>&1 || {
+      echo "setup: apt-get install $missing failed; the last lines of /tmp/scalelab-apt.log:" >&2
+      tail -20 /tmp/scalelab-apt.log >&2; exit 1; }
+  fi
+else
+  echo "setup: these server packages are missing: $missing" >&2
+  "$PYBIN" -m scalelab.binaries --explain >&2 || true
+  cat >&2 <<'MSG'
+Install them in one of these ways, then run make again:
+  - Debian/Ubuntu as root:  apt-get install postgresql redis-server nginx-light memcached
+  - conda (no root needed): conda env create -f environment.yml && conda activate scalelab
+    (conda-forge has no memcached: the experiments that need it are skipped with a note)
+  - or point the lab at your own binaries: SCALELAB_POSTGRES_BIN=/path/to/pg/bin,
+    SCALELAB_REDIS_SERVER=/path/to/redis-server, SCALELAB_NGINX=/path/to/nginx,
+    SCALELAB_MEMCACHED=/path/to/memcached
+MSG
+  exit 1
+fi
+"$PYBIN" -m scalelab.binaries --missing-packages >/dev/null
