@@ -1,0 +1,426 @@
+"""Load: Locust in a subprocess, measured windows, one tidy row per measured point.
+
+    wl = Workload("home", mix={"home": 1})
+    df = sweep(stack, wl, users=[1, 2, 4, 8], duration=10, warmup=3, repeats=3)
+
+Locust never runs inside the notebook's kernel (gevent's monkey-patching hangs kernels): it runs
+as a subprocess pinned to the generator CPUs, with a load shape that holds each user count in
+turn. A point's figures come from its window only (warm-up thrown away): requests, failures and
+latency percentiles from per-second histograms the locustfile writes; CPU time of every server
+process tree and of the generator from :class:`~scalelab.measure.CpuSampler`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import pandas as pd
+
+from . import paths
+from .cpus import CpuLayout, default_layout
+from .measure import CpuSampler, tree_rss_bytes
+from .runs import Run
+from .services.base import launcher, wrap_command
+
+PAGES: dict[str, tuple[str, str]] = {
+    "home": ("GET", "/"),
+    "question": ("GET", "/q/{qid}/"),
+    "tag": ("GET", "/tags/{tag}/"),
+    "api": ("GET", "/api/questions/{qid}/"),
+    "health": ("GET", "/health/"),
+    "static": ("GET", "/static/qa/site.css"),
+    "vote": ("POST", "/api/questions/{qid}/vote/"),
+}
+COMPONENTS = ("app", "db", "cache", "proxy")
+SATURATION = 0.8  # generator load at or above which a point is flagged
+
+
+@dataclass
+class Workload:
+    """What the simulated users do: which pages, in what mix, with what pause in between.
+
+    mix: page name -> weight (see ``PAGES``). think_time: seconds a user waits between
+    requests, a number or a (min, max) range; 0 is a closed loop at full speed. zipf_s: the
+    exponent of the Zipf law by which questions and tags are picked (0 = uniform).
+    """
+
+    name: str = "home"
+    mix: dict[str, float] = field(default_factory=lambda: {"home": 1.0})
+    think_time: float | tuple[float, float] = 0.0
+    zipf_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mix, dict) or not self.mix:
+            raise ValueError(f"mix must be a non-empty dict of page -> weight; pages: "
+                             f"{', '.join(PAGES)}")
+        unknown = set(self.mix) - set(PAGES)
+        if unknown:
+            raise ValueError(f"mix has unknown page(s) {sorted(unknown)}; pages: "
+                             f"{', '.join(PAGES)}")
+        if any(not isinstance(w, (int, float)) or w < 0 for w in self.mix.values()) or \
+                sum(self.mix.values()) <= 0:
+            raise ValueError("mix weights must be numbers >= 0 with a positive sum")
+        tt = self.think_time
+        lo, hi = (tt, tt) if isinstance(tt, (int, float)) else tuple(tt)
+        if not (0 <= lo <= hi <= 3600):
+            raise ValueError(f"think_time must be seconds from 0 to 3600, or a (min, max) "
+                             f"range within that, not {tt!r}")
+        self._think = (float(lo), float(hi))
+        if not 0 <= self.zipf_s <= 5:
+            raise ValueError(f"zipf_s must be from 0 (uniform) to 5, not {self.zipf_s!r}")
+
+    @property
+    def mean_think_time(self) -> float:
+        return sum(self._think) / 2
+
+    def describe(self) -> dict:
+        d = asdict(self)
+        d["think_time"] = list(self._think)
+        return d
+
+
+# --- targets ---------------------------------------------------------------------------
+@dataclass
+class Target:
+    """Where the load goes, and what can be measured there."""
+
+    url: str
+    components: dict[str, list[int]]  # server process trees by component (empty if remote)
+    app_pid: int | None = None
+    question_ids: list[int] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    layout: CpuLayout | None = None
+
+
+def _check_url(url: str) -> str:
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"target must be a Stack or an http(s) URL, not {url!r}")
+    host = parsed.hostname
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and os.environ.get("SCALELAB_ALLOW_REMOTE_TARGET") != "1":
+        raise ValueError(
+            f"target {url!r} is not on this machine; load tests target loopback unless you set "
+            "SCALELAB_ALLOW_REMOTE_TARGET=1 for a deployment you own (see README, 'Load from "
+            "several machines')")
+    return url.rstrip("/")
+
+
+def as_target(target, questions: int | None = None) -> Target:
+    """A Stack, or an external URL (then pass ``questions`` to pick ids 1..questions)."""
+    if isinstance(target, Target):
+        return target
+    if isinstance(target, str):
+        url = _check_url(target)
+        n = questions or 1000
+        return Target(url, {}, None, list(range(1, n + 1)), [])
+    # a Stack (duck-typed to avoid an import cycle)
+    pop = target.popularity()
+    return Target(target.base_url, target.component_pids(), target.app.pid,
+                  pop["question_ids"], pop["tags"], target.layout)
+
+
+# --- running Locust --------------------------------------------------------------------
+def _locust_command(plan_path: Path, url: str, csv_prefix: Path, processes: int) -> list[str]:
+    cmd = [sys.executable, "-m", "locust", "-f", str(paths.LOCUSTFILES / "qa.py"),
+           "--headless", "--host", url, "--csv", str(csv_prefix), "--csv-full-history",
+           "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    if processes > 1:
+        cmd += ["--processes", str(processes)]
+    return cmd
+
+
+def _read_jsonl(paths_: Iterable[Path]) -> list[dict]:
+    rows = []
+    for p in paths_:
+        with contextlib.suppress(FileNotFoundError):
+            for line in p.read_text().splitlines():
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError:
+                        pass  # a line cut by an interrupt
+    return rows
+
+
+def percentile(hist: dict[int, int], q: float) -> float:
+    total = sum(hist.values())
+    if total == 0:
+        return math.nan
+    need = q * total
+    acc = 0
+    for value in sorted(hist):
+        acc += hist[value]
+        if acc >= need:
+            return float(value)
+    return float(max(hist))
+
+
+def _history_requests(csv_prefix: Path, t0: int, t1: int) -> float:
+    """Requests in [t0, t1) from Locust's own cumulative history (a cross-check)."""
+    path = Path(f"{csv_prefix}_stats_history.csv")
+    try:
+        hist = pd.read_csv(path)
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return math.nan
+    agg = hist[hist["Name"] == "Aggregated"]
+    def count_at(t):
+        rows = agg[agg["Timestamp"] <= t]
+        return rows["Total Request Count"].iloc[-1] if len(rows) else 0
+    return float(count_at(t1) - count_at(t0))
+
+
+@dataclass
+class _Step:
+    index: int
+    users: int
+    started: float
+    scheduled_end: float
+
+
+def run_locust(target: Target, workload: Workload, steps: Sequence[tuple[int, float]],
+               warmup: float, processes: int = 1, layout: CpuLayout | None = None,
+               progress: bool = True, label: str = "load",
+               on_step: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run one Locust process through ``steps``; return one measured dict per finished step.
+
+    On KeyboardInterrupt, Locust is stopped, the finished steps are handed to ``on_step`` and
+    the interrupt is raised again.
+    """
+    layout = layout or target.layout or default_layout(processes)
+    run = Run.create(label)
+    out = run.dir / "locust"
+    out.mkdir()
+    plan = {"out_dir": str(out), "pages": {k: list(v) for k, v in PAGES.items()},
+            "mix": workload.mix, "think_time": list(workload._think), "zipf_s": workload.zipf_s,
+            "question_ids": target.question_ids, "tags": target.tags,
+            "steps": [[int(u), float(s)] for u, s in steps],
+            "spawn_rate": max(100, max(int(u) for u, _ in steps))}
+    plan_path = out / "plan.json"
+    plan_path.write_text(json.dumps(plan))
+    csv_prefix = out / "locust"
+    env = dict(os.environ)
+    env.update(run.env())
+    env["SCALELAB_PLAN"] = str(plan_path)
+    env.pop("MPLBACKEND", None)
+    command = wrap_command(_locust_command(plan_path, target.url, csv_prefix, processes),
+                           cpus=layout.generator, deathsig="SIGTERM")
+    log = open(run.dir / "logs" / "locust.log", "w")
+    total = sum(s for _, s in steps)
+    proc: subprocess.Popen = launcher().call(lambda: subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=str(out), start_new_session=True))
+    roots = dict(target.components)
+    roots["generator"] = [proc.pid]
+    sampler = CpuSampler(roots).start()
+    bar = _progress(total, progress, f"{label}: {len(steps)} step(s)")
+    interrupted = False
+    rss: list[int] = []
+    try:
+        deadline = time.time() + total + 60
+        while proc.poll() is None:
+            time.sleep(0.5)
+            if bar is not None:
+                bar.n = min(total, round(time.time() - (deadline - total - 60), 1))
+                bar.refresh()
+            if time.time() > deadline:
+                _stop_group(proc)
+                raise RuntimeError(f"Locust did not finish within {total + 60:.0f} s; see "
+                                   f"{paths.relative(run.dir / 'logs' / 'locust.log')}")
+            if target.app_pid:
+                rss = tree_rss_bytes(target.app_pid) or rss
+    except KeyboardInterrupt:
+        interrupted = True
+        _stop_group(proc)
+    finally:
+        sampler.stop()
+        if bar is not None:
+            bar.close()
+        log.close()
+        if proc.poll() is None:
+            _stop_group(proc)
+        run.close()
+    if proc.returncode not in (0, None) and not interrupted:
+        tail = (run.dir / "logs" / "locust.log").read_text()[-2000:]
+        raise RuntimeError(f"Locust exited with code {proc.returncode}:\n{tail}")
+
+    records = _windows(out, csv_prefix, sampler, layout, warmup, workload, rss, processes)
+    for rec in records:
+        rec["locust_dir"] = paths.relative(out)
+        if on_step:
+            on_step(rec)
+    if interrupted:
+        raise KeyboardInterrupt
+    return records
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _progress(total: float, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        return None
+    return tqdm(total=total, desc=desc, unit="s", leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s")
+
+
+def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout,
+             warmup: float, workload: Workload, rss: list[int], processes: int) -> list[dict]:
+    steps = [_Step(r["step"], r["users"], r["t"], r["scheduled_end"])
+             for r in _read_jsonl([out / "steps.jsonl"])]
+    cells = _read_jsonl(sorted(out.glob("hist-*.jsonl")))
+    last_data = max((c["t"] for c in cells), default=0)
+    records = []
+    for step in steps:
+        t0 = math.ceil(step.started + warmup)
+        t1 = math.floor(min(step.scheduled_end, last_data + 1))
+        if t1 - t0 < 1:
+            continue  # not finished (interrupted) or window too short
+        if step.scheduled_end > last_data + 1.5:
+            continue  # the run stopped before this step's end: not a finished point
+        inside = [c for c in cells if t0 <= c["t"] < t1]
+        n = sum(c["n"] for c in inside)
+        fails = sum(c["fail"] for c in inside)
+        rt_sum = sum(c["sum"] for c in inside)
+        hist: dict[int, int] = defaultdict(int)
+        pages: dict[str, int] = defaultdict(int)
+        for c in inside:
+            pages[c["name"]] += c["n"]
+            for k, v in c["h"].items():
+                hist[int(k)] += v
+        seconds = t1 - t0
+        cpu = sampler.window(t0, t1)
+        rec = {
+            "users": step.users,
+            "duration_s": seconds,
+            "requests": n,
+            "failures": fails,
+            "req_s": n / seconds,
+            "fail_ratio": fails / n if n else math.nan,
+            "mean_ms": rt_sum / n if n else math.nan,
+            "p50_ms": percentile(hist, 0.50),
+            "p90_ms": percentile(hist, 0.90),
+            "p99_ms": percentile(hist, 0.99),
+            "max_ms": float(max(hist)) if hist else math.nan,
+            "think_s": workload.mean_think_time,
+        }
+        for comp in COMPONENTS:
+            rec[f"cpu_ms_per_req_{comp}"] = (cpu[comp] * 1000 / n if comp in cpu and n
+                                             else (0.0 if n else math.nan))
+        server_cpu_s = sum(cpu.get(c, 0.0) for c in COMPONENTS)
+        rec["cpu_ms_per_req_server"] = server_cpu_s * 1000 / n if n else math.nan
+        rec["server_cpu_util"] = server_cpu_s / seconds / len(layout.server)
+        gen_s = cpu.get("generator", math.nan)
+        rec["generator_cpu_ms_per_req"] = gen_s * 1000 / n if n else math.nan
+        rec["generator_load"] = gen_s / seconds / len(layout.generator)
+        rec["generator_saturated"] = bool(rec["generator_load"] >= SATURATION)
+        rec["littles_law_users"] = rec["req_s"] * (rec["mean_ms"] / 1000 + rec["think_s"])
+        rec["locust_history_requests"] = _history_requests(csv_prefix, t0, t1)
+        workers_rss = rss[1:] if len(rss) > 1 else rss
+        rec["app_rss_mb_per_worker"] = (sum(workers_rss) / len(workers_rss) / 2**20
+                                        if workers_rss else math.nan)
+        rec["app_rss_mb_total"] = sum(rss) / 2**20 if rss else math.nan
+        rec["pages"] = json.dumps(dict(pages), sort_keys=True)
+        rec["window_start"] = t0
+        rec["window_end"] = t1
+        rec["generator_processes"] = processes
+        records.append(rec)
+    return records
+
+
+# --- the public API --------------------------------------------------------------------
+def _check_points(users: Sequence[int], duration: float, warmup: float, repeats: int,
+                  processes: int) -> None:
+    if not users or any(isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= 10_000
+                        for u in users):
+        raise ValueError(f"users must be whole numbers from 1 to 10000, not {list(users)!r}")
+    if not (isinstance(duration, (int, float)) and 2 <= duration <= 3600):
+        raise ValueError(f"duration must be seconds from 2 to 3600, not {duration!r}")
+    if not (isinstance(warmup, (int, float)) and 0 <= warmup <= 600):
+        raise ValueError(f"warmup must be seconds from 0 to 600, not {warmup!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 50:
+        raise ValueError(f"repeats must be a whole number from 1 to 50, not {repeats!r}")
+    if isinstance(processes, bool) or not isinstance(processes, int) or \
+            not 1 <= processes <= (os.cpu_count() or 1) * 2:
+        raise ValueError(f"processes must be a whole number from 1 to "
+                         f"{(os.cpu_count() or 1) * 2}, not {processes!r}")
+
+
+def sweep(target, workload: Workload | None = None, users: Sequence[int] = (1, 2, 4, 8),
+          duration: float = 10, warmup: float = 3, repeats: int = 1, processes: int = 1,
+          questions: int | None = None, progress: bool = True,
+          on_point: Callable[[dict], None] | None = None, variant: str = "",
+          layout: CpuLayout | None = None) -> pd.DataFrame:
+    """Measure each user count for ``duration`` seconds after ``warmup`` seconds.
+
+    One Locust process per repeat holds each user count in turn (no start-up per point);
+    repeats run the whole list again (1 2 4 8 1 2 4 8 ...), so drift spreads over every
+    point. ``on_point`` gets each finished row as it is measured (to save it at once).
+    """
+    workload = workload or Workload()
+    users = list(users)
+    _check_points(users, duration, warmup, repeats, processes)
+    tgt = as_target(target, questions)
+    rows: list[dict] = []
+
+    def keep(rec: dict, repeat: int) -> None:
+        rec.update(repeat=repeat, workload=workload.name, variant=variant,
+                   target=tgt.url if not tgt.components else "stack")
+        rows.append(rec)
+        if on_point:
+            on_point(rec)
+
+    for repeat in range(repeats):
+        run_locust(tgt, workload, [(u, warmup + duration) for u in users], warmup,
+                   processes=processes, layout=layout, progress=progress,
+                   label=f"sweep-r{repeat}", on_step=lambda rec, r=repeat: keep(rec, r))
+    return _frame(rows)
+
+
+def run(target, workload: Workload | None = None, users: int = 4, duration: float = 10,
+        warmup: float = 3, processes: int = 1, questions: int | None = None,
+        progress: bool = True, variant: str = "", layout: CpuLayout | None = None
+        ) -> pd.DataFrame:
+    """One measured point: ``users`` simulated users for ``duration`` s after ``warmup`` s."""
+    return sweep(target, workload, [users], duration, warmup, 1, processes, questions,
+                 progress, variant=variant, layout=layout)
+
+
+FIRST_COLUMNS = ["variant", "workload", "repeat", "users", "req_s", "p50_ms", "p90_ms",
+                 "p99_ms", "mean_ms", "failures", "requests", "duration_s"]
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    cols = [c for c in FIRST_COLUMNS if c in df.columns]
+    return df[cols + [c for c in df.columns if c not in cols]]
