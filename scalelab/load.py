@@ -195,7 +195,7 @@ class _Step:
 
 
 def run_locust(target: Target, workload: Workload, steps: Sequence[tuple[int, float]],
-               warmup: float, processes: int = 1, layout: CpuLayout | None = None,
+               warmup: float, window: float | None = None, processes: int = 1, layout: CpuLayout | None = None,
                progress: bool = True, label: str = "load",
                on_step: Callable[[dict], None] | None = None) -> list[dict]:
     """Run one Locust process through ``steps``; return one measured dict per finished step.
@@ -260,7 +260,8 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple[int, fl
         tail = (run.dir / "logs" / "locust.log").read_text()[-2000:]
         raise RuntimeError(f"Locust exited with code {proc.returncode}:\n{tail}")
 
-    records = _windows(out, csv_prefix, sampler, layout, warmup, workload, rss, processes)
+    records = _windows(out, csv_prefix, sampler, layout, warmup, window, workload, rss,
+                       processes)
     for rec in records:
         rec["locust_dir"] = paths.relative(out)
         if on_step:
@@ -282,18 +283,22 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 
 def _progress(total: float, enabled: bool, desc: str):
-    if not enabled:
+    """A progress bar, unless disabled (SCALELAB_PROGRESS=0, as unattended runs set it)."""
+    if not enabled or os.environ.get("SCALELAB_PROGRESS", "1") == "0":
         return None
-    try:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover
-        return None
     return tqdm(total=total, desc=desc, unit="s", leave=False,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s")
 
 
 def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout,
-             warmup: float, workload: Workload, rss: list[int], processes: int) -> list[dict]:
+             warmup: float, window: float | None, workload: Workload, rss: list[int],
+             processes: int) -> list[dict]:
+    """Cut each step into its measured window: whole seconds from the end of the warm-up."""
     steps = [_Step(r["step"], r["users"], r["t"], r["scheduled_end"])
              for r in _read_jsonl([out / "steps.jsonl"])]
     cells = _read_jsonl(sorted(out.glob("hist-*.jsonl")))
@@ -302,6 +307,8 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
     for step in steps:
         t0 = math.ceil(step.started + warmup)
         t1 = math.floor(min(step.scheduled_end, last_data + 1))
+        if window is not None:
+            t1 = min(t1, t0 + int(window))
         if t1 - t0 < 1:
             continue  # not finished (interrupted) or window too short
         if step.scheduled_end > last_data + 1.5:
@@ -362,8 +369,8 @@ def _check_points(users: Sequence[int], duration: float, warmup: float, repeats:
     if not users or any(isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= 10_000
                         for u in users):
         raise ValueError(f"users must be whole numbers from 1 to 10000, not {list(users)!r}")
-    if not (isinstance(duration, (int, float)) and 2 <= duration <= 3600):
-        raise ValueError(f"duration must be seconds from 2 to 3600, not {duration!r}")
+    if isinstance(duration, bool) or not isinstance(duration, int) or not 2 <= duration <= 3600:
+        raise ValueError(f"duration must be whole seconds from 2 to 3600, not {duration!r}")
     if not (isinstance(warmup, (int, float)) and 0 <= warmup <= 600):
         raise ValueError(f"warmup must be seconds from 0 to 600, not {warmup!r}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 50:
@@ -399,7 +406,9 @@ def sweep(target, workload: Workload | None = None, users: Sequence[int] = (1, 2
             on_point(rec)
 
     for repeat in range(repeats):
-        run_locust(tgt, workload, [(u, warmup + duration) for u in users], warmup,
+        # one spare second a step, so the window holds `duration` whole seconds
+        run_locust(tgt, workload, [(u, warmup + duration + 1) for u in users], warmup,
+                   window=duration,
                    processes=processes, layout=layout, progress=progress,
                    label=f"sweep-r{repeat}", on_step=lambda rec, r=repeat: keep(rec, r))
     return _frame(rows)

@@ -1,0 +1,193 @@
+"""The ``scalelab`` command.
+
+    scalelab doctor                 what was found, versions, where from; exit 1 if something is missing
+    scalelab up [--workers 2 ...]   start a stack, print its URL, keep it up until `scalelab down`
+    scalelab down                   stop the stack that `scalelab up` started
+    scalelab reap                   kill servers left behind by a run whose owner died
+    scalelab notebook 01 --mode quick [--slides]
+    scalelab reproduce [--mode quick]
+    scalelab results [notebook]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import psutil
+
+from . import paths
+
+
+def _up_file():
+    return paths.state_dir() / "up.json"
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import report
+
+    text, code = report()
+    print(text)
+    return code
+
+
+def cmd_up(args) -> int:
+    from .runs import _write_json, owner_token, reap_stale
+    from .stack import Stack
+
+    reap_stale()
+    up = _up_file()
+    if up.exists():
+        try:
+            info = json.loads(up.read_text())
+            if psutil.pid_exists(info["pid"]):
+                print(f"a stack is already up at {info['url']} (pid {info['pid']}); "
+                      "`scalelab down` first", file=sys.stderr)
+                return 1
+        except (ValueError, KeyError):
+            pass
+    stack = Stack(workers=args.workers, worker_class=args.worker_class, threads=args.threads,
+                  server=args.server, cache=args.cache, session=args.session,
+                  questions=args.questions, seed=args.seed, label="up")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    with stack:
+        up.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(up, {"pid": os.getpid(), "owner": owner_token(), "url": stack.base_url})
+        print(stack.base_url, flush=True)
+        print(f"logs: {paths.relative(stack.run.logs)}; stop with `scalelab down` or Ctrl-C",
+              file=sys.stderr, flush=True)
+        try:
+            while not stop.wait(1.0):
+                if not all(s.running for s in stack.services.values()):
+                    print("a server of the stack exited; stopping", file=sys.stderr)
+                    return 1
+        finally:
+            up.unlink(missing_ok=True)
+    return 0
+
+
+def cmd_down(args) -> int:
+    up = _up_file()
+    try:
+        info = json.loads(up.read_text())
+    except (FileNotFoundError, ValueError):
+        print("no stack is up")
+        return 0
+    pid = info.get("pid")
+    try:
+        proc = psutil.Process(pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        print(f"the stack (pid {pid}) did not stop within 30 s; killing it", file=sys.stderr)
+        proc.kill()
+    up.unlink(missing_ok=True)
+    from .runs import reap_stale
+
+    reap_stale()
+    print(f"stopped the stack at {info.get('url')}")
+    return 0
+
+
+def cmd_reap(args) -> int:
+    from .runs import reap_stale
+
+    reap_stale(verbose=True)
+    return 0
+
+
+def cmd_notebook(args) -> int:
+    from .notebooks import execute
+
+    res = execute(args.name, mode=args.mode, slides=args.slides)
+    print(f"{res['notebook']}: executed in {res['seconds']:.0f} s ({args.mode} mode) -> "
+          f"{paths.relative(res['executed'])}, {paths.relative(res['html'])}"
+          + (f", {paths.relative(res['slides'])}" if "slides" in res else ""))
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from .notebooks import available, execute
+
+    names = args.notebooks or available()
+    t0 = time.perf_counter()
+    for name in names:
+        print(f"running {name} ({args.mode} mode) ...", flush=True)
+        res = execute(name, mode=args.mode, slides=args.slides)
+        print(f"  done in {res['seconds']:.0f} s -> {paths.relative(res['html'])}", flush=True)
+    print(f"reproduced {len(names)} notebook(s) in {time.perf_counter() - t0:.0f} s; "
+          f"results in {paths.relative(paths.results_dir())}/, HTML in build/html/")
+    return 0
+
+
+def cmd_results(args) -> int:
+    from .results import list_results
+
+    df = list_results(args.notebook)
+    print(df.to_string(index=False) if len(df) else "no results yet")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .services.appserver import SESSIONS, WORKER_CLASSES
+
+    p = argparse.ArgumentParser(prog="scalelab", description="The 'Does Django scale?' lab.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="servers found, versions and where from").set_defaults(
+        fn=cmd_doctor)
+    up = sub.add_parser("up", help="start a stack and keep it up until `scalelab down`")
+    up.add_argument("--workers", type=int, default=2)
+    up.add_argument("--worker-class", choices=WORKER_CLASSES, default="sync")
+    up.add_argument("--threads", type=int, default=1)
+    up.add_argument("--server", choices=("gunicorn", "uvicorn"), default="gunicorn")
+    up.add_argument("--cache", choices=("none", "locmem", "redis"), default="none")
+    up.add_argument("--session", choices=SESSIONS, default="db")
+    up.add_argument("--questions", type=int, default=10_000)
+    up.add_argument("--seed", type=int, default=42)
+    up.set_defaults(fn=cmd_up)
+    sub.add_parser("down", help="stop the stack `scalelab up` started").set_defaults(fn=cmd_down)
+    sub.add_parser("reap", help="kill servers of runs whose owner died").set_defaults(fn=cmd_reap)
+    nb = sub.add_parser("notebook", help="execute one notebook and export it to HTML")
+    nb.add_argument("name", help="e.g. 01 or 01-baseline")
+    nb.add_argument("--mode", choices=("quick", "full"), default="quick")
+    nb.add_argument("--slides", action="store_true", help="also export reveal.js slides")
+    nb.set_defaults(fn=cmd_notebook)
+    rep = sub.add_parser("reproduce", help="execute every notebook and export them")
+    rep.add_argument("notebooks", nargs="*")
+    rep.add_argument("--mode", choices=("quick", "full"), default="quick")
+    rep.add_argument("--slides", action="store_true")
+    rep.set_defaults(fn=cmd_reproduce)
+    res = sub.add_parser("results", help="list saved results")
+    res.add_argument("notebook", nargs="?")
+    res.set_defaults(fn=cmd_results)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"scalelab {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # servers failing to start: the message carries the log tail
+        from .binaries import MissingBinary
+        from .services.base import ServiceError
+
+        if isinstance(exc, (ServiceError, MissingBinary)):
+            print(f"scalelab {args.command}: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The lab's standard charts, with units and error bars (min-max over repeats).
+
+Every chart marks points where the load generator was saturated (hollow red markers: their
+req/s says more about Locust than about Django) and says when it shows a single run.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+COMPONENT_COLOURS = {"app": "#1f77b4", "db": "#ff7f0e", "cache": "#2ca02c", "proxy": "#9467bd"}
+COMPONENTS = tuple(COMPONENT_COLOURS)
+
+
+def summarize(df: pd.DataFrame, metrics=("req_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms",
+                                         "cpu_ms_per_req_server"),
+              by=("variant", "users")) -> pd.DataFrame:
+    """Mean, min, max and coefficient of variation of each metric per group, and repeats."""
+    by = [b for b in by if b in df.columns]
+    metrics = [m for m in metrics if m in df.columns]
+    g = df.groupby(by, sort=True)
+    out = g.size().rename("repeats").to_frame()
+    for m in metrics:
+        out[m] = g[m].mean()
+        out[f"{m}_min"] = g[m].min()
+        out[f"{m}_max"] = g[m].max()
+        std = g[m].std(ddof=1)
+        out[f"{m}_cv"] = (std / out[m]).where(out["repeats"] > 1)
+    if "generator_saturated" in df.columns:
+        out["generator_saturated"] = g["generator_saturated"].any()
+    return out.reset_index()
+
+
+def _single_run_note(ax, df: pd.DataFrame) -> None:
+    """Say under the title when a chart shows one run (no error bars to show)."""
+    if "repeat" in df.columns and df["repeat"].nunique() <= 1:
+        ax.set_title(ax.get_title() + "\n(single run, quick mode: no spread shown)",
+                     fontsize=10)
+
+
+def _plain_ticks(ax, users, log_y: bool = False) -> None:
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_xticks(sorted(set(int(u) for u in users)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    if log_y:
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _groups(df: pd.DataFrame, hue: str | None):
+    if hue and hue in df.columns and df[hue].nunique() > 1:
+        return list(df.groupby(hue, sort=False))
+    return [(None, df)]
+
+
+def _errorbar(ax, s: pd.DataFrame, x: str, y: str, label, **kw):
+    yerr = np.vstack([s[y] - s[f"{y}_min"], s[f"{y}_max"] - s[y]])
+    line = ax.errorbar(s[x], s[y], yerr=yerr, capsize=3, marker="o", label=label, **kw)
+    sat = s[s.get("generator_saturated", pd.Series(False, index=s.index)).astype(bool)]
+    if len(sat):
+        ax.scatter(sat[x], sat[y], s=120, facecolors="none", edgecolors="red", linewidths=1.5,
+                   zorder=5, label="generator saturated")
+    return line
+
+
+def throughput_vs_users(df: pd.DataFrame, ax=None, hue: str = "variant",
+                        title: str = "Throughput as offered users grow"):
+    """Achieved req/s against simulated users (closed model)."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for key, part in _groups(df, hue):
+        s = summarize(part, metrics=("req_s",), by=("users",))
+        s["generator_saturated"] = part.groupby("users")["generator_saturated"].any().values \
+            if "generator_saturated" in part else False
+        _errorbar(ax, s, "users", "req_s", key)
+    ax.set_xscale("log", base=2)
+    _plain_ticks(ax, df["users"])
+    ax.set_xlabel("simulated users (closed model: each waits for its response)")
+    ax.set_ylabel("throughput (requests/s)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    _dedupe_legend(ax)
+    _single_run_note(ax, df)
+    return ax
+
+
+def latency_vs_users(df: pd.DataFrame, ax=None, percentiles=("p50_ms", "p99_ms"),
+                     hue: str = "variant", title: str = "Latency as offered users grow"):
+    """Latency percentiles (of the measured window only) against simulated users."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    styles = {"p50_ms": "-", "p90_ms": "--", "p99_ms": ":"}
+    for key, part in _groups(df, hue):
+        s = summarize(part, metrics=percentiles, by=("users",))
+        s["generator_saturated"] = part.groupby("users")["generator_saturated"].any().values \
+            if "generator_saturated" in part else False
+        for p in percentiles:
+            label = p.replace("_ms", "") + (f" {key}" if key is not None else "")
+            _errorbar(ax, s, "users", p, label, linestyle=styles.get(p, "-"))
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    _plain_ticks(ax, df["users"], log_y=True)
+    ax.set_xlabel("simulated users (closed model)")
+    ax.set_ylabel("response time (ms, log scale)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    _dedupe_legend(ax)
+    _single_run_note(ax, df)
+    return ax
+
+
+def cpu_breakdown(df: pd.DataFrame, ax=None, by: str = "users",
+                  title: str = "Server CPU per request, by component"):
+    """Stacked bars of CPU-ms per request (app, db, cache, proxy), error bar on the total."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    comps = [c for c in COMPONENTS if f"cpu_ms_per_req_{c}" in df.columns
+             and df[f"cpu_ms_per_req_{c}"].fillna(0).sum() > 0]
+    g = df.groupby(by, sort=False)
+    means = g[[f"cpu_ms_per_req_{c}" for c in comps]].mean()
+    total = g["cpu_ms_per_req_server"]
+    x = np.arange(len(means))
+    bottom = np.zeros(len(means))
+    for c in comps:
+        v = means[f"cpu_ms_per_req_{c}"].to_numpy()
+        ax.bar(x, v, bottom=bottom, color=COMPONENT_COLOURS[c], label=c, width=0.6)
+        bottom += v
+    tm, tmin, tmax = total.mean().to_numpy(), total.min().to_numpy(), total.max().to_numpy()
+    if g.size().max() > 1:
+        ax.errorbar(x, tm, yerr=np.vstack([tm - tmin, tmax - tm]), fmt="none", ecolor="k",
+                    capsize=4, label="total: min-max over repeats")
+    ax.set_xticks(x, [str(i) for i in means.index])
+    ax.set_xlabel({"users": "simulated users"}.get(by, by))
+    ax.set_ylabel("server CPU per request (ms)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    _single_run_note(ax, df)
+    return ax
+
+
+def _dedupe_legend(ax) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    seen = {}
+    for h, l in zip(handles, labels):
+        if l and l != "None" and l not in seen:
+            seen[l] = h
+    if seen:
+        ax.legend(seen.values(), seen.keys(), fontsize=8)
+
+
+def knee(summary: pd.DataFrame, x: str = "users", y: str = "req_s", gain: float = 0.10):
+    """The knee of a throughput curve: the first point after which doubling the load adds
+    less than ``gain`` (10%) throughput. Returns that row of ``summary``."""
+    s = summary.sort_values(x).reset_index(drop=True)
+    for i in range(len(s) - 1):
+        if s.loc[i + 1, y] < s.loc[i, y] * (1 + gain):
+            return s.loc[i]
+    return s.iloc[-1]
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    """A number for prose: rounded to significant digits, no scientific notation."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if value == 0:
+        return "0"
+    magnitude = int(math.floor(math.log10(abs(value))))
+    decimals = max(0, digits - 1 - magnitude)
+    return f"{round(value, decimals):,.{decimals}f}"
+
+
+def repeat_spread(df: pd.DataFrame, metrics=("req_s", "cpu_ms_per_req_server"),
+                  labels=None, title: str = "The same point, measured again"):
+    """One dot per repeat for each metric, the mean as a line and the CV in the title."""
+    labels = labels or {"req_s": "throughput (requests/s)",
+                        "cpu_ms_per_req_server": "server CPU per request (ms)",
+                        "p99_ms": "p99 latency (ms)", "p50_ms": "p50 latency (ms)"}
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.4))
+    axes = np.atleast_1d(axes)
+    for ax, m in zip(axes, metrics):
+        v = df[m].to_numpy(dtype=float)
+        ax.plot(np.arange(1, len(v) + 1), v, "o", ms=8)
+        ax.axhline(v.mean(), color="0.5", lw=1, ls="--", label="mean")
+        cv = v.std(ddof=1) / v.mean() if len(v) > 1 and v.mean() else float("nan")
+        ax.set_title(f"CV {cv:.1%}" if cv == cv else "one run", fontsize=10)
+        ax.set_xlabel("repeat")
+        ax.set_xticks(np.arange(1, len(v) + 1))
+        ax.set_ylabel(labels.get(m, m))
+        ax.set_ylim(0, max(v.max() * 1.2, 1e-9))
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

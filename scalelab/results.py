@@ -1,0 +1,188 @@
+"""Tidy results on disk: ``data/results/<notebook>/<name>.csv`` plus ``<name>.json`` metadata.
+
+Writes are atomic (a temporary file renamed over the old one), and a :class:`ResultWriter`
+rewrites its CSV after every finished point, so an interrupted sweep keeps what it measured.
+The metadata says on what this was measured: cores, CPU model, versions of Python, Django,
+every server and Locust, the git commit, the mode, the parameters and the CPU pinning.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import binaries, paths
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ValueError(f"{kind} must be letters, digits, '.', '_' or '-' (up to 100, not "
+                         f"starting with a symbol), not {name!r}")
+    return name
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=paths.PROJECT_ROOT, capture_output=True, text=True,
+                               timeout=5).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return (sha or "unknown") + ("-dirty" if dirty else "")
+
+
+def _pkg(name: str) -> str:
+    try:
+        return importlib_metadata.version(name)
+    except importlib_metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@functools.lru_cache(maxsize=1)
+def _static_environment() -> dict[str, Any]:
+    servers = {name: (f.version if f.ok else "missing") for name, f in binaries.find_all().items()}
+    return {
+        "cores": os.cpu_count(),
+        "cpus_available": sorted(os.sched_getaffinity(0)),
+        "cpu_model": cpu_model(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "django": _pkg("django"),
+        "gunicorn": _pkg("gunicorn"),
+        "uvicorn": _pkg("uvicorn"),
+        "locust": _pkg("locust"),
+        "psycopg": _pkg("psycopg"),
+        "postgresql": servers["postgresql"],
+        "redis": servers["redis"],
+        "nginx": servers["nginx"],
+        "memcached": servers["memcached"],
+    }
+
+
+def environment() -> dict[str, Any]:
+    env = dict(_static_environment())
+    env["git_commit"] = git_commit()
+    return env
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def result_path(notebook: str, name: str) -> Path:
+    return paths.results_dir() / _check_name("notebook", notebook) / f"{_check_name('name', name)}.csv"
+
+
+def save(df: pd.DataFrame, notebook: str, name: str, mode: str = "", params: dict | None = None,
+         stack: Any = None, workload: Any = None, extra: dict | None = None) -> Path:
+    """Write ``df`` and its metadata atomically; return the CSV path."""
+    csv_path = result_path(notebook, name)
+    meta = {
+        "notebook": notebook,
+        "name": name,
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "mode": mode,
+        "rows": int(len(df)),
+        "params": params or {},
+        "environment": environment(),
+    }
+    if stack is not None:
+        meta["stack"] = stack.describe() if hasattr(stack, "describe") else stack
+        layout = meta["stack"].get("layout") if isinstance(meta["stack"], dict) else None
+        if layout:
+            meta["pinning"] = layout
+    if workload is not None:
+        meta["workload"] = workload.describe() if hasattr(workload, "describe") else workload
+    if extra:
+        meta.update(extra)
+    atomic_write_text(csv_path.with_suffix(".json"), json.dumps(_jsonable(meta), indent=2))
+    atomic_write_text(csv_path, df.to_csv(index=False))
+    return csv_path
+
+
+def load(notebook: str, name: str) -> tuple[pd.DataFrame, dict]:
+    """Read a saved result and its metadata."""
+    csv_path = result_path(notebook, name)
+    if not csv_path.exists():
+        available = sorted(p.stem for p in csv_path.parent.glob("*.csv")) \
+            if csv_path.parent.exists() else []
+        raise FileNotFoundError(f"no result {name!r} for notebook {notebook!r} in "
+                                f"{paths.relative(csv_path.parent)}; available: {available}")
+    meta = json.loads(csv_path.with_suffix(".json").read_text())
+    return pd.read_csv(csv_path), meta
+
+
+def list_results(notebook: str | None = None) -> pd.DataFrame:
+    """One row per saved result: notebook, name, rows, mode, saved."""
+    base = paths.results_dir()
+    rows = []
+    for meta_path in sorted(base.glob(f"{notebook or '*'}/*.json")):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError:
+            continue
+        rows.append({k: meta.get(k) for k in ("notebook", "name", "rows", "mode", "saved")})
+    return pd.DataFrame(rows)
+
+
+class ResultWriter:
+    """Collects rows and saves them after each one, so nothing finished is lost."""
+
+    def __init__(self, notebook: str, name: str, **save_kwargs: Any):
+        result_path(notebook, name)  # validate names now, not after the first point
+        self.notebook, self.name, self.save_kwargs = notebook, name, save_kwargs
+        self.rows: list[dict] = []
+        self.path: Path | None = None
+
+    def add(self, row: dict) -> None:
+        self.rows.append(dict(row))
+        self.path = save(pd.DataFrame(self.rows), self.notebook, self.name, **self.save_kwargs)
+
+    __call__ = add
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
