@@ -7,6 +7,7 @@
     scalelab notebook 01 --mode quick [--slides]
     scalelab reproduce [--mode quick]
     scalelab results [notebook]
+    scalelab ledger [--write-readme]
 """
 
 from __future__ import annotations
@@ -129,6 +130,17 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def cmd_ledger(args) -> int:
+    from . import ledger
+
+    if args.write_readme:
+        changed = ledger.write_readme()
+        print("README.md ledger " + ("updated" if changed else "already up to date"))
+    else:
+        print(ledger.table())
+    return 0
+
+
 def cmd_results(args) -> int:
     from .results import list_results
 
@@ -166,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--mode", choices=("quick", "full"), default="quick")
     rep.add_argument("--slides", action="store_true")
     rep.set_defaults(fn=cmd_reproduce)
+    led = sub.add_parser("ledger", help="the claims ledger from the saved verdicts")
+    led.add_argument("--write-readme", action="store_true", help="update README.md's table")
+    led.set_defaults(fn=cmd_ledger)
     res = sub.add_parser("results", help="list saved results")
     res.add_argument("notebook", nargs="?")
     res.set_defaults(fn=cmd_results)

@@ -59,3 +59,13 @@ def cv_note(cv: float, threshold: float = 0.10) -> str:
     if cv > threshold:
         return f"spread is large (CV {cv:.0%}): read the verdict with care"
     return f"spread is small (CV {cv:.0%})"
+
+
+def record_verdicts(notebook: str, verdicts: list[Verdict], mode: str) -> pd.DataFrame:
+    """Save a notebook's verdicts (for the README's claims ledger) and return their table."""
+    from . import results
+
+    df = pd.DataFrame([asdict(v) for v in verdicts])
+    df.insert(1, "notebook", notebook)
+    results.save(df, notebook, "verdicts", mode=mode)
+    return verdict_table(verdicts)

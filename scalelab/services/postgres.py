@@ -16,12 +16,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 
 from .. import binaries, paths
 from .base import HOST, Service, ServiceError, wrap_command
 
 SUPERUSER = "scalelab"
+MAX_CLUSTERS = 8  # stacks that may run at once, each on a cluster of its own
 
 
 class Postgres(Service):
@@ -31,12 +33,42 @@ class Postgres(Service):
     deathsig = "SIGQUIT"          # immediate shutdown: the postmaster takes its backends along
     stop_signal = signal.SIGINT   # fast shutdown: roll back, disconnect, exit
 
-    def __init__(self, run, cpus=None, port=None, cluster: str = "main",
+    def __init__(self, run, cpus=None, port=None, cluster: str | None = None,
                  settings: dict[str, Any] | None = None, log_name: str | None = None):
         super().__init__(run, cpus, port, log_name)
         self.found = binaries.require("postgresql")
-        self.cluster = cluster
+        self._cluster_fixed = cluster is not None
+        self.cluster = cluster or "main"
         self.settings = dict(settings or {})
+
+    def _in_use(self) -> bool:
+        """Another live postmaster holds this cluster."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            return psutil.pid_exists(pid) and "postgres" in psutil.Process(pid).name()
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return False
+
+    def start(self) -> "Postgres":
+        """Start on the first cluster no other stack is using (main, main-1, ...).
+
+        Each cluster keeps its own seeded data sets, so a second stack running at the same
+        time seeds once and then reuses its cluster too."""
+        if self._cluster_fixed or self.running:
+            return super().start()
+        for i in range(MAX_CLUSTERS):
+            self.cluster = "main" if i == 0 else f"main-{i}"
+            if self._in_use():
+                continue
+            try:
+                return super().start()
+            except ServiceError as exc:
+                if "postmaster.pid" in str(exc) and "already exists" in str(exc):
+                    continue  # taken between our check and its start
+                raise
+        raise ServiceError(f"all {MAX_CLUSTERS} PostgreSQL clusters in "
+                           f"{self.data_dir.parent} are in use by running stacks; stop one "
+                           "(`scalelab down`, or finish a notebook) and retry")
 
     @property
     def version(self) -> str:

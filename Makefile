@@ -1,0 +1,52 @@
+# The lab's commands. The two that matter: `make reproduce` and `make test`.
+PY      := .venv/bin/python
+MODE    ?= quick
+NB      ?=
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup reproduce test lab notebook slides bench doctor down reap clean
+
+help:
+	@echo "make reproduce          set up, run every notebook ($(MODE) mode), results in data/results/, HTML in build/html/"
+	@echo "make test               set up, run the whole test suite"
+	@echo "make lab                JupyterLab with the 'Python (scalelab)' kernel"
+	@echo "make notebook NB=01 [MODE=quick|full]   run one notebook and export it"
+	@echo "make slides NB=01       export one notebook as reveal.js slides"
+	@echo "make bench              start-up, seed and capacity benchmarks"
+	@echo "make doctor             which servers were found, versions, where from"
+
+setup:
+	@bash scripts/setup.sh
+
+reproduce: setup
+	$(PY) -m scalelab.cli reproduce --mode $(MODE)
+	$(PY) -m scalelab.cli ledger --write-readme
+
+test: setup
+	$(PY) -m pytest
+
+lab: setup
+	.venv/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+
+notebook: setup
+	@test -n "$(NB)" || { echo "usage: make notebook NB=01 [MODE=quick|full]"; exit 2; }
+	$(PY) -m scalelab.cli notebook $(NB) --mode $(MODE)
+
+slides: setup
+	@test -n "$(NB)" || { echo "usage: make slides NB=01 [MODE=quick|full]"; exit 2; }
+	$(PY) -m scalelab.cli notebook $(NB) --mode $(MODE) --slides
+
+bench: setup
+	$(PY) scripts/bench.py
+
+doctor: setup
+	$(PY) -m scalelab.cli doctor
+
+down:
+	$(PY) -m scalelab.cli down
+
+reap:
+	$(PY) -m scalelab.cli reap
+
+clean:
+	rm -rf build

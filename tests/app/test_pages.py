@@ -1,0 +1,110 @@
+"""The bundled app: every page, on a small seeded data set (SQLite test database)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from qa import seeding
+from qa.models import Question, SeedInfo, Tag, Vote
+
+APP_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "benchmark_app")
+
+
+@pytest.fixture
+def seeded(db):
+    call_command("seed", questions=300, seed=7, stdout=open(os.devnull, "w"))
+    return Question.objects.count()
+
+
+def test_home_lists_top_questions_with_tags_in_three_queries(client, seeded):
+    resp = client.get("/")
+    assert resp.status_code == 200
+    top = Question.objects.order_by("-score", "id").first()
+    assert top.title.encode() in resp.content
+    assert resp.content.count(b'class="question-summary"') == 30
+    # questions+authors, their tags (prefetch), sidebar tags: no N+1
+    assert resp["X-DB-Queries"] == "3"
+    assert b"/static/qa/site.css" in resp.content
+
+
+def test_question_page_shows_answers(client, seeded):
+    q = Question.objects.filter(answer_count__gt=1).first()
+    resp = client.get(f"/q/{q.pk}/")
+    assert resp.status_code == 200
+    assert resp.content.count(b'class="answer') == q.answers.count()
+    assert client.get("/q/999999/").status_code == 404
+
+
+def test_tag_page_paginates(client, seeded):
+    tag = Tag.objects.order_by("-question_count").first()
+    resp = client.get(f"/tags/{tag.name}/")
+    assert resp.status_code == 200
+    assert f"{tag.questions.count()} questions".encode() in resp.content
+    assert client.get(f"/tags/{tag.name}/?page=2").status_code == 200
+    assert client.get("/tags/no-such-tag/").status_code == 404
+
+
+def test_api_question_json(client, seeded):
+    q = Question.objects.first()
+    data = json.loads(client.get(f"/api/questions/{q.pk}/").content)
+    assert data["id"] == q.pk and data["title"] == q.title
+    assert sorted(data["tags"]) == sorted(t.name for t in q.tags.all())
+    assert len(data["answers"]) == q.answers.count()
+
+
+def test_vote_writes_a_vote_and_the_score(client, seeded):
+    q = Question.objects.first()
+    before, votes = q.score, Vote.objects.count()
+    resp = client.post(f"/api/questions/{q.pk}/vote/")
+    assert resp.status_code == 200 and json.loads(resp.content)["score"] == before + 1
+    assert Vote.objects.count() == votes + 1
+    assert client.post(f"/api/questions/{q.pk}/vote/?value=5").status_code == 400
+    assert client.get(f"/api/questions/{q.pk}/vote/").status_code == 405
+    assert client.post("/api/questions/999999/vote/").status_code == 404
+
+
+def test_health_and_static(client, db):
+    assert client.get("/health/").content == b"ok"
+    assert client.get("/health/?db=1").status_code == 200
+    css = client.get("/static/qa/site.css")
+    assert css.status_code == 200
+    assert len(b"".join(css.streaming_content)) > 10_000
+
+
+def test_seed_is_idempotent_and_refuses_to_mix(db, capsys):
+    call_command("seed", questions=50, seed=1)
+    call_command("seed", questions=50, seed=1)
+    assert "already seeded" in capsys.readouterr().out
+    from django.core.management.base import CommandError
+    with pytest.raises(CommandError, match="another data set"):
+        call_command("seed", questions=60, seed=1)
+    call_command("seed", questions=60, seed=1, force=True)
+    assert Question.objects.count() == 60 and SeedInfo.objects.count() == 1
+    with pytest.raises(CommandError, match="--questions must be from 1"):
+        call_command("seed", questions=0)
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a, b, c = seeding.generate(200, 3), seeding.generate(200, 3), seeding.generate(200, 4)
+    assert a == b
+    assert a["qa_question"][1] != c["qa_question"][1]
+    views = sorted((r[6] for r in a["qa_question"][1]), reverse=True)
+    assert views[0] > 20 * views[len(views) // 2]  # Zipf-like: the head dwarfs the median
+
+
+@pytest.mark.parametrize("var, value, message", [
+    ("QA_DB", "mysql", "QA_DB='mysql' is not allowed; use one of: sqlite, postgres"),
+    ("QA_CACHE", "varnish", "QA_CACHE='varnish' is not allowed"),
+    ("QA_DB_CONN_MAX_AGE", "soon", "QA_DB_CONN_MAX_AGE='soon' must be a whole number"),
+    ("QA_DEBUG", "maybe", "QA_DEBUG='maybe' must be 1 or 0"),
+])
+def test_bad_settings_name_the_variable(var, value, message):
+    env = dict(os.environ, **{var: value})
+    out = subprocess.run([sys.executable, "manage.py", "check"], cwd=APP_DIR, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and message in out.stderr

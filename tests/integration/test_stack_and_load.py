@@ -1,0 +1,98 @@
+"""The Stack serves the app on real servers; load runs produce honest, complete rows."""
+
+import json
+import math
+import os
+import urllib.request
+
+import psutil
+import pytest
+
+from scalelab import Stack, Workload, results, run, sweep
+from scalelab.services.appserver import http_get
+
+TEST_QUESTIONS = 2_000  # as in conftest.py
+
+
+def test_stack_serves_every_page(stack):
+    pop = stack.popularity()
+    assert len(pop["question_ids"]) == TEST_QUESTIONS
+    for path in ("/", f"/q/{pop['question_ids'][0]}/", f"/tags/{pop['tags'][0]}/",
+                 f"/api/questions/{pop['question_ids'][1]}/", "/health/?db=1",
+                 "/static/qa/app.js"):
+        status, _, body = http_get(stack.base_url + path, timeout=10)
+        assert status == 200, path
+        assert body
+
+
+def test_stack_pins_servers_and_reports_itself(stack):
+    for service in stack.services.values():
+        assert psutil.Process(service.pid).cpu_affinity() == list(stack.layout.server)
+    info = stack.describe()
+    assert info["layout"]["server"] == list(stack.layout.server)
+    assert set(info["services"]) == {"db", "app"}
+    assert stack.timings["start_s"] > 0
+
+
+def test_stack_stop_leaves_nothing(tmp_path):
+    s = Stack(workers=2, questions=TEST_QUESTIONS, label="test").start()
+    pids = []
+    for svc in s.services.values():
+        pids.append(svc.pid)
+        pids += [c.pid for c in psutil.Process(svc.pid).children(recursive=True)]
+    s.stop()
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(worker_class="gthread", threads=4, workers=1),
+    dict(server="uvicorn", workers=2),
+    dict(cache="redis", session="cache"),
+])
+def test_other_app_servers_and_caches_serve(kwargs):
+    with Stack(questions=TEST_QUESTIONS, label="test", **kwargs) as s:
+        status, headers, body = http_get(s.base_url + "/", timeout=10)
+        assert status == 200 and b"Top questions" in body
+        if kwargs.get("cache") == "redis":
+            assert s.services["cache"].is_ready()
+        if kwargs.get("server") == "uvicorn":
+            assert len(s.app.worker_pids()) >= 2
+
+
+def test_sweep_measures_each_point_from_its_window(stack, results_dir):
+    writer = results.ResultWriter("tests", "sweep", mode="quick")
+    df = sweep(stack, Workload("home"), users=[1, 3], duration=3, warmup=1, on_point=writer)
+    assert list(df["users"]) == [1, 3]
+    assert (df["duration_s"] == 3).all()
+    assert (df["requests"] > 0).all() and (df["failures"] == 0).all()
+    for col in ("cpu_ms_per_req_app", "cpu_ms_per_req_db", "generator_load"):
+        assert (df[col] > 0).all(), col
+    # our per-second histograms and Locust's own cumulative history agree
+    gap = (df["requests"] - df["locust_history_requests"]).abs() / df["requests"]
+    assert (gap < 0.25).all(), df[["requests", "locust_history_requests"]]
+    # Little's law holds in a closed loop with no think time
+    assert ((df["littles_law_users"] - df["users"]).abs() / df["users"] < 0.2).all()
+    saved, meta = results.load("tests", "sweep")
+    assert len(saved) == 2 and meta["environment"]["locust"]
+
+
+def test_page_mix_and_popularity_follow_the_workload(stack):
+    wl = Workload("mix", mix={"question": 3, "api": 1}, zipf_s=1.2)
+    df = run(stack, wl, users=2, duration=3, warmup=1)
+    pages = json.loads(df["pages"].iloc[0])
+    assert set(pages) == {"question", "api"}
+    assert 1.5 < pages["question"] / pages["api"] < 6
+
+
+def test_external_url_target_is_measured_from_the_client_side(stack):
+    df = run(stack.base_url, Workload("home"), users=1, duration=2, warmup=1,
+             questions=TEST_QUESTIONS)
+    assert df["requests"].iloc[0] > 0
+    assert math.isclose(df["cpu_ms_per_req_app"].iloc[0], 0.0)
+    assert df["target"].iloc[0] == stack.base_url
+
+
+def test_locust_never_runs_inside_this_process():
+    import sys
+    assert "locust" not in sys.modules and "gevent" not in sys.modules

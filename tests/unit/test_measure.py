@@ -1,0 +1,98 @@
+"""Windows, percentiles, CPU accounting and the generator-saturation flag."""
+
+import json
+import math
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from scalelab.cpus import CpuLayout
+from scalelab.load import Workload, _windows, percentile
+from scalelab.measure import CpuSampler, tree_cpu_seconds
+
+
+def test_percentile_from_histogram():
+    hist = {10: 50, 20: 40, 100: 9, 1000: 1}
+    assert percentile(hist, 0.5) == 10
+    assert percentile(hist, 0.9) == 20
+    assert percentile(hist, 0.99) == 100
+    assert percentile(hist, 1.0) == 1000
+    assert math.isnan(percentile({}, 0.5))
+
+
+def test_tree_cpu_counts_children_that_already_exited():
+    # The parent spawns a child that burns CPU and exits; the parent reaps it and sleeps.
+    code = textwrap.dedent("""
+        import subprocess, sys, time
+        subprocess.run([sys.executable, "-c", "t=__import__('time').process_time\\nwhile t()<0.4: pass"])
+        print("reaped", flush=True)
+        time.sleep(30)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "reaped"
+        assert tree_cpu_seconds(proc.pid) >= 0.35
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _fake_run(tmp_path, generator_cpu_per_s, server_cpu_per_s=0.5, seconds=6, rps=100):
+    """Locust output files and a sampler with known counters, for one 1-user step."""
+    start = 1_000_000.0
+    (tmp_path / "steps.jsonl").write_text(json.dumps(
+        {"step": 0, "users": 4, "t": start, "scheduled_end": start + seconds}) + "\n")
+    with open(tmp_path / "hist-1.jsonl", "w") as f:
+        for s in range(int(start), int(start) + seconds):
+            f.write(json.dumps({"t": s, "name": "home", "n": rps, "fail": 1, "sum": rps * 10.0,
+                                "h": {"10": rps - 2, "50": 2}}) + "\n")
+    sampler = CpuSampler({"app": [], "db": [], "generator": []})
+    for i in range(seconds + 1):
+        sampler.times.append(start + i)
+        sampler.samples.append({"app": server_cpu_per_s * i, "db": 0.1 * i,
+                                "generator": generator_cpu_per_s * i})
+    return sampler
+
+
+def _window(tmp_path, sampler, warmup=1, window=4):
+    return _windows(tmp_path, tmp_path / "locust", sampler, CpuLayout((1,), (0,)), warmup,
+                    window, Workload(), [], 1)
+
+
+def test_window_figures_are_differences_over_the_window(tmp_path):
+    rec, = _window(tmp_path, _fake_run(tmp_path, generator_cpu_per_s=0.2))
+    assert rec["duration_s"] == 4 and rec["requests"] == 400 and rec["failures"] == 4
+    assert rec["req_s"] == pytest.approx(100)
+    assert rec["cpu_ms_per_req_app"] == pytest.approx(5.0)   # 0.5 CPU-s/s / 100 req/s
+    assert rec["cpu_ms_per_req_db"] == pytest.approx(1.0)
+    assert rec["cpu_ms_per_req_server"] == pytest.approx(6.0)
+    assert rec["p50_ms"] == 10 and rec["p99_ms"] == 50
+    assert rec["littles_law_users"] == pytest.approx(100 * 0.010)
+    assert rec["generator_load"] == pytest.approx(0.2)
+    assert rec["generator_saturated"] is False
+
+
+def test_a_saturated_generator_is_flagged(tmp_path):
+    rec, = _window(tmp_path, _fake_run(tmp_path, generator_cpu_per_s=0.85))
+    assert rec["generator_load"] == pytest.approx(0.85)
+    assert rec["generator_saturated"] is True
+
+
+def test_an_unfinished_step_gives_no_point(tmp_path):
+    sampler = _fake_run(tmp_path, 0.2, seconds=6)
+    steps = (tmp_path / "steps.jsonl").read_text()
+    # a second step that started but whose data stops long before its scheduled end
+    extra = {"step": 1, "users": 8, "t": 1_000_006.0, "scheduled_end": 1_000_060.0}
+    (tmp_path / "steps.jsonl").write_text(steps + json.dumps(extra) + "\n")
+    recs = _window(tmp_path, sampler)
+    assert [r["users"] for r in recs] == [4]
+
+
+def test_sampler_interpolates_between_samples():
+    s = CpuSampler({"app": []})
+    s.times += [0.0, 1.0]
+    s.samples += [{"app": 0.0}, {"app": 2.0}]
+    assert s.window(0.25, 0.75)["app"] == pytest.approx(1.0)

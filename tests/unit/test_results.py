@@ -1,0 +1,57 @@
+"""Results: atomic writes, metadata, an interrupted sweep keeps its finished points."""
+
+import json
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from scalelab import claims, paths, results
+
+
+def test_save_and_load_with_metadata(results_dir):
+    df = pd.DataFrame({"users": [1, 2], "req_s": [10.0, 19.5]})
+    path = results.save(df, "01-baseline", "sweep", mode="quick", params={"users": [1, 2]})
+    assert path == results_dir / "01-baseline" / "sweep.csv"
+    back, meta = results.load("01-baseline", "sweep")
+    pd.testing.assert_frame_equal(back, df)
+    env = meta["environment"]
+    for key in ("cores", "cpu_model", "python", "django", "postgresql", "redis", "nginx",
+                "locust", "git_commit"):
+        assert key in env
+    assert meta["mode"] == "quick" and meta["params"] == {"users": [1, 2]}
+    assert not list(path.parent.glob(".*.tmp"))  # nothing half-written left behind
+
+
+def test_result_writer_saves_every_point(results_dir):
+    w = results.ResultWriter("01-baseline", "sweep", mode="quick")
+    w({"users": 1, "req_s": 5.0})
+    assert len(results.load("01-baseline", "sweep")[0]) == 1
+    w({"users": 2, "req_s": 9.0})
+    assert list(results.load("01-baseline", "sweep")[0]["users"]) == [1, 2]
+
+
+def test_load_missing_says_what_exists(results_dir):
+    results.save(pd.DataFrame({"a": [1]}), "02-caching", "there")
+    with pytest.raises(FileNotFoundError, match="available: \\['there'\\]"):
+        results.load("02-caching", "missing")
+
+
+def test_environment_yml_pip_part_agrees_with_pyproject():
+    """environment.yml installs the project itself; its pip list must match pyproject."""
+    import re
+
+    env = (paths.PROJECT_ROOT / "environment.yml").read_text()
+    pip_lines = re.findall(r"^\s+- (\S.*)$", env.split("- pip:", 1)[1], re.M)
+    project = tomllib.loads((paths.PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    deps = set(project["dependencies"]) | set(project["optional-dependencies"]["test"])
+    listed = {l.strip().strip('"') for l in pip_lines if not l.strip().startswith("-e")}
+    assert listed == deps, f"only in environment.yml: {listed - deps}; only in pyproject: {deps - listed}"
+    assert any(l.strip().startswith("-e") for l in pip_lines), "the pip part installs the project"
+    assert "python=3.11" in env and "conda-forge" in env and "nodefaults" in env
+
+
+def test_claims_ledger_has_all_nineteen():
+    ledger = claims.load()
+    assert list(ledger.index) == [f"C{i}" for i in range(1, 20)]

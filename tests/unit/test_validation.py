@@ -1,0 +1,91 @@
+"""Bad input gets a clear error naming the parameter and what is allowed."""
+
+import pytest
+
+from scalelab import Stack, Workload, sweep
+from scalelab.cpus import CpuLayout, parse_cpus
+from scalelab.load import _check_url
+from scalelab.notebook import Verdict, settings
+from scalelab.results import result_path
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"workers": 0}, "workers must be a whole number from 1 to 64"),
+    ({"workers": "2"}, "workers must be"),
+    ({"threads": 100}, "threads must be"),
+    ({"cache": "varnish"}, "cache must be one of none, locmem, redis"),
+    ({"server": "waitress"}, "server must be one of gunicorn, uvicorn"),
+    ({"worker_class": "gevent"}, "worker_class must be one of sync, gthread"),
+    ({"session": "cache"}, "needs a cache"),
+    ({"db_pool": True}, "db_pool=True needs conn_max_age=0"),
+    ({"questions": 0}, "questions must be a whole number"),
+    ({"server": "uvicorn", "threads": 4}, "apply to gunicorn only"),
+])
+def test_stack_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Stack(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"mix": {"homepage": 1}}, "unknown page"),
+    ({"mix": {}}, "non-empty"),
+    ({"mix": {"home": -1}}, "weights must be"),
+    ({"think_time": -1}, "think_time must be"),
+    ({"think_time": (3, 1)}, "think_time must be"),
+    ({"zipf_s": 9}, "zipf_s must be"),
+])
+def test_workload_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Workload(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"users": []}, "users must be"),
+    ({"users": [0]}, "users must be"),
+    ({"duration": 1}, "duration must be"),
+    ({"duration": 2.5}, "duration must be whole seconds"),
+    ({"warmup": -1}, "warmup must be"),
+    ({"repeats": 0}, "repeats must be"),
+    ({"processes": 0}, "processes must be"),
+])
+def test_sweep_rejects_bad_parameters_before_starting_anything(kwargs, message):
+    args = dict(users=[1], duration=5, warmup=1, repeats=1, processes=1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        sweep("http://127.0.0.1:9", Workload(), **args)
+
+
+def test_remote_targets_need_an_explicit_opt_in(monkeypatch):
+    monkeypatch.delenv("SCALELAB_ALLOW_REMOTE_TARGET", raising=False)
+    with pytest.raises(ValueError, match="not on this machine"):
+        _check_url("http://example.com")
+    assert _check_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
+    assert _check_url("http://localhost:8000") == "http://localhost:8000"
+    with pytest.raises(ValueError, match="http"):
+        _check_url("ftp://127.0.0.1")
+
+
+def test_cpu_layout_rules():
+    with pytest.raises(ValueError, match="CPU numbers"):
+        parse_cpus("one")
+    with pytest.raises(ValueError, match="not available"):
+        parse_cpus("999")
+    with pytest.raises(ValueError, match="at least one"):
+        CpuLayout(server=(), generator=(0,))
+
+
+def test_mode_and_verdict_helpers():
+    with pytest.raises(ValueError, match="MODE must be one of quick, full"):
+        settings("fast", {"a": 1}, {"a": 2})
+    with pytest.raises(ValueError, match="same knobs"):
+        settings("quick", {"a": 1}, {"b": 2})
+    assert settings("full", {"a": 1}, {"a": 2}).a == 2
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        Verdict("C1", "rule", "1", "mostly")
+
+
+def test_result_names_are_checked():
+    with pytest.raises(ValueError, match="name must be"):
+        result_path("01-baseline", "../escape")
+    with pytest.raises(ValueError, match="notebook must be"):
+        result_path("", "x")
