@@ -96,3 +96,11 @@ def test_external_url_target_is_measured_from_the_client_side(stack):
 def test_locust_never_runs_inside_this_process():
     import sys
     assert "locust" not in sys.modules and "gevent" not in sys.modules
+
+
+def test_several_generator_processes_are_measured_together(stack):
+    """processes=2 (Locust --processes): every worker's histograms land in the window."""
+    df = run(stack, Workload("home"), users=4, duration=3, warmup=2, processes=2)
+    row = df.iloc[0]
+    assert row["generator_processes"] == 2 and row["requests"] > 0 and row["failures"] == 0
+    assert abs(row["littles_law_users"] - 4) / 4 < 0.2
