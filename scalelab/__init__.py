@@ -5,8 +5,8 @@
         df = sweep(stack, Workload("home"), users=[1, 2, 4, 8])
 """
 
-from .load import Workload, run, sweep
+from .load import Workload, compare, run, sweep
 from .stack import Dataset, Stack
 
-__all__ = ["Dataset", "Stack", "Workload", "run", "sweep"]
+__all__ = ["Dataset", "Stack", "Workload", "compare", "run", "sweep"]
 __version__ = "0.1.0"

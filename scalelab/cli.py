@@ -54,7 +54,9 @@ def cmd_up(args) -> int:
             pass
     stack = Stack(workers=args.workers, worker_class=args.worker_class, threads=args.threads,
                   server=args.server, cache=args.cache, session=args.session,
-                  questions=args.questions, seed=args.seed, label="up")
+                  questions=args.questions, seed=args.seed,
+                  proxy="nginx" if args.nginx or args.microcache else None,
+                  microcache_ttl=args.microcache, label="up")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
@@ -150,7 +152,7 @@ def cmd_results(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .services.appserver import SESSIONS, WORKER_CLASSES
+    from .services.appserver import CACHES, SESSIONS, WORKER_CLASSES
 
     p = argparse.ArgumentParser(prog="scalelab", description="The 'Does Django scale?' lab.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -161,7 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--worker-class", choices=WORKER_CLASSES, default="sync")
     up.add_argument("--threads", type=int, default=1)
     up.add_argument("--server", choices=("gunicorn", "uvicorn"), default="gunicorn")
-    up.add_argument("--cache", choices=("none", "locmem", "redis"), default="none")
+    up.add_argument("--cache", choices=CACHES, default="none")
+    up.add_argument("--nginx", action="store_true", help="put nginx in front (the printed URL)")
+    up.add_argument("--microcache", type=int, default=0, metavar="SECONDS",
+                    help="nginx microcache TTL (implies --nginx)")
     up.add_argument("--session", choices=SESSIONS, default="db")
     up.add_argument("--questions", type=int, default=10_000)
     up.add_argument("--seed", type=int, default=42)

@@ -61,15 +61,26 @@ class Workload:
     mix: dict[str, float] = field(default_factory=lambda: {"home": 1.0})
     think_time: float | tuple[float, float] = 0.0
     zipf_s: float = 1.0
+    pages: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for page, spec in self.pages.items():
+            if not (isinstance(spec, (tuple, list)) and len(spec) == 2
+                    and spec[0] in ("GET", "POST") and isinstance(spec[1], str)):
+                raise ValueError(f"pages[{page!r}] must be (method, path), method GET or POST, "
+                                 f"path like '/q/{{qid}}/' (or an absolute loopback URL)")
+            if spec[1].startswith(("http://", "https://")):
+                _check_url(spec[1].split("{", 1)[0])
+            elif not spec[1].startswith("/"):
+                raise ValueError(f"pages[{page!r}] path must start with / or http://")
+        known = {**PAGES, **self.pages}
         if not isinstance(self.mix, dict) or not self.mix:
             raise ValueError(f"mix must be a non-empty dict of page -> weight; pages: "
-                             f"{', '.join(PAGES)}")
-        unknown = set(self.mix) - set(PAGES)
+                             f"{', '.join(known)}")
+        unknown = set(self.mix) - set(known)
         if unknown:
             raise ValueError(f"mix has unknown page(s) {sorted(unknown)}; pages: "
-                             f"{', '.join(PAGES)}")
+                             f"{', '.join(known)}")
         if any(not isinstance(w, (int, float)) or w < 0 for w in self.mix.values()) or \
                 sum(self.mix.values()) <= 0:
             raise ValueError("mix weights must be numbers >= 0 with a positive sum")
@@ -85,6 +96,9 @@ class Workload:
     @property
     def mean_think_time(self) -> float:
         return sum(self._think) / 2
+
+    def all_pages(self) -> dict[str, tuple[str, str]]:
+        return {**PAGES, **{k: tuple(v) for k, v in self.pages.items()}}
 
     def describe(self) -> dict:
         d = asdict(self)
@@ -103,6 +117,7 @@ class Target:
     question_ids: list[int] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     layout: CpuLayout | None = None
+    counters: dict = field(default_factory=dict)  # name -> callable: cumulative server counters
 
 
 def _check_url(url: str) -> str:
@@ -133,7 +148,7 @@ def as_target(target, questions: int | None = None) -> Target:
     # a Stack (duck-typed to avoid an import cycle)
     pop = target.popularity()
     return Target(target.base_url, target.component_pids(), target.app.pid,
-                  pop["question_ids"], pop["tags"], target.layout)
+                  pop["question_ids"], pop["tags"], target.layout, target.counters())
 
 
 # --- running Locust --------------------------------------------------------------------
@@ -192,26 +207,45 @@ class _Step:
     users: int
     started: float
     scheduled_end: float
+    variant: str = ""
 
 
-def run_locust(target: Target, workload: Workload, steps: Sequence[tuple[int, float]],
-               warmup: float, window: float | None = None, processes: int = 1, layout: CpuLayout | None = None,
-               progress: bool = True, label: str = "load",
-               on_step: Callable[[dict], None] | None = None) -> list[dict]:
+def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
+               warmup: float, window: float | None = None, processes: int = 1,
+               layout: CpuLayout | None = None, progress: bool = True, label: str = "load",
+               on_step: Callable[[dict], None] | None = None,
+               variants: dict[str, Workload] | None = None) -> list[dict]:
     """Run one Locust process through ``steps``; return one measured dict per finished step.
 
-    On KeyboardInterrupt, Locust is stopped, the finished steps are handed to ``on_step`` and
-    the interrupt is raised again.
+    A step is ``(users, seconds)``, or ``(users, seconds, variant)`` to switch to the page mix
+    of ``variants[variant]`` for that step (one Locust process only). On KeyboardInterrupt,
+    Locust is stopped, the finished steps are handed to ``on_step`` and the interrupt is
+    raised again.
     """
     layout = layout or target.layout or default_layout(processes)
+    variants = dict(variants or {})
+    variants.setdefault("", workload)
+    if len(variants) > 1 and processes > 1:
+        raise ValueError("steps with different page mixes need processes=1")
+    # Page names are namespaced by variant ("view:home"), so variants may reuse a name for
+    # different URLs; the plain workload keeps its plain names.
+    def key(vname: str, page: str) -> str:
+        return f"{vname}:{page}" if vname else page
+
+    pages: dict = {}
+    mixes: dict = {}
+    for vname, wl in variants.items():
+        known = wl.all_pages()
+        mixes[vname] = {key(vname, p): w for p, w in wl.mix.items()}
+        pages.update({key(vname, p): list(known[p]) for p in wl.mix})
     run = Run.create(label)
     out = run.dir / "locust"
     out.mkdir()
-    plan = {"out_dir": str(out), "pages": {k: list(v) for k, v in PAGES.items()},
-            "mix": workload.mix, "think_time": list(workload._think), "zipf_s": workload.zipf_s,
+    plan = {"out_dir": str(out), "pages": pages, "mixes": mixes,
+            "think_time": list(workload._think), "zipf_s": workload.zipf_s,
             "question_ids": target.question_ids, "tags": target.tags,
-            "steps": [[int(u), float(s)] for u, s in steps],
-            "spawn_rate": max(100, max(int(u) for u, _ in steps))}
+            "steps": [[int(st[0]), float(st[1]), st[2] if len(st) > 2 else ""] for st in steps],
+            "spawn_rate": max(100, max(int(st[0]) for st in steps))}
     plan_path = out / "plan.json"
     plan_path.write_text(json.dumps(plan))
     csv_prefix = out / "locust"
@@ -222,13 +256,13 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple[int, fl
     command = wrap_command(_locust_command(plan_path, target.url, csv_prefix, processes),
                            cpus=layout.generator, deathsig="SIGTERM")
     log = open(run.dir / "logs" / "locust.log", "w")
-    total = sum(s for _, s in steps)
+    total = sum(st[1] for st in steps)
     proc: subprocess.Popen = launcher().call(lambda: subprocess.Popen(
         command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         cwd=str(out), start_new_session=True))
     roots = dict(target.components)
     roots["generator"] = [proc.pid]
-    sampler = CpuSampler(roots).start()
+    sampler = CpuSampler(roots, counters=dict(target.counters)).start()
     bar = _progress(total, progress, f"{label}: {len(steps)} step(s)")
     interrupted = False
     rss: list[int] = []
@@ -299,7 +333,7 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
              warmup: float, window: float | None, workload: Workload, rss: list[int],
              processes: int) -> list[dict]:
     """Cut each step into its measured window: whole seconds from the end of the warm-up."""
-    steps = [_Step(r["step"], r["users"], r["t"], r["scheduled_end"])
+    steps = [_Step(r["step"], r["users"], r["t"], r["scheduled_end"], r.get("variant", ""))
              for r in _read_jsonl([out / "steps.jsonl"])]
     cells = _read_jsonl(sorted(out.glob("hist-*.jsonl")))
     last_data = max((c["t"] for c in cells), default=0)
@@ -326,6 +360,7 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
         seconds = t1 - t0
         cpu = sampler.window(t0, t1)
         rec = {
+            "step": step.index,
             "users": step.users,
             "duration_s": seconds,
             "requests": n,
@@ -355,6 +390,15 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
         rec["app_rss_mb_per_worker"] = (sum(workers_rss) / len(workers_rss) / 2**20
                                         if workers_rss else math.nan)
         rec["app_rss_mb_total"] = sum(rss) / 2**20 if rss else math.nan
+        counters = sampler.counters_window(t0, t1)
+        for key, value in counters.items():
+            rec[key] = value
+        for name in ("redis", "memcached", "nginx"):
+            h, m = counters.get(f"{name}_hits"), counters.get(f"{name}_misses")
+            if h is not None and m is not None:
+                rec[f"{name}_hit_ratio"] = h / (h + m) if h + m > 0 else math.nan
+        if "db_statements" in counters and n:
+            rec["db_statements_per_req"] = counters["db_statements"] / n
         rec["pages"] = json.dumps(dict(pages), sort_keys=True)
         rec["window_start"] = t0
         rec["window_end"] = t1
@@ -369,8 +413,8 @@ def _check_points(users: Sequence[int], duration: float, warmup: float, repeats:
     if not users or any(isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= 10_000
                         for u in users):
         raise ValueError(f"users must be whole numbers from 1 to 10000, not {list(users)!r}")
-    if isinstance(duration, bool) or not isinstance(duration, int) or not 2 <= duration <= 3600:
-        raise ValueError(f"duration must be whole seconds from 2 to 3600, not {duration!r}")
+    if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 3600:
+        raise ValueError(f"duration must be whole seconds from 1 to 3600, not {duration!r}")
     if not (isinstance(warmup, (int, float)) and 0 <= warmup <= 600):
         raise ValueError(f"warmup must be seconds from 0 to 600, not {warmup!r}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 50:
@@ -421,6 +465,42 @@ def run(target, workload: Workload | None = None, users: int = 4, duration: floa
     """One measured point: ``users`` simulated users for ``duration`` s after ``warmup`` s."""
     return sweep(target, workload, [users], duration, warmup, 1, processes, questions,
                  progress, variant=variant, layout=layout)
+
+
+def compare(target, variants: dict[str, Workload], users: int = 4, duration: float = 10,
+            warmup: float = 3, repeats: int = 1, questions: int | None = None,
+            progress: bool = True, on_point: Callable[[dict], None] | None = None,
+            layout: CpuLayout | None = None, label: str = "compare") -> pd.DataFrame:
+    """Measure several variants (page mixes) at the same load, interleaved: A B C A B C ...
+
+    One Locust process runs every window in turn, so drift of a shared machine spreads over
+    every variant instead of favouring one. Variants must share think time and Zipf exponent.
+    """
+    if not isinstance(variants, dict) or not variants:
+        raise ValueError("variants must be a non-empty dict of name -> Workload")
+    for name, wl in variants.items():
+        if not isinstance(wl, Workload):
+            raise ValueError(f"variants[{name!r}] must be a Workload, not {type(wl).__name__}")
+    first = next(iter(variants.values()))
+    if any(wl._think != first._think or wl.zipf_s != first.zipf_s for wl in variants.values()):
+        raise ValueError("variants must share think_time and zipf_s (only the mix may differ)")
+    _check_points([users], duration, warmup, repeats, 1)
+    tgt = as_target(target, questions)
+    plan = [(repeat, name) for repeat in range(repeats) for name in variants]
+    steps = [(users, warmup + duration + 1, name) for _, name in plan]
+    rows: list[dict] = []
+
+    def keep(rec: dict) -> None:
+        repeat, name = plan[rec["step"]]
+        rec.update(repeat=repeat, variant=name, workload=variants[name].name,
+                   target=tgt.url if not tgt.components else "stack")
+        rows.append(rec)
+        if on_point:
+            on_point(rec)
+
+    run_locust(tgt, first, steps, warmup, window=duration, layout=layout, progress=progress,
+               label=label, on_step=keep, variants=variants)
+    return _frame(rows)
 
 
 FIRST_COLUMNS = ["variant", "workload", "repeat", "users", "req_s", "p50_ms", "p90_ms",

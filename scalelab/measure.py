@@ -61,6 +61,12 @@ class CpuSampler:
     interval: float = 0.25
     times: list[float] = field(default_factory=list)
     samples: list[dict[str, float]] = field(default_factory=list)
+    # name -> callable returning cumulative counters (cache hits, statement calls, ...),
+    # sampled every counter_interval seconds and read per window like CPU time
+    counters: dict = field(default_factory=dict)
+    counter_interval: float = 1.0
+    counter_times: list[float] = field(default_factory=list)
+    counter_samples: list[dict[str, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -75,6 +81,21 @@ class CpuSampler:
         with self._lock:
             self.times.append(t)
             self.samples.append(values)
+        if self.counters and (not self.counter_times
+                              or t - self.counter_times[-1] >= self.counter_interval * 0.95):
+            self.sample_counters()
+
+    def sample_counters(self) -> None:
+        t = time.time()
+        values: dict[str, float] = {}
+        for name, read in self.counters.items():
+            try:
+                values.update({f"{name}_{k}": float(v) for k, v in read().items()})
+            except Exception:  # a counter that cannot be read is left out, not fatal
+                continue
+        with self._lock:
+            self.counter_times.append(t)
+            self.counter_samples.append(values)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -116,3 +137,23 @@ class CpuSampler:
         """CPU seconds each component used between t0 and t1."""
         a, b = self.at(t0), self.at(t1)
         return {c: max(0.0, b[c] - a[c]) for c in b}
+
+    def counters_window(self, t0: float, t1: float) -> dict[str, float]:
+        """How much each counter grew between t0 and t1 (interpolated between samples)."""
+        with self._lock:
+            times, samples = list(self.counter_times), list(self.counter_samples)
+        if len(times) < 2:
+            return {}
+        keys = set.intersection(*(set(s) for s in samples))
+
+        def at(t: float) -> dict[str, float]:
+            if t <= times[0]:
+                return samples[0]
+            if t >= times[-1]:
+                return samples[-1]
+            i = bisect.bisect_right(times, t)
+            w = (t - times[i - 1]) / (times[i] - times[i - 1])
+            return {k: samples[i - 1][k] + w * (samples[i][k] - samples[i - 1][k]) for k in keys}
+
+        a, b = at(t0), at(t1)
+        return {k: b[k] - a[k] for k in sorted(keys)}

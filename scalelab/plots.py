@@ -136,7 +136,10 @@ def cpu_breakdown(df: pd.DataFrame, ax=None, by: str = "users",
     if g.size().max() > 1:
         ax.errorbar(x, tm, yerr=np.vstack([tm - tmin, tmax - tm]), fmt="none", ecolor="k",
                     capsize=4, label="total: min-max over repeats")
-    ax.set_xticks(x, [str(i) for i in means.index])
+    if by == "users":
+        ax.set_xticks(x, [str(i) for i in means.index])
+    else:
+        ax.set_xticks(x, [str(i) for i in means.index], rotation=20, ha="right")
     ax.set_xlabel({"users": "simulated users"}.get(by, by))
     ax.set_ylabel("server CPU per request (ms)")
     ax.set_title(title)
@@ -199,3 +202,31 @@ def repeat_spread(df: pd.DataFrame, metrics=("req_s", "cpu_ms_per_req_server"),
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def bars(df: pd.DataFrame, metric: str, by: str = "variant", ax=None, ylabel: str = "",
+         title: str = "", log: bool = False):
+    """One bar per group (in first-seen order): mean, min-max error bars, saturated hatched."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    order = list(dict.fromkeys(df[by]))
+    g = df.groupby(by, sort=False)[metric]
+    mean, lo, hi = g.mean()[order], g.min()[order], g.max()[order]
+    x = np.arange(len(order))
+    sat = (df.groupby(by, sort=False)["generator_saturated"].any()[order]
+           if "generator_saturated" in df else pd.Series(False, index=order))
+    colours = ["#d62728" if s else "#1f77b4" for s in sat]
+    ax.bar(x, mean, color=colours, hatch=None, width=0.6)
+    for xi, s in zip(x, sat):
+        if s:
+            ax.bar(xi, mean.iloc[xi], color="none", edgecolor="white", hatch="//", width=0.6)
+    if g.size().max() > 1:
+        ax.errorbar(x, mean, yerr=np.vstack([mean - lo, hi - mean]), fmt="none", ecolor="k",
+                    capsize=4)
+    ax.set_xticks(x, order, rotation=20, ha="right")
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel or metric)
+    ax.set_title(title + ("\n(red, hatched: generator saturated)" if sat.any() else ""))
+    ax.grid(alpha=0.3, axis="y")
+    _single_run_note(ax, df)
+    return ax

@@ -22,10 +22,13 @@ from typing import Any
 from . import paths
 from .cpus import CpuLayout, default_layout
 from .runs import Run
-from .services import AppConfig, Gunicorn, Postgres, Redis, Service, ServiceError, Uvicorn
+from .services import (AppConfig, Gunicorn, Memcached, Nginx, Postgres, Redis, Service,
+                       ServiceError, Uvicorn)
 from .services.appserver import CACHES, SESSIONS, STATIC_MODES, WORKER_CLASSES
 
 SERVERS = ("gunicorn", "uvicorn")
+CACHE_SERVERS = ("redis", "memcached")
+PROXIES = (None, "nginx")
 MAX_QUESTIONS = 2_000_000
 SEED_TIMEOUT = 900
 
@@ -76,10 +79,21 @@ class Stack:
                  questions: int = 10_000, seed: int = 42, conn_max_age: int = 60,
                  db_pool: bool = False, static: str = "django", cache_timeout: int = 60,
                  layout: CpuLayout | None = None, pg_settings: dict | None = None,
+                 cache_servers: tuple[str, ...] = (), cache_middleware: bool = False,
+                 proxy: str | None = None, microcache_ttl: int = 0,
                  label: str = "stack"):
         _check_choice("server", server, SERVERS)
         _check_choice("worker_class", worker_class, WORKER_CLASSES)
-        _check_choice("cache", cache, ("none", "locmem", "redis"))
+        _check_choice("cache", cache, CACHES)
+        _check_choice("proxy", proxy, PROXIES)
+        _check_int("microcache_ttl", microcache_ttl, 0, 3600)
+        if microcache_ttl and proxy is None:
+            raise ValueError("microcache_ttl needs proxy='nginx'")
+        if isinstance(cache_servers, str) or not set(cache_servers) <= set(CACHE_SERVERS):
+            raise ValueError(f"cache_servers must be a tuple of {', '.join(CACHE_SERVERS)}, "
+                             f"not {cache_servers!r}")
+        if cache_middleware and cache == "none":
+            raise ValueError("cache_middleware=True needs a cache (cache='redis', ...)")
         _check_choice("session", session, SESSIONS)
         _check_choice("static", static, STATIC_MODES)
         _check_int("workers", workers, 1, 64)
@@ -98,7 +112,11 @@ class Stack:
         self.config = dict(workers=workers, worker_class=worker_class, threads=threads,
                            server=server, cache=cache, session=session, questions=questions,
                            seed=seed, conn_max_age=conn_max_age, db_pool=db_pool, static=static,
-                           cache_timeout=cache_timeout, pg_settings=dict(pg_settings or {}))
+                           cache_timeout=cache_timeout, pg_settings=dict(pg_settings or {}),
+                           cache_servers=tuple(dict.fromkeys(
+                               ((cache,) if cache in CACHE_SERVERS else ()) + tuple(cache_servers))),
+                           cache_middleware=cache_middleware, proxy=proxy,
+                           microcache_ttl=microcache_ttl)
         self.layout = layout or default_layout()
         self.label = label
         self.run: Run | None = None
@@ -118,11 +136,18 @@ class Stack:
             t = time.perf_counter()
             seeded = self._ensure_seeded(db)
             self.timings["seed_s"] = time.perf_counter() - t if seeded else 0.0
-            cache_location = ""
-            if self.config["cache"] == "redis":
-                self.services["cache"] = Redis(self.run, cpus=cpus).start()
-                cache_location = self.services["cache"].url
+            self._enable_statement_stats(db)
+            locations = {}
+            for kind in self.config["cache_servers"]:
+                server = Redis(self.run, cpus=cpus) if kind == "redis" else \
+                    Memcached(self.run, cpus=cpus)
+                self.services[kind] = server.start()
+                locations[kind] = server.url if kind == "redis" else server.location
+            cache_location = locations.get(self.config["cache"], "")
             app = AppConfig(db_port=db.port, db_name=self.dataset.db_name,
+                            cache_middleware=self.config["cache_middleware"],
+                            redis_location=locations.get("redis", ""),
+                            memcached_location=locations.get("memcached", ""),
                             conn_max_age=self.config["conn_max_age"],
                             db_pool=self.config["db_pool"], cache=self.config["cache"],
                             cache_location=cache_location,
@@ -137,6 +162,10 @@ class Stack:
             else:
                 server = Uvicorn(self.run, app, cpus=cpus, workers=self.config["workers"])
             self.services["app"] = server.start()
+            if self.config["proxy"] == "nginx":
+                self.services["proxy"] = Nginx(self.run, upstream_port=server.port, cpus=cpus,
+                                               microcache_ttl=self.config["microcache_ttl"]
+                                               ).start()
         except BaseException:
             self.stop()
             raise
@@ -167,7 +196,7 @@ class Stack:
         env.update(AppConfig(db_port=db.port, db_name=name, conn_max_age=0).env())
         log = self.run.logs / "seed.log"
         with open(log, "a") as out:
-            for args in (["migrate", "--no-input", "-v", "0"],
+            for args in (["migrate", "--no-input", "-v", "0"], ["createcachetable"],
                          ["seed", "--questions", str(self.dataset.questions),
                           "--seed", str(self.dataset.seed), "--force"]):
                 try:
@@ -190,17 +219,55 @@ class Stack:
             applied = {r[0] for r in db.query(
                 "SELECT name FROM django_migrations WHERE app = 'qa'", dbname=name)}
             done = db.query("SELECT count(*) FROM qa_seedinfo", dbname=name)
+            cache_table = db.query("SELECT to_regclass('qa_cache_table')", dbname=name)
         except Exception:
             return False
-        return migrations <= applied and done[0][0] > 0
+        return migrations <= applied and done[0][0] > 0 and cache_table[0][0] is not None
+
+    def _enable_statement_stats(self, db: Postgres) -> None:
+        """pg_stat_statements in the data set's database, where the server preloads it."""
+        if "shared_preload_libraries=pg_stat_statements" not in " ".join(db.command()):
+            return
+        db.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", dbname=self.dataset.db_name)
 
     # -- what notebooks and the load generator need ---------------------------------------
     @property
     def base_url(self) -> str:
+        """Where users go: the proxy when there is one, else the app server."""
+        if "app" not in self.services:
+            raise RuntimeError("the stack is not running: use `with Stack(...) as stack:`")
+        return self.services["proxy"].url if "proxy" in self.services else self.app_url
+
+    @property
+    def app_url(self) -> str:
+        """The app server itself, bypassing any proxy."""
         if "app" not in self.services:
             raise RuntimeError("the stack is not running: use `with Stack(...) as stack:`")
         return self.services["app"].url
 
+    def counters(self) -> dict:
+        """Cumulative counters of the servers' own statistics, by name: cache hits and misses
+        (redis, memcached, nginx) and statement calls (db, with pg_stat_statements)."""
+        out = {}
+        for name in ("redis", "memcached", "proxy"):
+            if name in self.services:
+                out["nginx" if name == "proxy" else name] = self.services[name].stats
+        if "db" in self.services:
+            out["db"] = self.statement_calls
+        return out
+
+    def statement_calls(self) -> dict[str, float]:
+        """Statement calls in the data set's database: all, and the vote-counting query
+        (the expensive one of the stampede experiment). Empty without pg_stat_statements."""
+        try:
+            row = self.db.query(
+                "SELECT coalesce(sum(calls), 0), coalesce(sum(calls) FILTER (WHERE query "
+                "ILIKE '%count(%qa_vote%'), 0) FROM pg_stat_statements WHERE dbid = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                dbname=self.dataset.db_name)[0]
+        except Exception:
+            return {}
+        return {"statements": float(row[0]), "vote_count_queries": float(row[1])}
     @property
     def db(self) -> Postgres:
         return self.services["db"]

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.urls import path, re_path
 from django.views.static import serve
 
-from . import views
+from . import caching, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,15 @@ urlpatterns = [
     path("api/questions/<int:pk>/", views.api_question, name="api_question"),
     path("api/questions/<int:pk>/vote/", views.api_vote, name="api_vote"),
     path("health/", views.health, name="health"),
+    # caching variants (notebook 02)
+    path("c/queryset/", caching.home_queryset, name="home_queryset"),
+    path("c/fragment/", caching.home_fragment, name="home_fragment"),
+    path("c/view/", caching.home_view, name="home_view"),
+    path("c/q/<int:pk>/", caching.question_cached, name="question_cached"),
+    path("c/api/q/<int:pk>/", caching.api_question_cached, name="api_question_cached"),
+    path("c/probe/", caching.probe, name="cache_probe"),
+    path("c/toptags/naive/", caching.top_tags_naive, name="top_tags_naive"),
+    path("c/toptags/locked/", caching.top_tags_locked, name="top_tags_locked"),
 ]
 
 if settings.STATIC_MODE == "django":

@@ -1,5 +1,6 @@
 """The pages of the Q&A site. Each does the queries a real page of its kind would."""
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import F
@@ -81,6 +82,11 @@ def api_vote(request, pk):
         return JsonResponse({"error": f"no question {pk}"}, status=404)
     Vote.objects.create(member_id=member_id, question_id=pk, value=int(value),
                         created=timezone.now())
+    from .caching import invalidate_question  # a write drops the cached copies it changed
+
+    alias = request.GET.get("backend", "default")
+    ns = request.GET.get("ns", "")
+    invalidate_question(pk, alias if alias in settings.CACHES else "default", ns if ns.isalpha() else "")
     return JsonResponse({"id": pk, "score": Question.objects.values_list("score", flat=True)
                          .get(pk=pk)})
 

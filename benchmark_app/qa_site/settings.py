@@ -119,9 +119,13 @@ else:
     }}
 
 # --- cache ----------------------------------------------------------------------------
+# "default" is the backend QA_CACHE names. Besides it, every backend the app can reach is also
+# an alias of its own ("locmem", "db", and "redis"/"memcached" when their location is given),
+# so experiments can compare backends through one running app.
 CACHE_BACKEND = env("QA_CACHE", "none", ("none", "locmem", "redis", "memcached", "db"))
 CACHE_LOCATION = os.environ.get("QA_CACHE_LOCATION", "")
 CACHE_TIMEOUT = env_int("QA_CACHE_TIMEOUT", 60, 0, 86400)
+CACHE_MAX_ENTRIES = env_int("QA_CACHE_MAX_ENTRIES", 10000, 1, 10_000_000)
 _cache_backends = {
     "none": ("django.core.cache.backends.dummy.DummyCache", ""),
     "locmem": ("django.core.cache.backends.locmem.LocMemCache", "qa"),
@@ -129,9 +133,30 @@ _cache_backends = {
     "memcached": ("django.core.cache.backends.memcached.PyMemcacheCache", "127.0.0.1:11211"),
     "db": ("django.core.cache.backends.db.DatabaseCache", "qa_cache_table"),
 }
-_backend, _default_location = _cache_backends[CACHE_BACKEND]
-CACHES = {"default": {"BACKEND": _backend, "LOCATION": CACHE_LOCATION or _default_location,
-                      "TIMEOUT": CACHE_TIMEOUT}}
+
+
+def _cache(kind, location=""):
+    backend, default_location = _cache_backends[kind]
+    conf = {"BACKEND": backend, "LOCATION": location or default_location,
+            "TIMEOUT": CACHE_TIMEOUT}
+    if kind in ("locmem", "db"):
+        conf["OPTIONS"] = {"MAX_ENTRIES": CACHE_MAX_ENTRIES}
+    return conf
+
+
+CACHES = {"default": _cache(CACHE_BACKEND, CACHE_LOCATION),
+          "locmem": _cache("locmem"), "db": _cache("db")}
+for _kind in ("redis", "memcached"):
+    _location = os.environ.get(f"QA_CACHE_{_kind.upper()}_LOCATION", "")
+    if _location or (CACHE_BACKEND == _kind and CACHE_LOCATION):
+        CACHES[_kind] = _cache(_kind, _location or CACHE_LOCATION)
+# The per-site cache: Django's cache middleware around every page (claim C2's "out of the box").
+CACHE_MIDDLEWARE = env_bool("QA_CACHE_MIDDLEWARE", False)
+CACHE_MIDDLEWARE_SECONDS = CACHE_TIMEOUT
+CACHE_MIDDLEWARE_KEY_PREFIX = "site"
+if CACHE_MIDDLEWARE:
+    MIDDLEWARE = (["django.middleware.cache.UpdateCacheMiddleware"] + MIDDLEWARE
+                  + ["django.middleware.cache.FetchFromCacheMiddleware"])
 
 # --- sessions -------------------------------------------------------------------------
 _sessions = {

@@ -4,7 +4,8 @@ Reads its plan from the JSON file named by SCALELAB_PLAN: the page mix, think ti
 exponent and the popularity order of questions and tags, the load steps [[users, seconds],
 ...] and the output folder. Writes there:
 
-- ``steps.jsonl``: the wall-clock time each load step began (from the master/standalone);
+- ``steps.jsonl``: the wall-clock time each load step began, with its users and page mix
+  (from the master/standalone process; a step's mix applies to users in that process);
 - ``hist-<pid>.jsonl``: for every second and page, the request count, failures, the sum of
   response times and a histogram of them (from every process that sends requests), so
   percentiles can be computed for exactly the measured window.
@@ -27,7 +28,7 @@ from locust.runners import MasterRunner
 PLAN = json.loads(Path(os.environ["SCALELAB_PLAN"]).read_text())
 OUT = Path(PLAN["out_dir"])
 PAGES = PLAN["pages"]  # name -> [method, path template]
-MIX = PLAN["mix"]
+MIXES = PLAN["mixes"]  # variant name -> {page: weight}; steps may switch between them
 ZIPF_S = float(PLAN["zipf_s"])
 
 
@@ -40,8 +41,9 @@ QUESTION_IDS = PLAN["question_ids"] or [1]
 TAGS = PLAN["tags"] or ["python"]
 Q_CUM = _zipf_cumulative(len(QUESTION_IDS))
 T_CUM = _zipf_cumulative(len(TAGS))
-PAGE_NAMES = list(MIX)
-PAGE_CUM = list(itertools.accumulate(MIX[p] for p in PAGE_NAMES))
+MIX_TABLES = {name: (list(mix), list(itertools.accumulate(mix.values())))
+              for name, mix in MIXES.items()}
+CURRENT = {"mix": PLAN["steps"][0][2] if PLAN["steps"] else ""}
 
 
 def _draw(items, cum):
@@ -121,7 +123,8 @@ class QaUser(FastHttpUser):
 
     @task
     def page(self):
-        name = _draw(PAGE_NAMES, PAGE_CUM)
+        names, cum = MIX_TABLES[CURRENT["mix"]]
+        name = _draw(names, cum)
         method, template = PAGES[name]
         path = template.format(qid=_draw(QUESTION_IDS, Q_CUM), tag=_draw(TAGS, T_CUM))
         if method == "POST":
@@ -144,13 +147,15 @@ class Steps(LoadTestShape):
     def tick(self):
         elapsed = self.get_run_time()
         end = 0.0
-        for index, (users, seconds) in enumerate(self.steps):
+        for index, (users, seconds, variant) in enumerate(self.steps):
             end += seconds
             if elapsed < end:
                 if index != self._current:
                     self._current = index
+                    CURRENT["mix"] = variant  # users in this process switch page mix now
                     with open(self._log, "a") as f:
-                        f.write(json.dumps({"step": index, "users": users, "t": time.time(),
+                        f.write(json.dumps({"step": index, "users": users, "variant": variant,
+                                            "t": time.time(),
                                             "scheduled_end": time.time() + (end - elapsed)})
                                 + "\n")
                 return users, self.spawn_rate

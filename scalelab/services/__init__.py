@@ -2,8 +2,10 @@
 
 from .appserver import AppConfig, Gunicorn, Uvicorn
 from .base import Service, ServiceError, free_port
+from .memcached import Memcached
+from .nginx import Nginx
 from .postgres import Postgres
 from .redis import Redis
 
-__all__ = ["AppConfig", "Gunicorn", "Postgres", "Redis", "Service", "ServiceError", "Uvicorn",
+__all__ = ["AppConfig", "Gunicorn", "Memcached", "Nginx", "Postgres", "Redis", "Service", "ServiceError", "Uvicorn",
            "free_port"]

@@ -39,6 +39,9 @@ class AppConfig:
     session: str = "db"
     static: str = "django"
     secret_key: str = ""
+    cache_middleware: bool = False
+    redis_location: str = ""      # every cache server started becomes an alias of its own
+    memcached_location: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -55,6 +58,9 @@ class AppConfig:
             "QA_CACHE": self.cache,
             "QA_CACHE_LOCATION": self.cache_location,
             "QA_CACHE_TIMEOUT": str(self.cache_timeout),
+            "QA_CACHE_MIDDLEWARE": "1" if self.cache_middleware else "0",
+            "QA_CACHE_REDIS_LOCATION": self.redis_location,
+            "QA_CACHE_MEMCACHED_LOCATION": self.memcached_location,
             "QA_SESSION_ENGINE": self.session,
             "QA_STATIC_MODE": self.static,
             "PYTHONDONTWRITEBYTECODE": "1",

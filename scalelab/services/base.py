@@ -152,6 +152,7 @@ class Service:
     deathsig = "SIGKILL"
     stop_signal = signal.SIGTERM
     runs_as_unprivileged = False
+    env_remove: tuple[str, ...] = ()  # variables the server must not see
 
     def __init__(self, run: Run, cpus: Sequence[int] | None = None, port: int | None = None,
                  log_name: str | None = None):
@@ -222,6 +223,8 @@ class Service:
         full_env = dict(os.environ)
         full_env.update(self.run.env())
         full_env.update(self.env())
+        for name in self.env_remove:
+            full_env.pop(name, None)
         self._log_file = open(self.log_path, "a", buffering=1)
         self._log_file.write(f"--- scalelab: starting {self.name} on {HOST}:{self.port} ---\n")
         command = wrap_command(self.command(), self.cpus, self.user, self.deathsig)

@@ -55,7 +55,7 @@ def test_other_app_servers_and_caches_serve(kwargs):
         status, headers, body = http_get(s.base_url + "/", timeout=10)
         assert status == 200 and b"Top questions" in body
         if kwargs.get("cache") == "redis":
-            assert s.services["cache"].is_ready()
+            assert s.services["redis"].is_ready()
         if kwargs.get("server") == "uvicorn":
             assert len(s.app.worker_pids()) >= 2
 

@@ -42,7 +42,7 @@ def test_workload_rejects_bad_parameters(kwargs, message):
 @pytest.mark.parametrize("kwargs, message", [
     ({"users": []}, "users must be"),
     ({"users": [0]}, "users must be"),
-    ({"duration": 1}, "duration must be"),
+    ({"duration": 0}, "duration must be"),
     ({"duration": 2.5}, "duration must be whole seconds"),
     ({"warmup": -1}, "warmup must be"),
     ({"repeats": 0}, "repeats must be"),
@@ -89,3 +89,20 @@ def test_result_names_are_checked():
         result_path("01-baseline", "../escape")
     with pytest.raises(ValueError, match="notebook must be"):
         result_path("", "x")
+
+
+@pytest.mark.parametrize("pages, message", [
+    ({"p": ("DELETE", "/")}, "method GET or POST"),
+    ({"p": ("GET", "relative")}, "must start with /"),
+    ({"p": ("GET", "http://example.com/")}, "not on this machine"),
+])
+def test_custom_pages_are_checked(pages, message, monkeypatch):
+    monkeypatch.delenv("SCALELAB_ALLOW_REMOTE_TARGET", raising=False)
+    with pytest.raises(ValueError, match=message):
+        Workload(mix={"p": 1}, pages=pages)
+
+
+def test_custom_pages_join_the_known_pages():
+    wl = Workload(mix={"p": 1, "home": 1}, pages={"p": ("GET", "http://127.0.0.1:8000/c/view/")})
+    assert wl.all_pages()["p"] == ("GET", "http://127.0.0.1:8000/c/view/")
+    assert "home" in wl.all_pages()

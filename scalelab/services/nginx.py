@@ -1,0 +1,165 @@
+"""nginx: a reverse proxy in front of the app, optionally with a microcache.
+
+Runs as an unprivileged user with everything in a folder of its own under the state directory
+(which that user can reach even when the checkout is in a private folder): its prefix, pid
+file, access log, every temp path, the cache directory and a copy of the static files. Its
+errors go to stderr, so they land in the run's log (``build/runs/<run>/logs/nginx.log``). It has its own ``types`` block (no system
+mime.types) and never sees an environment variable named NGINX (nginx reads listening sockets
+from it). The access log records ``$upstream_cache_status``, from which :meth:`stats` counts
+hits and misses.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+from collections import Counter
+from pathlib import Path
+
+from .. import binaries, paths
+from .appserver import http_get
+from .base import HOST, Service
+
+TYPES = {
+    "text/html": "html htm", "text/css": "css", "application/javascript": "js",
+    "application/json": "json", "image/png": "png", "image/jpeg": "jpg jpeg",
+    "image/svg+xml": "svg", "text/plain": "txt", "image/x-icon": "ico",
+}
+HIT_STATUSES = ("HIT", "STALE", "UPDATING", "REVALIDATED")
+
+
+class Nginx(Service):
+    name = "nginx"
+    component = "proxy"
+    runs_as_unprivileged = True
+    deathsig = "SIGTERM"          # fast shutdown; the master takes its workers along
+    stop_signal = signal.SIGTERM
+    env_remove = ("NGINX",)
+
+    def __init__(self, run, upstream_port: int, cpus=None, port=None, microcache_ttl: int = 0,
+                 static_root: Path | None = None, log_name: str | None = None):
+        super().__init__(run, cpus, port, log_name)
+        if not isinstance(microcache_ttl, int) or not 0 <= microcache_ttl <= 3600:
+            raise ValueError(f"microcache_ttl must be whole seconds from 0 (off) to 3600, "
+                             f"not {microcache_ttl!r}")
+        self.found = binaries.require("nginx")
+        self.upstream_port = upstream_port
+        self.microcache_ttl = microcache_ttl
+        self.source_static = static_root or paths.APP_DIR / "qa" / "static"
+        self.prefix = paths.state_dir() / "nginx" / run.id
+        self.static_root = self.prefix / "static"
+        self._log_offset = 0
+        self._counts: Counter = Counter()
+
+    @property
+    def version(self) -> str:
+        return self.found.version
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def access_log(self) -> Path:
+        return self.prefix / "access.log"
+
+    def config(self) -> str:
+        p = self.prefix
+        types = "\n".join(f"        {mime} {exts};" for mime, exts in TYPES.items())
+        cache = ""
+        if self.microcache_ttl:
+            cache = f"""
+            proxy_cache micro;
+            proxy_cache_key $scheme$host$request_uri;
+            proxy_cache_valid 200 {self.microcache_ttl}s;
+            proxy_cache_lock on;
+            proxy_cache_use_stale updating;
+            proxy_cache_background_update on;
+            add_header X-Cache $upstream_cache_status;"""
+        return f"""# written by scalelab for one run
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+    types {{
+{types}
+    }}
+    default_type application/octet-stream;
+    log_format cache '$msec $status $upstream_cache_status';
+    access_log {self.access_log} cache;
+    client_body_temp_path {p}/tmp/client;
+    proxy_temp_path {p}/tmp/proxy;
+    fastcgi_temp_path {p}/tmp/fastcgi;
+    uwsgi_temp_path {p}/tmp/uwsgi;
+    scgi_temp_path {p}/tmp/scgi;
+    proxy_cache_path {p}/cache levels=1:2 keys_zone=micro:10m max_size=256m inactive=10m use_temp_path=off;
+    sendfile on;
+    keepalive_requests 100000;
+    upstream app {{
+        server {HOST}:{self.upstream_port};
+        keepalive 32;
+    }}
+    server {{
+        listen {HOST}:{self.port};
+        location /static/ {{
+            alias {self.static_root}/;
+            expires 1h;
+        }}
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;{cache}
+        }}
+    }}
+}}
+"""
+
+    def prepare(self) -> None:
+        self.prefix.parent.mkdir(parents=True, exist_ok=True)
+        self.prefix.parent.chmod(0o755)
+        for sub in ("", "tmp", "cache"):
+            (self.prefix / sub).mkdir(parents=True, exist_ok=True)
+        if not self.static_root.exists():
+            shutil.copytree(self.source_static, self.static_root)
+        self.access_log.touch()
+        user = self.user
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            for path in [self.prefix, *self.prefix.rglob("*")]:
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.prefix, ignore_errors=True)  # the cache may be large
+    def command(self) -> list[str]:
+        # written now that the port is chosen (world-readable: nginx only reads it)
+        (self.prefix / "nginx.conf").write_text(self.config())
+        # -e stderr: even errors before the config is read go to our log, not a system path
+        return [str(self.found.path()), "-p", str(self.prefix), "-c",
+                str(self.prefix / "nginx.conf"), "-e", "stderr", "-g", "daemon off;"]
+
+    def is_ready(self) -> bool:
+        status, _, _ = http_get(f"{self.url}/health/")
+        return status == 200
+
+    def stats(self) -> dict[str, int]:
+        """Cumulative microcache hits and misses, read from the access log."""
+        try:
+            with open(self.access_log) as f:
+                f.seek(self._log_offset)
+                chunk = f.read()
+        except OSError:
+            chunk = ""
+        complete = chunk[:chunk.rfind("\n") + 1]
+        self._log_offset += len(complete.encode())
+        for line in complete.splitlines():
+            parts = line.split()
+            if len(parts) == 3:
+                self._counts[parts[2]] += 1
+        hits = sum(self._counts[s] for s in HIT_STATUSES)
+        misses = self._counts["MISS"] + self._counts["EXPIRED"] + self._counts["BYPASS"]
+        return {"hits": hits, "misses": misses}

@@ -1,0 +1,128 @@
+"""Caching through the harness: the right backend is used, hits are hits (counted by the
+servers themselves), invalidation works, stale reads are counted, nginx runs unprivileged."""
+
+import os
+import urllib.request
+
+import psutil
+import pytest
+
+from scalelab import Stack, Workload, binaries, compare
+from scalelab import caching as cx
+from scalelab.services import Memcached, Nginx
+from scalelab.services.appserver import http_get
+
+Q = 2_000
+needs_memcached = pytest.mark.skipif(not binaries.find("memcached").ok,
+                                     reason="memcached is not installed")
+
+
+@pytest.fixture(scope="module")
+def cstack():
+    with Stack(workers=2, questions=Q, cache="redis", proxy="nginx", microcache_ttl=5,
+               cache_servers=("memcached",) if binaries.find("memcached").ok else (),
+               label="test") as s:
+        yield s
+
+
+def test_redis_is_the_default_backend_and_counts_the_hit(cstack):
+    before = cstack.services["redis"].stats()
+    http_get(cstack.app_url + "/c/view/")
+    _, headers, _ = http_get(cstack.app_url + "/c/view/")
+    after = cstack.services["redis"].stats()
+    assert headers["X-DB-Queries"] == "0"
+    assert after["hits"] > before["hits"]
+
+
+@needs_memcached
+def test_memcached_alias_is_used_when_asked(cstack):
+    before = cstack.services["memcached"].stats()
+    for _ in range(3):
+        assert http_get(cstack.app_url + "/c/probe/?backend=memcached&op=hit&n=5")[0] == 200
+    after = cstack.services["memcached"].stats()
+    assert after["hits"] - before["hits"] >= 10
+
+
+def test_nginx_microcache_hits_are_counted_from_its_log(cstack):
+    nginx = cstack.services["proxy"]
+    before = nginx.stats()
+    statuses = [http_get(cstack.base_url + "/tags/python/")[1].get("X-Cache") for _ in range(3)]
+    assert statuses[0] in ("MISS", "EXPIRED") and statuses[-1] == "HIT"
+    import time
+    time.sleep(0.2)
+    after = nginx.stats()
+    assert after["hits"] - before["hits"] >= 2 and after["misses"] - before["misses"] >= 1
+
+
+def test_nginx_runs_unprivileged_without_the_nginx_variable(cstack):
+    proc = psutil.Process(cstack.services["proxy"].pid)
+    if os.geteuid() == 0:
+        assert proc.uids().real != 0
+    assert "NGINX" not in proc.environ()
+    conf = (cstack.services["proxy"].prefix / "nginx.conf").read_text()
+    assert "types {" in conf and "proxy_cache_lock on" in conf
+    assert str(cstack.services["proxy"].prefix) in conf.split("proxy_temp_path")[1].split(";")[0]
+
+
+def test_static_files_come_from_nginx_without_the_app(cstack):
+    status, headers, body = http_get(cstack.base_url + "/static/qa/site.css")
+    assert status == 200 and headers["Content-Type"] == "text/css" and len(body) > 10_000
+    assert "X-DB-Queries" not in headers  # Django never saw it
+
+
+def test_invalidation_through_the_stack(cstack):
+    qid = cstack.popularity()["question_ids"][0]
+    url = f"{cstack.app_url}/c/q/{qid}/?ttl=300&ns=h"
+    http_get(url)
+    assert http_get(url)[1]["X-DB-Queries"] == "0"
+    req = urllib.request.Request(f"{cstack.app_url}/api/questions/{qid}/vote/?ns=h",
+                                 method="POST", data=b"")
+    urllib.request.urlopen(req, timeout=10).read()
+    assert int(http_get(url)[1]["X-DB-Queries"]) > 0
+
+
+def test_stale_reads_are_counted_for_per_process_caches_only(cstack):
+    shared = cx.count_stale_reads(cstack, "redis", trials=5, reads=8)
+    local = cx.count_stale_reads(cstack, "locmem", trials=10, reads=10)
+    assert shared["stale_reads"] == 0
+    assert local["stale_reads"] > 0, "2 workers with local memory must disagree after a write"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        cx.count_stale_reads(cstack, "varnish")
+
+
+def test_compare_reports_hit_ratios_and_statement_counts(cstack):
+    variants = cx.ttl_variants(cstack, [5])
+    variants.update(cx.stampede_variants(cstack, ttl=1))
+    df = compare(cstack, variants, users=4, duration=2, warmup=1)
+    assert list(df.variant) == ["ttl 5s", "get_or_set", "lock + stale"]
+    ttl = df.iloc[0]
+    assert 0 < ttl["redis_hit_ratio"] <= 1
+    assert ttl["db_statements"] > 0 and ttl["db_statements_per_req"] > 0
+    assert (df.loc[1:, "db_vote_count_queries"] >= 1).all()
+
+
+def test_memcached_and_nginx_refuse_bad_parameters(run):
+    with pytest.raises(ValueError, match="memory_mb"):
+        Memcached(run, memory_mb=0)
+    with pytest.raises(ValueError, match="microcache_ttl"):
+        Nginx(run, upstream_port=1, microcache_ttl=-1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(microcache_ttl=1), "needs proxy='nginx'"),
+    (dict(cache_middleware=True), "needs a cache"),
+    (dict(cache_servers=("varnish",)), "cache_servers must be"),
+    (dict(proxy="haproxy"), "proxy must be one of"),
+])
+def test_stack_caching_options_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Stack(**kwargs)
+
+
+def test_compare_checks_its_variants():
+    with pytest.raises(ValueError, match="non-empty dict"):
+        compare("http://127.0.0.1:9", {})
+    with pytest.raises(ValueError, match="share think_time"):
+        compare("http://127.0.0.1:9", {"a": Workload(think_time=1), "b": Workload()})
+    with pytest.raises(ValueError, match="must be a Workload"):
+        compare("http://127.0.0.1:9", {"a": "home"})
