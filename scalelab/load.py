@@ -44,7 +44,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "static": ("GET", "/static/qa/site.css"),
     "vote": ("POST", "/api/questions/{qid}/vote/"),
 }
-COMPONENTS = ("app", "db", "cache", "proxy")
+COMPONENTS = ("app", "db", "cache", "proxy", "upstream")
 SATURATION = 0.8  # generator load at or above which a point is flagged
 
 

@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-COMPONENT_COLOURS = {"app": "#1f77b4", "db": "#ff7f0e", "cache": "#2ca02c", "proxy": "#9467bd"}
+COMPONENT_COLOURS = {"app": "#1f77b4", "db": "#ff7f0e", "cache": "#2ca02c", "proxy": "#9467bd",
+                     "upstream": "#8c564b"}
 COMPONENTS = tuple(COMPONENT_COLOURS)
 
 

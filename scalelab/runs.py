@@ -11,6 +11,7 @@ Three layers, so that a crash of any kind leaves nothing behind for long:
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -28,17 +29,29 @@ RUN_VAR = "SCALELAB_RUN"
 KEEP_RUN_DIRS = 30
 
 
+def _start_ticks(pid: int) -> int:
+    """A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat).
+
+    Unlike psutil's create_time(), which adds the boot time read from /proc/stat (and that
+    jitters by a second on some virtual machines), this never changes for a process, so two
+    harnesses always agree on whether an owner is the same process."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read()
+    return int(data[data.rindex(b")") + 2:].split()[19])
+
+
 def owner_token(pid: int | None = None) -> str:
-    proc = psutil.Process(pid or os.getpid())
-    return f"{proc.pid}:{proc.create_time():.2f}"
+    pid = pid or os.getpid()
+    return f"{pid}:{_start_ticks(pid)}"
 
 
 def _owner_alive(token: str) -> bool:
     try:
-        pid_s, created_s = token.split(":", 1)
-        proc = psutil.Process(int(pid_s))
-        return f"{proc.create_time():.2f}" == created_s and proc.status() != psutil.STATUS_ZOMBIE
-    except (ValueError, psutil.Error):
+        pid_s, ticks = token.split(":", 1)
+        pid = int(pid_s)
+        return str(_start_ticks(pid)) == ticks and \
+            psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (ValueError, OSError, IndexError, psutil.Error):
         return False
 
 
@@ -92,15 +105,22 @@ def reap_stale(verbose: bool = False) -> list[int]:
     return killed
 
 
-def ours() -> list[psutil.Process]:
-    """Every live process that carries our marker (any owner)."""
+def ours(include_other_live_owners: bool = True) -> list[psutil.Process]:
+    """Every live process that carries our marker.
+
+    With ``include_other_live_owners=False``: only those this process owns and orphans (owner
+    gone), not those of another live harness (a second test run, `scalelab up`)."""
+    me = owner_token()
     found = []
     for proc in psutil.process_iter(["pid"]):
         try:
-            if OWNER_VAR in proc.environ():
-                found.append(proc)
+            token = proc.environ().get(OWNER_VAR)
         except (psutil.Error, OSError):
             continue
+        if token is None:
+            continue
+        if include_other_live_owners or token == me or not _owner_alive(token):
+            found.append(proc)
     return found
 
 
@@ -145,6 +165,34 @@ class Run:
 
     def close(self) -> None:
         self.state_file.unlink(missing_ok=True)
+
+
+def kill_own_processes() -> None:
+    """At exit: kill every process that carries exactly this process's owner token.
+
+    Replaces mirakuru's exit hook, which matches its marker as a substring and so could hit
+    another live harness's servers when its pid happens to appear in their marker."""
+    try:
+        me = owner_token()
+    except OSError:
+        return
+    mine = []
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if proc.environ().get(OWNER_VAR) == me:
+                mine.append(proc)
+        except (psutil.Error, OSError):
+            continue
+    for proc in mine:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+
+
+atexit.register(kill_own_processes)
 
 
 def _prune(base: Path) -> None:

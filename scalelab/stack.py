@@ -23,7 +23,7 @@ from . import paths
 from .cpus import CpuLayout, default_layout
 from .runs import Run
 from .services import (AppConfig, Gunicorn, Memcached, Nginx, Postgres, Redis, Service,
-                       ServiceError, Uvicorn)
+                       ServiceError, SlowUpstream, Uvicorn)
 from .services.appserver import CACHES, SESSIONS, STATIC_MODES, WORKER_CLASSES
 
 SERVERS = ("gunicorn", "uvicorn")
@@ -80,7 +80,7 @@ class Stack:
                  db_pool: bool = False, static: str = "django", cache_timeout: int = 60,
                  layout: CpuLayout | None = None, pg_settings: dict | None = None,
                  cache_servers: tuple[str, ...] = (), cache_middleware: bool = False,
-                 proxy: str | None = None, microcache_ttl: int = 0,
+                 proxy: str | None = None, microcache_ttl: int = 0, upstream: bool = False,
                  label: str = "stack"):
         _check_choice("server", server, SERVERS)
         _check_choice("worker_class", worker_class, WORKER_CLASSES)
@@ -116,7 +116,7 @@ class Stack:
                            cache_servers=tuple(dict.fromkeys(
                                ((cache,) if cache in CACHE_SERVERS else ()) + tuple(cache_servers))),
                            cache_middleware=cache_middleware, proxy=proxy,
-                           microcache_ttl=microcache_ttl)
+                           microcache_ttl=microcache_ttl, upstream=bool(upstream))
         self.layout = layout or default_layout()
         self.label = label
         self.run: Run | None = None
@@ -144,10 +144,15 @@ class Stack:
                 self.services[kind] = server.start()
                 locations[kind] = server.url if kind == "redis" else server.location
             cache_location = locations.get(self.config["cache"], "")
+            upstream_url = ""
+            if self.config["upstream"]:
+                self.services["upstream"] = SlowUpstream(self.run, cpus=cpus).start()
+                upstream_url = self.services["upstream"].url
             app = AppConfig(db_port=db.port, db_name=self.dataset.db_name,
                             cache_middleware=self.config["cache_middleware"],
                             redis_location=locations.get("redis", ""),
                             memcached_location=locations.get("memcached", ""),
+                            upstream_url=upstream_url,
                             conn_max_age=self.config["conn_max_age"],
                             db_pool=self.config["db_pool"], cache=self.config["cache"],
                             cache_location=cache_location,

@@ -20,10 +20,10 @@ def no_orphans_after_the_suite():
     runs.reap_stale()
     yield
     deadline = time.time() + 10
-    left = runs.ours()
+    left = runs.ours(include_other_live_owners=False)
     while left and time.time() < deadline:
         time.sleep(0.5)
-        left = runs.ours()
+        left = runs.ours(include_other_live_owners=False)
     if left:
         names = [f"{p.pid} {p.name()}" for p in left]
         for p in left:

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.urls import path, re_path
 from django.views.static import serve
 
-from . import caching, views
+from . import caching, views, workers
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,6 +20,10 @@ urlpatterns = [
     path("c/probe/", caching.probe, name="cache_probe"),
     path("c/toptags/naive/", caching.top_tags_naive, name="top_tags_naive"),
     path("c/toptags/locked/", caching.top_tags_locked, name="top_tags_locked"),
+    # CPU-bound and IO-bound endpoints (notebook 03)
+    path("w/cpu/", workers.cpu, name="work_cpu"),
+    path("w/io/", workers.io, name="work_io"),
+    path("w/io-async/", workers.io_async, name="work_io_async"),
 ]
 
 if settings.STATIC_MODE == "django":

@@ -174,6 +174,9 @@ STATIC_MODE = env("QA_STATIC_MODE", "django", ("django", "none"))
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("QA_STATIC_ROOT", str(BASE_DIR / "qa" / "static"))
 
+# --- the slow upstream IO-bound views wait on (notebook 03) ------------------------------
+UPSTREAM_URL = os.environ.get("QA_UPSTREAM_URL", "").rstrip("/")
+
 # --- instrumentation ------------------------------------------------------------------
 # Adds an X-DB-Queries response header (queries this request ran). Cheap; on by default.
 QUERY_COUNT_HEADER = env_bool("QA_QUERY_COUNT_HEADER", True)

@@ -6,6 +6,7 @@ from .memcached import Memcached
 from .nginx import Nginx
 from .postgres import Postgres
 from .redis import Redis
+from .upstream import SlowUpstream
 
-__all__ = ["AppConfig", "Gunicorn", "Memcached", "Nginx", "Postgres", "Redis", "Service", "ServiceError", "Uvicorn",
+__all__ = ["AppConfig", "Gunicorn", "Memcached", "Nginx", "Postgres", "Redis", "Service", "SlowUpstream", "ServiceError", "Uvicorn",
            "free_port"]

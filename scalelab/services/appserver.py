@@ -42,6 +42,7 @@ class AppConfig:
     cache_middleware: bool = False
     redis_location: str = ""      # every cache server started becomes an alias of its own
     memcached_location: str = ""
+    upstream_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -61,6 +62,7 @@ class AppConfig:
             "QA_CACHE_MIDDLEWARE": "1" if self.cache_middleware else "0",
             "QA_CACHE_REDIS_LOCATION": self.redis_location,
             "QA_CACHE_MEMCACHED_LOCATION": self.memcached_location,
+            "QA_UPSTREAM_URL": self.upstream_url,
             "QA_SESSION_ENGINE": self.session,
             "QA_STATIC_MODE": self.static,
             "PYTHONDONTWRITEBYTECODE": "1",

@@ -20,10 +20,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import atexit
+
+import mirakuru.base
 from mirakuru import Executor
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
 
 from ..runs import Run
+
+# mirakuru's exit hook kills every process whose marker *contains* our pid, which can hit
+# another live harness's servers; ours (runs.kill_own_processes) matches exactly.
+atexit.unregister(mirakuru.base.cleanup_subprocesses)
 
 HOST = "127.0.0.1"
 PORT_RETRIES = 3

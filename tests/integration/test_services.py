@@ -128,3 +128,25 @@ def test_the_reaper_clears_a_stale_run():
     finally:
         if stale.poll() is None:
             stale.kill()
+
+
+def test_the_reaper_spares_a_live_owners_processes():
+    """Another harness that is alive (a second test run, `scalelab up`) keeps its servers."""
+    code = textwrap.dedent("""
+        import os, subprocess, sys, time
+        from scalelab import runs
+        env = dict(os.environ, **{runs.OWNER_VAR: runs.owner_token()})
+        child = subprocess.Popen(["sleep", "60"], env=env)
+        print(child.pid, flush=True)
+        time.sleep(60)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                             cwd=paths.PROJECT_ROOT)
+    try:
+        child = int(owner.stdout.readline())
+        assert child not in runs.reap_stale()
+        assert psutil.pid_exists(child)
+    finally:
+        owner.kill()
+        owner.wait()
+    assert gone([child], timeout=5) or child in runs.reap_stale()

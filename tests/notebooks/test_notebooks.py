@@ -35,8 +35,10 @@ def test_shape(name):
         assert re.search(r"\bC\d{1,2}\b", nb.cells[0].source), "claim ids in the title cell"
         assert "## Verdict" in text and "## The rules, stated before the data" in text
         rules_at = next(i for i, c in enumerate(nb.cells) if "## The rules" in c.source)
-        first_run = next(i for i, c in enumerate(nb.cells)
-                         if c.cell_type == "code" and ("sweep(" in c.source or "run(" in c.source))
+        measuring = re.compile(r"\b(sweep|run|compare|measure)\(")
+        first_run = next((i for i, c in enumerate(nb.cells)
+                          if c.cell_type == "code" and measuring.search(c.source)), None)
+        assert first_run is not None, "the notebook measures something"
         assert rules_at < first_run, "the rules come before the data"
     for cell in nb.cells:
         if cell.cell_type == "code":

@@ -1,0 +1,140 @@
+"""Worker counts (notebook 03): configurations to compare, measuring each on its own stack,
+and the Universal Scalability Law.
+
+The CPU split comes from the harness (``CpuLayout``): ``cores`` below means the CPUs the
+servers get, so on a bigger machine the same notebook tries more workers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .cpus import CpuLayout, default_layout
+from .load import Workload, compare
+from .stack import Stack
+
+
+@dataclass(frozen=True)
+class Config:
+    """One way to run the app: server, worker class, workers and threads."""
+
+    label: str
+    server: str = "gunicorn"
+    worker_class: str = "sync"
+    workers: int = 1
+    threads: int = 1
+    recipe: str = ""  # a named rule of thumb this configuration follows, if any
+
+    @property
+    def slots(self) -> int:
+        """Requests that can be in progress at once (async: unbounded, shown as 0)."""
+        return 0 if self.server == "uvicorn" else self.workers * self.threads
+
+
+def configurations(cores: int, mode: str = "quick") -> list[Config]:
+    """Sync workers from 1 to 4 x cores, gthread threads up to 8, ASGI workers, and the two
+    named recipes: (2 x cores) + 1 sync workers (gunicorn's docs), cores workers x 4 gthread
+    threads (TechEmpower's Django entry)."""
+    if cores < 1:
+        raise ValueError(f"cores must be 1 or more, not {cores}")
+    gunicorn_rule = 2 * cores + 1
+    sync_counts = sorted({1, 2, gunicorn_rule, 4 * cores} if mode == "quick"
+                         else set(range(1, 4 * cores + 1)) | {gunicorn_rule})
+    thread_counts = [4, 8] if mode == "quick" else [2, 4, 8]
+    out = [Config(f"sync ×{n}", workers=n,
+                  recipe="(2 x cores) + 1" if n == gunicorn_rule else "") for n in sync_counts]
+    out += [Config(f"gthread {cores}×{t}", worker_class="gthread", workers=cores, threads=t,
+                   recipe="cores x 4 threads" if t == 4 else "") for t in thread_counts]
+    asgi_counts = [cores] if mode == "quick" else sorted({cores, 2 * cores})
+    out += [Config(f"asgi ×{n}", server="uvicorn", workers=n) for n in asgi_counts]
+    return out
+
+
+def endpoints(stack: Stack, config: Config, wait_ms: int) -> dict[str, Workload]:
+    """The CPU-bound page and the IO-bound page (async under ASGI), addressed to the app."""
+    io_path = "/w/io-async/" if config.server == "uvicorn" else "/w/io/"
+    app = stack.app_url
+    return {"cpu-bound": Workload("cpu-bound", mix={"p": 1}, pages={"p": ("GET", f"{app}/w/cpu/")}),
+            "io-bound": Workload("io-bound", mix={"p": 1},
+                                 pages={"p": ("GET", f"{app}{io_path}?ms={wait_ms}")})}
+
+
+def measure(configs: Sequence[Config], users: int = 32, duration: int = 5, warmup: int = 2,
+            repeats: int = 1, wait_ms: int = 50, questions: int = 2_000,
+            layout: CpuLayout | None = None, on_point: Callable[[dict], None] | None = None,
+            progress: bool = True) -> pd.DataFrame:
+    """Start a stack per configuration and measure both endpoints on it (interleaved).
+
+    Returns one row per (configuration, endpoint, repeat) with the configuration's columns."""
+    rows = []
+    layout = layout or default_layout()
+    for config in configs:
+        with Stack(server=config.server, worker_class=config.worker_class,
+                   workers=config.workers, threads=config.threads, questions=questions,
+                   upstream=True, layout=layout, label="workers") as stack:
+            def keep(rec, config=config):
+                rec.update(config=config.label, server=config.server,
+                           worker_class=config.worker_class if config.server == "gunicorn"
+                           else "asgi", workers=config.workers, threads=config.threads,
+                           slots=config.slots, recipe=config.recipe, wait_ms=wait_ms)
+                if on_point:
+                    on_point(rec)
+            df = compare(stack, endpoints(stack, config, wait_ms), users=users,
+                         duration=duration, warmup=warmup, repeats=repeats, on_point=keep,
+                         progress=progress, label=f"workers-{config.label}")
+            rows.append(df)
+    return pd.concat(rows, ignore_index=True)
+
+
+# --- Universal Scalability Law -----------------------------------------------------------
+def usl(n, lam, sigma, kappa):
+    """X(N) = lambda N / (1 + sigma (N - 1) + kappa N (N - 1))."""
+    n = np.asarray(n, dtype=float)
+    return lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
+
+
+@dataclass
+class UslFit:
+    lam: float
+    sigma: float
+    kappa: float
+    lam_se: float
+    sigma_se: float
+    kappa_se: float
+    peak_n: float          # inf when kappa is 0: no peak within the law
+    peak_x: float
+    points: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def fit_usl(n: Sequence[float], x: Sequence[float]) -> UslFit:
+    """Fit the USL by least squares (scipy), with standard errors from the covariance.
+
+    sigma (contention) and kappa (coherency) are bounded to [0, 1] and [0, 1]; the peak is at
+    N* = sqrt((1 - sigma) / kappa)."""
+    from scipy.optimize import curve_fit
+
+    n = np.asarray(n, dtype=float)
+    x = np.asarray(x, dtype=float)
+    if len(n) < 3 or len(set(n)) < 3:
+        raise ValueError("the USL needs at least 3 distinct worker counts")
+    lam0 = float(x[n == n.min()].mean() / n.min())
+    params, cov = curve_fit(usl, n, x, p0=[lam0, 0.1, 0.01],
+                            bounds=([0, 0, 0], [np.inf, 1, 1]), maxfev=20_000)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(cov)) if np.all(np.isfinite(cov)) else np.full(3, math.nan)
+    lam, sigma, kappa = (float(p) for p in params)
+    peak_n = math.sqrt((1 - sigma) / kappa) if kappa > 1e-9 else math.inf
+    if math.isfinite(peak_n):
+        peak_x = float(usl(max(peak_n, 1.0), lam, sigma, kappa))
+    else:  # no coherency cost: throughput approaches lambda / sigma, or grows without bound
+        peak_x = lam / sigma if sigma > 1e-6 else math.inf
+    return UslFit(lam, sigma, kappa, float(se[0]), float(se[1]), float(se[2]), peak_n,
+                  peak_x, len(n))
