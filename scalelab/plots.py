@@ -176,6 +176,8 @@ def fmt(value: float, digits: int = 2) -> str:
         return "n/a"
     if value == 0:
         return "0"
+    if abs(value) < 1e-3:
+        return "≈ 0"
     magnitude = int(math.floor(math.log10(abs(value))))
     decimals = max(0, digits - 1 - magnitude)
     return f"{round(value, decimals):,.{decimals}f}"

@@ -118,7 +118,8 @@ def fit_usl(n: Sequence[float], x: Sequence[float]) -> UslFit:
     """Fit the USL by least squares (scipy), with standard errors from the covariance.
 
     sigma (contention) and kappa (coherency) are bounded to [0, 1] and [0, 1]; the peak is at
-    N* = sqrt((1 - sigma) / kappa)."""
+    N* = sqrt((1 - sigma) / kappa), reported only when kappa is at least 2 standard errors
+    from zero (else ``inf``: the data show no peak)."""
     from scipy.optimize import curve_fit
 
     n = np.asarray(n, dtype=float)
@@ -131,7 +132,10 @@ def fit_usl(n: Sequence[float], x: Sequence[float]) -> UslFit:
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.diag(cov)) if np.all(np.isfinite(cov)) else np.full(3, math.nan)
     lam, sigma, kappa = (float(p) for p in params)
-    peak_n = math.sqrt((1 - sigma) / kappa) if kappa > 1e-9 else math.inf
+    # A peak only where kappa is told apart from zero (at least 2 standard errors); sigma near
+    # 1 (nothing runs in parallel) puts it at one worker, not below.
+    kappa_known = kappa > 1e-9 and not (math.isfinite(se[2]) and kappa < 2 * se[2])
+    peak_n = max(1.0, math.sqrt((1 - sigma) / kappa)) if kappa_known else math.inf
     if math.isfinite(peak_n):
         peak_x = float(usl(max(peak_n, 1.0), lam, sigma, kappa))
     else:  # no coherency cost: throughput approaches lambda / sigma, or grows without bound

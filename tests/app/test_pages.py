@@ -108,3 +108,12 @@ def test_bad_settings_name_the_variable(var, value, message):
     out = subprocess.run([sys.executable, "manage.py", "check"], cwd=APP_DIR, env=env,
                          capture_output=True, text=True)
     assert out.returncode != 0 and message in out.stderr
+
+
+def test_worker_endpoints(client, settings):
+    assert client.get("/w/cpu/").status_code == 200
+    settings.UPSTREAM_URL = ""
+    resp = client.get("/w/io/?ms=10")
+    assert resp.status_code == 400 and b"QA_UPSTREAM_URL" in resp.content
+    settings.UPSTREAM_URL = "http://127.0.0.1:9"
+    assert client.get("/w/io/?ms=99999").status_code == 400

@@ -1,0 +1,40 @@
+"""Every worker class starts and serves both kinds of endpoint; the slow upstream waits."""
+
+import time
+
+import psutil
+import pytest
+
+from scalelab import Stack, workers
+from scalelab.services import SlowUpstream
+from scalelab.services.appserver import http_get
+
+
+@pytest.mark.parametrize("config", workers.configurations(1, "quick"), ids=lambda c: c.label)
+def test_every_worker_class_serves_both_endpoints(config):
+    with Stack(server=config.server, worker_class=config.worker_class, workers=config.workers,
+               threads=config.threads, questions=2_000, upstream=True, label="test") as s:
+        for name, wl in workers.endpoints(s, config, wait_ms=20).items():
+            url = wl.pages["p"][1]
+            t0 = time.perf_counter()
+            status, _, body = http_get(url, timeout=10)
+            elapsed = time.perf_counter() - t0
+            assert status == 200, (name, body[:200])
+            if name == "io-bound":
+                assert body.startswith(b"upstream said ok") and elapsed >= 0.02
+        app = psutil.Process(s.app.pid)
+        procs = [app] + app.children(recursive=True)
+        if config.server == "gunicorn":
+            assert len(procs) == config.workers + 1  # the master and its workers
+            assert f"--threads {config.threads}" in " ".join(app.cmdline())
+
+
+def test_the_slow_upstream_waits_and_refuses_bad_input(run):
+    up = SlowUpstream(run).start()
+    try:
+        t0 = time.perf_counter()
+        assert http_get(f"{up.url}/?ms=100")[0] == 200
+        assert time.perf_counter() - t0 >= 0.1
+        assert http_get(f"{up.url}/?ms=lots")[0] == 400
+    finally:
+        up.stop()
