@@ -15,21 +15,21 @@ START, END = "<!-- ledger:start -->", "<!-- ledger:end -->"
 
 def table() -> str:
     ledger = claims.load()
-    decided: dict[str, dict] = {}
+    decided: dict[str, list[dict]] = {}
     for meta in sorted(paths.results_dir().glob("*/verdicts.json")):
         df, info = results.load(meta.parent.name, "verdicts")
         for row in df.to_dict("records"):
             row["mode"] = info.get("mode", "")
-            decided[row["claim"]] = row
+            decided.setdefault(row["claim"], []).append(row)
     lines = ["| claim | notebook | verdict | the number that decides it |",
              "|---|---|---|---|"]
     for cid, row in ledger.iterrows():
         short = row["claim"] if len(row["claim"]) <= 90 else row["claim"][:87] + "..."
-        if cid in decided:
-            d = decided[cid]
-            mode = f" ({d['mode']} mode)" if d.get("mode") else ""
-            lines.append(f"| {cid}: {short} | {d['notebook']} | **{d['verdict']}**{mode} | "
-                         f"{d['number']} |")
+        if cid in decided:  # one line per notebook that decided it
+            for d in decided[cid]:
+                mode = f" ({d['mode']} mode)" if d.get("mode") else ""
+                lines.append(f"| {cid}: {short} | {d['notebook']} | **{d['verdict']}**{mode} | "
+                             f"{d['number']} |")
         else:
             lines.append(f"| {cid}: {short} | {row['tested in']} (planned) | not yet tested | |")
     return "\n".join(lines)

@@ -55,3 +55,16 @@ def test_environment_yml_pip_part_agrees_with_pyproject():
 def test_claims_ledger_has_all_nineteen():
     ledger = claims.load()
     assert list(ledger.index) == [f"C{i}" for i in range(1, 20)]
+
+
+def test_ledger_lists_every_notebook_that_decided_a_claim(results_dir):
+    from scalelab import ledger
+
+    for nb, verdict in (("01-baseline", "holds"), ("03-worker-counts", "does not hold")):
+        results.save(pd.DataFrame([{"claim": "C13", "notebook": nb, "rule": "r",
+                                    "number": "1", "verdict": verdict, "note": ""}]),
+                     nb, "verdicts", mode="quick")
+    table = ledger.table()
+    rows = [l for l in table.splitlines() if l.startswith("| C13")]
+    assert len(rows) == 2 and "**holds** (quick mode)" in rows[0] and "does not hold" in rows[1]
+    assert "| C1: " in table and "not yet tested" in table
