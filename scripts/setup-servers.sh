@@ -8,11 +8,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYBIN=.venv/bin/python
-missing=$("$PYBIN" -m scalelab.binaries --missing-packages 2>/dev/null || true)
-if [ -z "$missing" ]; then
+# exit status of the check: 0 nothing missing, 1 missing (the packages are printed), else it failed
+set +e
+missing=$("$PYBIN" -m scalelab.binaries --missing-packages)
+status=$?
+set -e
+if [ "$status" = 0 ]; then
   exit 0
+elif [ "$status" != 1 ]; then
+  echo "setup: could not check the server binaries ($PYBIN -m scalelab.binaries exited $status)" >&2
+  exit 1
 fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
+as_root=0
+[ "$(id -u)" = 0 ] && as_root=1
+# SCALELAB_SETUP_AS_ROOT=0 takes the path of a user without root (the tests use it)
+[ "${SCALELAB_SETUP_AS_ROOT:-}" = 0 ] && as_root=0
+if [ "$as_root" = 1 ] && command -v apt-get >/dev/null && [ -f /etc/debian_version ]; then
   echo "setup: installing server packages with apt: $missing"
   export DEBIAN_FRONTEND=noninteractive
   # Packages must not start their own daemons: the lab starts its servers itself, on loopback.
