@@ -26,7 +26,7 @@ from . import paths
 
 OWNER_VAR = "SCALELAB_OWNER"
 RUN_VAR = "SCALELAB_RUN"
-KEEP_RUN_DIRS = 30
+KEEP_RUN_DIRS = 100
 
 
 def _start_ticks(pid: int) -> int:
@@ -196,9 +196,12 @@ atexit.register(kill_own_processes)
 
 
 def _prune(base: Path) -> None:
+    """Keep the newest run folders; never remove one whose run is still live."""
+    live = {p.stem for p in (paths.state_dir() / "runs").glob("*.json")}
     dirs = sorted((d for d in base.iterdir() if d.is_dir()), key=lambda d: d.name)
     for old in dirs[:-KEEP_RUN_DIRS]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.name not in live:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -68,3 +68,20 @@ def test_ledger_lists_every_notebook_that_decided_a_claim(results_dir):
     rows = [l for l in table.splitlines() if l.startswith("| C13")]
     assert len(rows) == 2 and "**holds** (quick mode)" in rows[0] and "does not hold" in rows[1]
     assert "| C1: " in table and "not yet tested" in table
+
+
+def test_pruning_keeps_live_runs(tmp_path, monkeypatch):
+    from scalelab import runs
+
+    monkeypatch.setenv("SCALELAB_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(runs, "KEEP_RUN_DIRS", 2)
+    live = runs.Run.create("live")
+    finished = [runs.Run.create("done") for _ in range(3)]
+    for r in finished:
+        r.close()
+    runs.Run.create("new").close()
+    left = {d.name for d in (tmp_path / "runs").iterdir()}
+    assert live.id in left, "a live run's logs must never be pruned"
+    assert finished[0].id not in left
+    live.close()
