@@ -19,6 +19,13 @@ from .load import Workload
 from .services.appserver import http_get
 
 BACKENDS = ("locmem", "redis", "memcached", "db")
+TTLS = (1, 2, 5, 10, 30, 60, 300, 3600)  # the app's qa.caching.TTLS: the ?ttl= it accepts
+
+
+def _check_ttl(ttl) -> int:
+    if ttl not in TTLS:
+        raise ValueError(f"ttl must be one of {TTLS} (what the app accepts), not {ttl!r}")
+    return ttl
 
 
 def _page(name: str, path: str, method: str = "GET") -> Workload:
@@ -79,6 +86,8 @@ def cost_per_operation(df: pd.DataFrame, ops_per_request: int) -> pd.DataFrame:
 
 def ttl_variants(stack, ttls: Sequence[int]) -> dict[str, Workload]:
     """Question pages, popular ones more often (Zipf), cached for each TTL."""
+    for t in ttls:
+        _check_ttl(t)
     return {f"ttl {t}s": _page(f"ttl {t}s", f"{stack.app_url}/c/q/{{qid}}/?ttl={t}")
             for t in ttls}
 
@@ -86,6 +95,7 @@ def ttl_variants(stack, ttls: Sequence[int]) -> dict[str, Workload]:
 def write_share_variants(stack, write_shares: Sequence[float], ttl: int = 5
                          ) -> dict[str, Workload]:
     """Reads of cached question pages mixed with votes that invalidate what they change."""
+    _check_ttl(ttl)
     if len(write_shares) > 8:
         raise ValueError("at most 8 write shares (each gets a cache namespace of its own)")
     out = {}
@@ -106,6 +116,7 @@ def write_share_variants(stack, write_shares: Sequence[float], ttl: int = 5
 
 def stampede_variants(stack, ttl: int = 1) -> dict[str, Workload]:
     """A hot, expensive entry that expires every ``ttl`` s: plain get_or_set vs. a lock."""
+    _check_ttl(ttl)
     app = stack.app_url
     return {"get_or_set": _page("get_or_set", f"{app}/c/toptags/naive/?ttl={ttl}"),
             "lock + stale": _page("lock + stale", f"{app}/c/toptags/locked/?ttl={ttl}")}

@@ -187,17 +187,24 @@ def percentile(hist: dict[int, int], q: float) -> float:
     return float(max(hist))
 
 
-def _history_requests(csv_prefix: Path, t0: int, t1: int) -> float:
-    """Requests in [t0, t1) from Locust's own cumulative history (a cross-check)."""
-    path = Path(f"{csv_prefix}_stats_history.csv")
+def _read_history(csv_prefix: Path) -> pd.DataFrame | None:
+    """Locust's own cumulative history, the Aggregated rows (read once per run)."""
     try:
-        hist = pd.read_csv(path)
+        hist = pd.read_csv(Path(f"{csv_prefix}_stats_history.csv"))
     except (FileNotFoundError, pd.errors.EmptyDataError):
+        return None
+    return hist[hist["Name"] == "Aggregated"]
+
+
+def _history_requests(agg: pd.DataFrame | None, t0: int, t1: int) -> float:
+    """Requests in [t0, t1) from Locust's own cumulative history (a cross-check)."""
+    if agg is None:
         return math.nan
-    agg = hist[hist["Name"] == "Aggregated"]
+
     def count_at(t):
         rows = agg[agg["Timestamp"] <= t]
         return rows["Total Request Count"].iloc[-1] if len(rows) else 0
+
     return float(count_at(t1) - count_at(t0))
 
 
@@ -265,6 +272,7 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
     sampler = CpuSampler(roots, counters=dict(target.counters)).start()
     bar = _progress(total, progress, f"{label}: {len(steps)} step(s)")
     interrupted = False
+    failure = ""
     rss: list[int] = []
     try:
         deadline = time.time() + total + 60
@@ -275,10 +283,11 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
                 bar.refresh()
             if time.time() > deadline:
                 _stop_group(proc)
-                raise RuntimeError(f"Locust did not finish within {total + 60:.0f} s; see "
-                                   f"{paths.relative(run.dir / 'logs' / 'locust.log')}")
+                failure = (f"Locust did not finish within {total + 60:.0f} s; see "
+                           f"{paths.relative(run.dir / 'logs' / 'locust.log')}")
+                break
             if target.app_pid:
-                rss = tree_rss_bytes(target.app_pid) or rss
+                rss = tree_rss_bytes(target.app_pid) or rss  # at the end: after the load
     except KeyboardInterrupt:
         interrupted = True
         _stop_group(proc)
@@ -290,10 +299,11 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
         if proc.poll() is None:
             _stop_group(proc)
         run.close()
-    if proc.returncode not in (0, None) and not interrupted:
+    if not failure and not interrupted and proc.returncode not in (0, None):
         tail = (run.dir / "logs" / "locust.log").read_text()[-2000:]
-        raise RuntimeError(f"Locust exited with code {proc.returncode}:\n{tail}")
+        failure = f"Locust exited with code {proc.returncode}:\n{tail}"
 
+    # Finished steps are handed over even when the run was cut short, so none is lost.
     records = _windows(out, csv_prefix, sampler, layout, warmup, window, workload, rss,
                        processes)
     for rec in records:
@@ -302,6 +312,9 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
             on_step(rec)
     if interrupted:
         raise KeyboardInterrupt
+    if failure:
+        raise RuntimeError(failure + (f"\n({len(records)} finished point(s) were kept)"
+                                      if records else ""))
     return records
 
 
@@ -336,6 +349,7 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
     steps = [_Step(r["step"], r["users"], r["t"], r["scheduled_end"], r.get("variant", ""))
              for r in _read_jsonl([out / "steps.jsonl"])]
     cells = _read_jsonl(sorted(out.glob("hist-*.jsonl")))
+    history = _read_history(csv_prefix)
     last_data = max((c["t"] for c in cells), default=0)
     records = []
     for step in steps:
@@ -385,7 +399,7 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
         rec["generator_load"] = gen_s / seconds / len(layout.generator)
         rec["generator_saturated"] = bool(rec["generator_load"] >= SATURATION)
         rec["littles_law_users"] = rec["req_s"] * (rec["mean_ms"] / 1000 + rec["think_s"])
-        rec["locust_history_requests"] = _history_requests(csv_prefix, t0, t1)
+        rec["locust_history_requests"] = _history_requests(history, t0, t1)
         workers_rss = rss[1:] if len(rss) > 1 else rss
         rec["app_rss_mb_per_worker"] = (sum(workers_rss) / len(workers_rss) / 2**20
                                         if workers_rss else math.nan)
@@ -455,7 +469,9 @@ def sweep(target, workload: Workload | None = None, users: Sequence[int] = (1, 2
                    window=duration,
                    processes=processes, layout=layout, progress=progress,
                    label=f"sweep-r{repeat}", on_step=lambda rec, r=repeat: keep(rec, r))
-    return _frame(rows)
+    df = _frame(rows)
+    _warn_failures(df)
+    return df
 
 
 def run(target, workload: Workload | None = None, users: int = 4, duration: float = 10,
@@ -500,7 +516,27 @@ def compare(target, variants: dict[str, Workload], users: int = 4, duration: flo
 
     run_locust(tgt, first, steps, warmup, window=duration, layout=layout, progress=progress,
                label=label, on_step=keep, variants=variants)
-    return _frame(rows)
+    df = _frame(rows)
+    _warn_failures(df)
+    return df
+
+
+FAILURE_WARNING = 0.01  # a point where more requests failed than this is reported
+
+
+def _warn_failures(df: pd.DataFrame) -> None:
+    """Say it loudly when requests failed: a failing page can look fast."""
+    if df.empty or "fail_ratio" not in df:
+        return
+    bad = df[df["fail_ratio"] > FAILURE_WARNING]
+    if len(bad):
+        import warnings
+
+        where = ", ".join(f"{r.get('variant') or r['users']} users={r['users']}: "
+                          f"{r['fail_ratio']:.0%}" for _, r in bad.iterrows())
+        warnings.warn(f"requests failed at {len(bad)} point(s) ({where}); their figures "
+                      f"measure errors, not pages. See the Locust log in each row's locust_dir.",
+                      stacklevel=3)
 
 
 FIRST_COLUMNS = ["variant", "workload", "repeat", "users", "req_s", "p50_ms", "p90_ms",

@@ -72,7 +72,10 @@ def _check_int(name: str, value: Any, low: int, high: int) -> None:
 
 
 class Stack:
-    """PostgreSQL + (Redis) + the app server, on loopback, pinned to the server CPUs."""
+    """PostgreSQL and the app server (gunicorn or uvicorn), plus what the configuration asks
+    for: Redis and/or memcached (``cache``, ``cache_servers``), nginx in front (``proxy``,
+    ``microcache_ttl``), the slow upstream (``upstream``). All on loopback, all pinned to the
+    server CPUs of ``layout``; every bad parameter is refused before anything starts."""
 
     def __init__(self, workers: int = 1, worker_class: str = "sync", threads: int = 1,
                  server: str = "gunicorn", cache: str = "none", session: str = "db",

@@ -104,3 +104,26 @@ def test_several_generator_processes_are_measured_together(stack):
     row = df.iloc[0]
     assert row["generator_processes"] == 2 and row["requests"] > 0 and row["failures"] == 0
     assert abs(row["littles_law_users"] - 4) / 4 < 0.2
+
+
+def test_an_interrupted_sweep_keeps_its_finished_points(stack, results_dir):
+    """Ctrl-C in the middle of the second point: the first is saved, nothing is left running."""
+    import signal
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    writer = results.ResultWriter("tests", "interrupted", mode="quick")
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.alarm(9)  # Locust start-up (~1-2 s) + first step (1 + 3 + 1 s) < 9 s < second step's end
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sweep(stack, Workload("home"), users=[1, 2], duration=3, warmup=1, on_point=writer)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    saved, _ = results.load("tests", "interrupted")
+    assert list(saved["users"]) == [1]
+    from scalelab import runs
+    assert not [p for p in runs.ours(include_other_live_owners=False)
+                if "locust" in " ".join(p.cmdline())]

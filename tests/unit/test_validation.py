@@ -106,3 +106,31 @@ def test_custom_pages_join_the_known_pages():
     wl = Workload(mix={"p": 1, "home": 1}, pages={"p": ("GET", "http://127.0.0.1:8000/c/view/")})
     assert wl.all_pages()["p"] == ("GET", "http://127.0.0.1:8000/c/view/")
     assert "home" in wl.all_pages()
+
+
+def test_caching_ttls_are_those_the_app_accepts():
+    import sys
+    from scalelab import caching, paths
+
+    sys.path.insert(0, str(paths.APP_DIR))
+    try:
+        import qa.caching as app_caching  # noqa: needs Django settings only when views run
+    finally:
+        sys.path.remove(str(paths.APP_DIR))
+    assert caching.TTLS == app_caching.TTLS
+
+    class FakeStack:
+        app_url = "http://127.0.0.1:8000"
+    with pytest.raises(ValueError, match="ttl must be one of"):
+        caching.ttl_variants(FakeStack(), [15])
+    with pytest.raises(ValueError, match="ttl must be one of"):
+        caching.stampede_variants(FakeStack(), ttl=7)
+
+
+def test_failed_requests_are_reported():
+    import pandas as pd
+    from scalelab.load import _warn_failures
+
+    with pytest.warns(UserWarning, match="requests failed at 1 point"):
+        _warn_failures(pd.DataFrame([{"users": 4, "variant": "ttl 15s", "fail_ratio": 1.0},
+                                     {"users": 4, "variant": "ok", "fail_ratio": 0.0}]))
