@@ -92,6 +92,19 @@ def ttl_variants(stack, ttls: Sequence[int]) -> dict[str, Workload]:
             for t in ttls}
 
 
+def question_pages(stack, ttls: Sequence[int]) -> dict[str, Workload]:
+    """Question pages with Zipf popularity: uncached, and behind the per-view cache for each
+    TTL (the baseline in the same comparison, so the gain is a within-run ratio)."""
+    return {"uncached": _page("uncached", f"{stack.app_url}/q/{{qid}}/"),
+            **ttl_variants(stack, ttls)}
+
+
+def steady_state_warmups(ttls: Sequence[int], base: float) -> dict[str, float]:
+    """Warm-up per variant of ``question_pages``: one TTL and a second for each cached
+    variant (its cache reaches its steady state), ``base`` for the uncached baseline."""
+    return {"uncached": base, **{f"ttl {t}s": float(max(base, _check_ttl(t) + 1)) for t in ttls}}
+
+
 def write_share_variants(stack, write_shares: Sequence[float], ttl: int = 5
                          ) -> dict[str, Workload]:
     """Reads of cached question pages mixed with votes that invalidate what they change."""

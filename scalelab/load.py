@@ -29,7 +29,7 @@ from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
-from . import paths
+from . import paths, validity
 from .cpus import CpuLayout, default_layout
 from .measure import CpuSampler, tree_rss_bytes
 from .runs import Run
@@ -45,7 +45,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "vote": ("POST", "/api/questions/{qid}/vote/"),
 }
 COMPONENTS = ("app", "db", "cache", "proxy", "upstream")
-SATURATION = 0.8  # generator load at or above which a point is flagged
+SATURATION = validity.GENERATOR_SATURATED  # generator load at or above which a point is flagged
 
 
 @dataclass
@@ -218,14 +218,15 @@ class _Step:
 
 
 def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
-               warmup: float, window: float | None = None, processes: int = 1,
+               warmup: float | Sequence[float], window: float | None = None, processes: int = 1,
                layout: CpuLayout | None = None, progress: bool = True, label: str = "load",
                on_step: Callable[[dict], None] | None = None,
                variants: dict[str, Workload] | None = None) -> list[dict]:
     """Run one Locust process through ``steps``; return one measured dict per finished step.
 
     A step is ``(users, seconds)``, or ``(users, seconds, variant)`` to switch to the page mix
-    of ``variants[variant]`` for that step (one Locust process only). On KeyboardInterrupt,
+    of ``variants[variant]`` for that step (one Locust process only). ``warmup`` is seconds,
+    or one number per step. On KeyboardInterrupt,
     Locust is stopped, the finished steps are handed to ``on_step`` and the interrupt is
     raised again.
     """
@@ -269,7 +270,9 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
         cwd=str(out), start_new_session=True))
     roots = dict(target.components)
     roots["generator"] = [proc.pid]
-    sampler = CpuSampler(roots, counters=dict(target.counters)).start()
+    sampler = CpuSampler(roots, cpu_sets={"generator": layout.generator,
+                                          "server": layout.server},
+                         counters=dict(target.counters)).start()
     bar = _progress(total, progress, f"{label}: {len(steps)} step(s)")
     interrupted = False
     failure = ""
@@ -343,7 +346,7 @@ def _progress(total: float, enabled: bool, desc: str):
 
 
 def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout,
-             warmup: float, window: float | None, workload: Workload, rss: list[int],
+             warmup: float | Sequence[float], window: float | None, workload: Workload, rss: list[int],
              processes: int) -> list[dict]:
     """Cut each step into its measured window: whole seconds from the end of the warm-up."""
     steps = [_Step(r["step"], r["users"], r["t"], r["scheduled_end"], r.get("variant", ""))
@@ -353,7 +356,8 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
     last_data = max((c["t"] for c in cells), default=0)
     records = []
     for step in steps:
-        t0 = math.ceil(step.started + warmup)
+        step_warmup = warmup[step.index] if isinstance(warmup, (list, tuple)) else warmup
+        t0 = math.ceil(step.started + step_warmup)
         t1 = math.floor(min(step.scheduled_end, last_data + 1))
         if window is not None:
             t1 = min(t1, t0 + int(window))
@@ -372,7 +376,6 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
             for k, v in c["h"].items():
                 hist[int(k)] += v
         seconds = t1 - t0
-        cpu = sampler.window(t0, t1)
         rec = {
             "step": step.index,
             "users": step.users,
@@ -388,37 +391,55 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
             "max_ms": float(max(hist)) if hist else math.nan,
             "think_s": workload.mean_think_time,
         }
-        for comp in COMPONENTS:
-            rec[f"cpu_ms_per_req_{comp}"] = (cpu[comp] * 1000 / n if comp in cpu and n
-                                             else (0.0 if n else math.nan))
-        server_cpu_s = sum(cpu.get(c, 0.0) for c in COMPONENTS)
-        rec["cpu_ms_per_req_server"] = server_cpu_s * 1000 / n if n else math.nan
-        rec["server_cpu_util"] = server_cpu_s / seconds / len(layout.server)
-        gen_s = cpu.get("generator", math.nan)
-        rec["generator_cpu_ms_per_req"] = gen_s * 1000 / n if n else math.nan
-        rec["generator_load"] = gen_s / seconds / len(layout.generator)
-        rec["generator_saturated"] = bool(rec["generator_load"] >= SATURATION)
+        derive(rec, sampler.window(t0, t1), sampler.counters_window(t0, t1), layout)
+        # Little's law from the generator's own figures: an identity, shown to teach
         rec["littles_law_users"] = rec["req_s"] * (rec["mean_ms"] / 1000 + rec["think_s"])
         rec["locust_history_requests"] = _history_requests(history, t0, t1)
         workers_rss = rss[1:] if len(rss) > 1 else rss
         rec["app_rss_mb_per_worker"] = (sum(workers_rss) / len(workers_rss) / 2**20
                                         if workers_rss else math.nan)
         rec["app_rss_mb_total"] = sum(rss) / 2**20 if rss else math.nan
-        counters = sampler.counters_window(t0, t1)
-        for key, value in counters.items():
-            rec[key] = value
-        for name in ("redis", "memcached", "nginx"):
-            h, m = counters.get(f"{name}_hits"), counters.get(f"{name}_misses")
-            if h is not None and m is not None:
-                rec[f"{name}_hit_ratio"] = h / (h + m) if h + m > 0 else math.nan
-        if "db_statements" in counters and n:
-            rec["db_statements_per_req"] = counters["db_statements"] / n
         rec["pages"] = json.dumps(dict(pages), sort_keys=True)
         rec["window_start"] = t0
         rec["window_end"] = t1
         rec["generator_processes"] = processes
         records.append(rec)
     return records
+
+
+def derive(rec: dict, cpu: dict[str, float], counters: dict[str, float],
+           layout: CpuLayout) -> dict:
+    """Add a window's derived figures to ``rec`` (which has requests, duration_s, req_s,
+    fail_ratio): CPU-ms per request by component, server and generator load, hit ratios from
+    any ``*_hits``/``*_misses`` counter pair, statements per request, and what limited it."""
+    n, seconds = rec["requests"], rec["duration_s"]
+    for comp in COMPONENTS:
+        rec[f"cpu_ms_per_req_{comp}"] = (cpu[comp] * 1000 / n if comp in cpu and n
+                                         else (0.0 if n else math.nan))
+    server_cpu_s = sum(cpu.get(c, 0.0) for c in COMPONENTS)
+    rec["cpu_ms_per_req_server"] = server_cpu_s * 1000 / n if n else math.nan
+    rec["server_cpu_util"] = server_cpu_s / seconds / len(layout.server)
+    # busy share of the server CPUs by anything (servers, kernel, harness): a gap to
+    # server_cpu_util means something else ran there
+    rec["server_cpus_busy"] = cpu.get("cpuset_server", math.nan) / seconds / len(layout.server)
+    gen_s = cpu.get("generator", math.nan)
+    rec["generator_cpu_ms_per_req"] = gen_s * 1000 / n if n else math.nan
+    rec["locust_cpu_load"] = gen_s / seconds / len(layout.generator)
+    # the generator's load is its whole CPU set: the generator, the harness and the kernel's
+    # network work all compete for it (falls back to the generator's tree if unreadable)
+    set_s = cpu.get("cpuset_generator", math.nan)
+    rec["generator_load"] = (set_s if not math.isnan(set_s) else gen_s) / seconds \
+        / len(layout.generator)
+    for key, value in counters.items():
+        rec[key] = value
+    for key in counters:
+        if key.endswith("_hits") and key[:-5] + "_misses" in counters:
+            h, m = counters[key], counters[key[:-5] + "_misses"]
+            rec[f"{key[:-5]}_hit_ratio"] = h / (h + m) if h + m > 0 else math.nan
+    if "db_statements" in counters and n:
+        rec["db_statements_per_req"] = counters["db_statements"] / n
+    rec.update(validity.flags(rec))
+    return rec
 
 
 # --- the public API --------------------------------------------------------------------
@@ -484,13 +505,15 @@ def run(target, workload: Workload | None = None, users: int = 4, duration: floa
 
 
 def compare(target, variants: dict[str, Workload], users: int = 4, duration: float = 10,
-            warmup: float = 3, repeats: int = 1, questions: int | None = None,
+            warmup: float | dict[str, float] = 3, repeats: int = 1, questions: int | None = None,
             progress: bool = True, on_point: Callable[[dict], None] | None = None,
             layout: CpuLayout | None = None, label: str = "compare") -> pd.DataFrame:
     """Measure several variants (page mixes) at the same load, interleaved: A B C A B C ...
 
     One Locust process runs every window in turn, so drift of a shared machine spreads over
     every variant instead of favouring one. Variants must share think time and Zipf exponent.
+    ``warmup`` is seconds, or a dict giving each variant its own (a cache with a TTL needs one
+    TTL to reach its steady state; its uncached baseline does not).
     """
     if not isinstance(variants, dict) or not variants:
         raise ValueError("variants must be a non-empty dict of name -> Workload")
@@ -500,10 +523,19 @@ def compare(target, variants: dict[str, Workload], users: int = 4, duration: flo
     first = next(iter(variants.values()))
     if any(wl._think != first._think or wl.zipf_s != first.zipf_s for wl in variants.values()):
         raise ValueError("variants must share think_time and zipf_s (only the mix may differ)")
-    _check_points([users], duration, warmup, repeats, 1)
+    if isinstance(warmup, dict):
+        if set(warmup) != set(variants):
+            raise ValueError(f"warmup as a dict must name every variant: "
+                             f"{sorted(variants)}, not {sorted(warmup)}")
+        warmups = dict(warmup)
+    else:
+        warmups = {name: warmup for name in variants}
+    for w in warmups.values():
+        _check_points([users], duration, w, repeats, 1)
     tgt = as_target(target, questions)
     plan = [(repeat, name) for repeat in range(repeats) for name in variants]
-    steps = [(users, warmup + duration + 1, name) for _, name in plan]
+    steps = [(users, warmups[name] + duration + 1, name) for _, name in plan]
+    step_warmups = [warmups[name] for _, name in plan]
     rows: list[dict] = []
 
     def keep(rec: dict) -> None:
@@ -514,7 +546,7 @@ def compare(target, variants: dict[str, Workload], users: int = 4, duration: flo
         if on_point:
             on_point(rec)
 
-    run_locust(tgt, first, steps, warmup, window=duration, layout=layout, progress=progress,
+    run_locust(tgt, first, steps, step_warmups, window=duration, layout=layout, progress=progress,
                label=label, on_step=keep, variants=variants)
     df = _frame(rows)
     _warn_failures(df)
@@ -539,7 +571,7 @@ def _warn_failures(df: pd.DataFrame) -> None:
                       stacklevel=3)
 
 
-FIRST_COLUMNS = ["variant", "workload", "repeat", "users", "req_s", "p50_ms", "p90_ms",
+FIRST_COLUMNS = ["variant", "workload", "repeat", "users", "req_s", "limit", "p50_ms", "p90_ms",
                  "p99_ms", "mean_ms", "failures", "requests", "duration_s"]
 
 

@@ -34,6 +34,44 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def cpu_set_busy_seconds(cpus) -> float:
+    """Cumulative busy seconds of a set of CPUs, whatever runs on them (from /proc/stat).
+
+    Busy is everything but idle and iowait. This is how the generator's load is measured:
+    not only Locust's processes but the harness, the kernel's network work and anything else
+    scheduled on the generator's CPUs compete with Locust for them.
+    """
+    per_cpu = psutil.cpu_times(percpu=True)
+    total = 0.0
+    for cpu in cpus:
+        if cpu >= len(per_cpu):
+            return float("nan")
+        t = per_cpu[cpu]
+        total += sum(t) - t.idle - getattr(t, "iowait", 0.0) \
+            - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+    return total
+
+
+def wait_until_idle(cpus, busy_below: float = 0.25, interval: float = 0.1,
+                    timeout: float = 15.0) -> float:
+    """Wait until the given CPUs are less than ``busy_below`` busy over two consecutive
+    intervals (e.g. a server has finished requests queued by a client that already left).
+    Returns the seconds waited; raises TimeoutError naming the CPUs after ``timeout``."""
+    import time as _time
+
+    start = _time.monotonic()
+    last, calm = cpu_set_busy_seconds(cpus), 0
+    while calm < 2:
+        if _time.monotonic() - start > timeout:
+            raise TimeoutError(f"CPUs {list(cpus)} stayed busy for {timeout:.0f} s: something "
+                               "other than the measured load runs there")
+        _time.sleep(interval)
+        now = cpu_set_busy_seconds(cpus)
+        calm = calm + 1 if (now - last) / interval / len(cpus) < busy_below else 0
+        last = now
+    return _time.monotonic() - start
+
+
 def tree_rss_bytes(pid: int) -> list[int]:
     """Resident memory of each process in a tree, root first."""
     try:
@@ -54,10 +92,12 @@ def tree_rss_bytes(pid: int) -> list[int]:
 class CpuSampler:
     """Samples the CPU time of named process trees every ``interval`` seconds in a thread.
 
-    ``roots`` maps a component name (app, db, cache, proxy, generator) to root pids.
+    ``roots`` maps a component name (app, db, cache, proxy, generator) to root pids;
+    ``cpu_sets`` maps a name to CPU numbers whose busy time is sampled as ``cpuset_<name>``.
     """
 
     roots: dict[str, list[int]]
+    cpu_sets: dict[str, tuple[int, ...]] = field(default_factory=dict)
     interval: float = 0.25
     times: list[float] = field(default_factory=list)
     samples: list[dict[str, float]] = field(default_factory=list)
@@ -78,6 +118,8 @@ class CpuSampler:
         t = time.time()
         values = {comp: sum(tree_cpu_seconds(pid) for pid in pids)
                   for comp, pids in self.roots.items()}
+        for name, cpus in self.cpu_sets.items():
+            values[f"cpuset_{name}"] = cpu_set_busy_seconds(cpus)
         with self._lock:
             self.times.append(t)
             self.samples.append(values)

@@ -63,25 +63,60 @@ def _groups(df: pd.DataFrame, hue: str | None):
     return [(None, df)]
 
 
+LIMIT_STYLE = {  # how a point not limited by the server is marked: edge colour, label
+    "generator": ("red", "limited by the generator"),
+    "unexplained": ("0.45", "limit unexplained (not server-bound)"),
+    "failures": ("black", "requests failed"),
+}
+
+
+def _worst_limit(limits: pd.Series) -> str:
+    """The limit to mark for a group of repeats: any flagged repeat marks the group."""
+    for lim in ("failures", "generator", "unexplained"):
+        if (limits == lim).any():
+            return lim
+    return "server"
+
+
+def _limits_by(part: pd.DataFrame, x: str) -> pd.Series:
+    if "limit" in part.columns:
+        return part.groupby(x)["limit"].agg(_worst_limit)
+    if "generator_saturated" in part.columns:  # rows saved before limits were recorded
+        return part.groupby(x)["generator_saturated"].any().map(
+            {True: "generator", False: "server"})
+    return pd.Series("server", index=sorted(part[x].unique()))
+
+
 def _errorbar(ax, s: pd.DataFrame, x: str, y: str, label, **kw):
     yerr = np.vstack([s[y] - s[f"{y}_min"], s[f"{y}_max"] - s[y]])
     line = ax.errorbar(s[x], s[y], yerr=yerr, capsize=3, marker="o", label=label, **kw)
-    sat = s[s.get("generator_saturated", pd.Series(False, index=s.index)).astype(bool)]
-    if len(sat):
-        ax.scatter(sat[x], sat[y], s=120, facecolors="none", edgecolors="red", linewidths=1.5,
-                   zorder=5, label="generator saturated")
+    if "limit" in s.columns:
+        for lim, (colour, text) in LIMIT_STYLE.items():
+            flagged = s[s["limit"] == lim]
+            if len(flagged):
+                ax.scatter(flagged[x], flagged[y], s=130, facecolors="none", edgecolors=colour,
+                           linewidths=1.6, zorder=5, label=text)
     return line
 
 
+def _summary_with_limits(part: pd.DataFrame, metrics) -> pd.DataFrame:
+    s = summarize(part, metrics=metrics, by=("users",))
+    s["limit"] = _limits_by(part, "users").reindex(s["users"]).values
+    return s
+
+
 def throughput_vs_users(df: pd.DataFrame, ax=None, hue: str = "variant",
-                        title: str = "Throughput as offered users grow"):
-    """Achieved req/s against simulated users (closed model)."""
+                        title: str = "Throughput as offered users grow", capacity=None):
+    """Achieved req/s against simulated users (closed model). ``capacity`` (an
+    ``analysis.Capacity``) draws the utilisation law's line with its range."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     for key, part in _groups(df, hue):
-        s = summarize(part, metrics=("req_s",), by=("users",))
-        s["generator_saturated"] = part.groupby("users")["generator_saturated"].any().values \
-            if "generator_saturated" in part else False
-        _errorbar(ax, s, "users", "req_s", key)
+        _errorbar(ax, _summary_with_limits(part, ("req_s",)), "users", "req_s", key)
+    if capacity is not None and capacity.req_s == capacity.req_s:
+        ax.axhline(capacity.req_s, color="0.3", ls="--", lw=1.2,
+                   label=f"capacity from CPU cost: {capacity.server_cpus} CPU ÷ "
+                         f"{capacity.cpu_ms_per_req:.3g} ms")
+        ax.axhspan(capacity.low, capacity.high, color="0.85", alpha=0.6, zorder=0)
     ax.set_xscale("log", base=2)
     _plain_ticks(ax, df["users"])
     ax.set_xlabel("simulated users (closed model: each waits for its response)")
@@ -100,9 +135,7 @@ def latency_vs_users(df: pd.DataFrame, ax=None, percentiles=("p50_ms", "p99_ms")
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     styles = {"p50_ms": "-", "p90_ms": "--", "p99_ms": ":"}
     for key, part in _groups(df, hue):
-        s = summarize(part, metrics=percentiles, by=("users",))
-        s["generator_saturated"] = part.groupby("users")["generator_saturated"].any().values \
-            if "generator_saturated" in part else False
+        s = _summary_with_limits(part, percentiles)
         for p in percentiles:
             label = p.replace("_ms", "") + (f" {key}" if key is not None else "")
             _errorbar(ax, s, "users", p, label, linestyle=styles.get(p, "-"))
@@ -215,12 +248,12 @@ def bars(df: pd.DataFrame, metric: str, by: str = "variant", ax=None, ylabel: st
     g = df.groupby(by, sort=False)[metric]
     mean, lo, hi = g.mean()[order], g.min()[order], g.max()[order]
     x = np.arange(len(order))
-    sat = (df.groupby(by, sort=False)["generator_saturated"].any()[order]
-           if "generator_saturated" in df else pd.Series(False, index=order))
-    colours = ["#d62728" if s else "#1f77b4" for s in sat]
-    ax.bar(x, mean, color=colours, hatch=None, width=0.6)
-    for xi, s in zip(x, sat):
-        if s:
+    limits = _limits_by(df, by).reindex(order)
+    colours = {"server": "#1f77b4", "generator": "#d62728", "unexplained": "0.6",
+               "failures": "black"}
+    ax.bar(x, mean, color=[colours[lim] for lim in limits], width=0.6)
+    for xi, lim in zip(x, limits):
+        if lim != "server":
             ax.bar(xi, mean.iloc[xi], color="none", edgecolor="white", hatch="//", width=0.6)
     if g.size().max() > 1:
         ax.errorbar(x, mean, yerr=np.vstack([mean - lo, hi - mean]), fmt="none", ecolor="k",
@@ -229,7 +262,40 @@ def bars(df: pd.DataFrame, metric: str, by: str = "variant", ax=None, ylabel: st
     if log:
         ax.set_yscale("log")
     ax.set_ylabel(ylabel or metric)
-    ax.set_title(title + ("\n(red, hatched: generator saturated)" if sat.any() else ""))
+    flagged = sorted(set(limits) - {"server"})
+    ax.set_title(title + ("\n(hatched: not server-bound; " + ", ".join(
+        f"{dict(generator='red', unexplained='grey', failures='black')[lim]}: "
+        f"{LIMIT_STYLE[lim][1]}" for lim in flagged) + ")" if flagged else ""))
     ax.grid(alpha=0.3, axis="y")
+    _single_run_note(ax, df)
+    return ax
+
+
+def cache_gain_vs_miss_share(df: pd.DataFrame, baseline: str = "uncached", ax=None,
+                             hit_ratio: str = "redis_hit_ratio",
+                             title: str = "Capacity gain of a cache against its miss share"):
+    """Each cached variant's gain (baseline ÷ its server CPU per request, within its repeat)
+    against its miss share, with the bound 1 ÷ miss share (hits free, misses full price)."""
+    ax = ax or plt.subplots(figsize=(6.5, 4))[1]
+    base = df[df.variant == baseline].groupby("repeat")["cpu_ms_per_req_server"].mean()
+    cached = df[df.variant != baseline].copy()
+    cached["gain"] = base.reindex(cached["repeat"]).values / cached["cpu_ms_per_req_server"]
+    cached["miss"] = 1 - cached[hit_ratio]
+    for name, part in cached.groupby("variant", sort=False):
+        flagged = part.get("limit", pd.Series("server", index=part.index)) != "server"
+        ax.plot(part.miss[~flagged] * 100, part.gain[~flagged], "o", ms=8, label=name)
+        if flagged.any():
+            ax.plot(part.miss[flagged] * 100, part.gain[flagged], "o", ms=8, mfc="none",
+                    color="0.45", label=f"{name} (not server-bound)")
+    m = np.linspace(max(0.02, cached["miss"].min() * 0.5 if len(cached) else 0.02), 1, 100)
+    ax.plot(m * 100, 1 / m, "--", color="0.3", label="bound: 1 ÷ miss share")
+    ax.axhline(1, color="0.6", lw=0.8)
+    ax.set_xlabel("miss share in the window (%)")
+    ax.set_ylabel("capacity gain over uncached (×)")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, max(4, float(cached["gain"].max()) * 1.3 if len(cached) else 4))
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     _single_run_note(ax, df)
     return ax

@@ -96,3 +96,17 @@ def test_sampler_interpolates_between_samples():
     s.times += [0.0, 1.0]
     s.samples += [{"app": 0.0}, {"app": 2.0}]
     assert s.window(0.25, 0.75)["app"] == pytest.approx(1.0)
+
+
+def test_each_step_may_have_its_own_warmup(tmp_path):
+    sampler = _fake_run(tmp_path, 0.2, seconds=8)
+    rec, = _windows(tmp_path, tmp_path / "locust", sampler, CpuLayout((1,), (0,)), [3], 4,
+                    Workload(), [], 1)
+    assert rec["window_start"] == 1_000_003 and rec["duration_s"] == 4
+
+
+def test_points_are_classified_by_what_limited_them(tmp_path):
+    rec, = _window(tmp_path, _fake_run(tmp_path, generator_cpu_per_s=0.2, server_cpu_per_s=0.9))
+    assert rec["server_cpu_util"] == pytest.approx(1.0) and rec["limit"] == "server"
+    rec, = _window(tmp_path, _fake_run(tmp_path, generator_cpu_per_s=0.2, server_cpu_per_s=0.5))
+    assert rec["limit"] == "unexplained" and rec["unexplained_limit"]

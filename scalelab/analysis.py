@@ -1,0 +1,61 @@
+"""Arithmetic on measured rows that notebooks share: capacity from cost, queueing tables.
+
+Drawing lives in ``plots``, rules in ``verdicts``/``rules``; this module only computes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import validity
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Requests/s the server CPUs can serve at the measured cost (the utilisation law)."""
+
+    req_s: float
+    low: float
+    high: float
+    cpu_ms_per_req: float
+    server_cpus: int
+    points: int
+
+
+def utilisation_capacity(rows: pd.DataFrame, server_cpus: int) -> Capacity:
+    """server CPUs ÷ server CPU-seconds per request, from server-bound rows only.
+
+    The cost is the median over those rows, and ``low``/``high`` come from the highest and
+    lowest cost among them. NaN when no row is server-bound.
+    """
+    if isinstance(server_cpus, bool) or not isinstance(server_cpus, int) or server_cpus < 1:
+        raise ValueError(f"server_cpus must be a whole number of 1 or more, not {server_cpus!r}")
+    bound = validity.usable(rows, "server-bound") if not rows.empty else rows
+    cost = bound["cpu_ms_per_req_server"].dropna() if not bound.empty else pd.Series(dtype=float)
+    if cost.empty:
+        return Capacity(math.nan, math.nan, math.nan, math.nan, server_cpus, 0)
+    cap = lambda ms: 1000 * server_cpus / ms  # noqa: E731
+    return Capacity(cap(cost.median()), cap(cost.max()), cap(cost.min()), float(cost.median()),
+                    server_cpus, int(len(cost)))
+
+
+def queueing_table(rows: pd.DataFrame, capacity: Capacity) -> pd.DataFrame:
+    """Per user count: throughput X, response time R and think time Z as measured, N = X(R+Z)
+    (Little's law: an identity when all three come from the generator), and, past the knee,
+    the response time the utilisation law predicts from CPU alone: R = N / X_max - Z, where
+    X_max is ``capacity`` (from CPU counters, not from the generator's latencies)."""
+    g = rows.groupby("users", sort=True)
+    out = pd.DataFrame({
+        "X (req/s)": g["req_s"].mean(),
+        "R (ms)": g["mean_ms"].mean(),
+        "Z (ms)": g["think_s"].mean() * 1000,
+    })
+    out["X·(R+Z) (users)"] = out["X (req/s)"] * (out["R (ms)"] + out["Z (ms)"]) / 1000
+    bound = g["limit"].agg(lambda s: (s == "server").all())
+    predicted = out.index.to_series() * 1000 / capacity.req_s - out["Z (ms)"]
+    out["R predicted from CPU (ms)"] = predicted.where(bound)
+    out["limit"] = g["limit"].agg(lambda s: "/".join(sorted(set(s))))
+    return out.reset_index()

@@ -1,0 +1,95 @@
+"""What limited a measured point, and which points may decide a verdict.
+
+Every point gets a ``limit``:
+
+- ``failures``: more than ``FAILED`` of its requests failed; its figures measure errors.
+- ``generator``: the generator's CPUs (every process on them, not only Locust) were at least
+  ``GENERATOR_SATURATED`` busy; its req/s says more about Locust than about Django.
+- ``server``: the server CPUs were at least ``SERVER_BUSY`` busy, and at least
+  ``SERVER_OWN`` of their time went to the servers' own process trees. Only such a point
+  shows the servers' capacity, and only there is CPU per request free of idle overheads
+  (poll loops, background work spread over few requests).
+- ``unexplained``: none of these. Something else held it back: client-side latency, too few
+  users, a lock, a pool, or a foreign process on the server CPUs. Shown, flagged
+  ``unexplained_limit``, never used for a capacity or cost verdict.
+
+Why these thresholds. Busy is measured on the server CPUs themselves (``/proc/stat``), so it
+includes the kernel's network work done for the servers, which no process is charged for (at
+20,000 requests a second through nginx, about a tenth of the CPU). At 95% busy at most a
+twentieth of the capacity was idle, about the spread of a cost ratio between repeats; a point
+with more idle time had a limit elsewhere. Seen here: Locust on a cached page left the
+server CPU 90% busy and an independent generator (wrk) then got 12% more requests through
+the same stack, so 90% is not enough. The servers' own share (75%) keeps a point where a
+foreign process took the server CPU from passing as server-bound. Without a CPU-set reading,
+the servers' own share must reach 95% alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+SERVER_BUSY = 0.95          # busy share of the server CPUs from which a point is server-bound
+SERVER_OWN = 0.75           # ... of which at least this share in the servers' own processes
+GENERATOR_SATURATED = 0.80  # generator CPU-set load from which a point is generator-bound
+FAILED = 0.01               # share of failed requests above which a point is failed
+
+LIMITS = ("server", "generator", "failures", "unexplained")
+POINTS = {
+    "server-bound": "server-bound points only (server CPUs ≥ {:.0%} busy, generator below "
+                    "{:.0%}, failures ≤ {:.0%})".format(SERVER_BUSY, GENERATOR_SATURATED,
+                                                       FAILED),
+    "stated load": "points at the load the rule states, whatever limited them, except those "
+                   "limited by the generator or by failures",
+}
+
+
+def limit(server_cpu_util: float, generator_load: float, fail_ratio: float,
+          server_cpus_busy: float = math.nan) -> str:
+    """What limited a point: from its servers' own CPU use, the generator's load, the share of
+    failed requests, and how busy the server CPUs were (all shares of the CPUs given)."""
+    if isinstance(fail_ratio, float) and not math.isnan(fail_ratio) and fail_ratio > FAILED:
+        return "failures"
+    if not math.isnan(generator_load) and generator_load >= GENERATOR_SATURATED:
+        return "generator"
+    if math.isnan(server_cpu_util):
+        return "unexplained"
+    if math.isnan(server_cpus_busy):
+        return "server" if server_cpu_util >= SERVER_BUSY else "unexplained"
+    if server_cpus_busy >= SERVER_BUSY and server_cpu_util >= SERVER_OWN:
+        return "server"
+    return "unexplained"
+
+
+def flags(rec: dict) -> dict:
+    """The limit of a measured point and its flags, to merge into the point's row."""
+    lim = limit(rec.get("server_cpu_util", math.nan), rec.get("generator_load", math.nan),
+                rec.get("fail_ratio", math.nan), rec.get("server_cpus_busy", math.nan))
+    return {"limit": lim, "server_bound": lim == "server",
+            "generator_saturated": lim == "generator"
+            or rec.get("generator_load", 0) >= GENERATOR_SATURATED,
+            "failed": lim == "failures", "unexplained_limit": lim == "unexplained"}
+
+
+def usable(df: pd.DataFrame, points: str = "server-bound") -> pd.DataFrame:
+    """The rows that may decide a verdict of the given kind (see ``POINTS``)."""
+    if points not in POINTS:
+        raise ValueError(f"points must be one of {', '.join(POINTS)}, not {points!r}")
+    if df.empty:
+        return df
+    if "limit" not in df.columns:
+        raise ValueError("rows have no 'limit' column: measure them with this version of the "
+                         "harness (scalelab.load) before deciding a verdict on them")
+    if points == "server-bound":
+        return df[df["limit"] == "server"]
+    return df[~df["limit"].isin(("generator", "failures"))]
+
+
+def summary(df: pd.DataFrame, by: str = "variant") -> pd.DataFrame:
+    """How many points of each group were limited by what (for a table beside a verdict)."""
+    if df.empty or "limit" not in df.columns:
+        return pd.DataFrame()
+    keys = [by] if by in df.columns else []
+    return (df.groupby(keys + ["limit"], sort=False).size().unstack(fill_value=0)
+            .reindex(columns=list(LIMITS), fill_value=0))

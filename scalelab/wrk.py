@@ -1,0 +1,201 @@
+"""wrk, an independent load generator: the same measured point as Locust's, from other code.
+
+Two uses: **calibration** (the lab's Locust against wrk on the same page and stack: do they
+agree?) and pages too cheap for Locust to keep the servers busy (wrk, written in C, sends
+tens of thousands of requests a second from one core). wrk drives one URL with a fixed number
+of connections, each waiting for its response: a closed model like Locust's users.
+
+A point: a warm-up run (thrown away), then a measured run; requests, failures and latency
+percentiles come from wrk's own report of the measured run, CPU from the same sampler as
+Locust's points over that run's wall-clock span, and the derived figures and limit flags from
+:func:`scalelab.load.derive`, so both generators' rows read alike.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import time
+from typing import Callable
+
+import pandas as pd
+
+from . import binaries
+from .cpus import CpuLayout, default_layout
+from .load import as_target, derive
+from .measure import CpuSampler, wait_until_idle
+from .runs import Run
+from .services.base import launcher, wrap_command
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def available() -> bool:
+    return binaries.find("wrk").ok
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse(report: str) -> dict:
+    """Requests, seconds, failures and latency percentiles from wrk's ``--latency`` report."""
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m),", report)
+    if not m:
+        raise ValueError("wrk's report has no 'N requests in T' line:\n" + report[-1000:])
+    out = {"requests": int(m.group(1)), "wrk_seconds": _ms(m.group(2) + m.group(3)) / 1000}
+    for q in ("50", "75", "90", "99"):
+        p = re.search(rf"^\s*{q}(?:\.0+)?%\s+(\S+)\s*$", report, re.M)
+        out[f"p{q}_ms"] = _ms(p.group(1)) if p else math.nan
+    avg = re.search(r"^\s*Latency\s+(\S+)", report, re.M)
+    out["mean_ms"] = _ms(avg.group(1)) if avg else math.nan
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                     report)
+    out["failures"] = (int(non2xx.group(1)) if non2xx else 0) + \
+        (sum(int(g) for g in sock.groups()) if sock else 0)
+    return out
+
+
+def _check(url: str, connections: int, duration: int, warmup: int) -> None:
+    if isinstance(connections, bool) or not isinstance(connections, int) \
+            or not 1 <= connections <= 10_000:
+        raise ValueError(f"connections must be a whole number from 1 to 10000, not "
+                         f"{connections!r}")
+    if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 3600:
+        raise ValueError(f"duration must be whole seconds from 1 to 3600, not {duration!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= 600:
+        raise ValueError(f"warmup must be whole seconds from 0 to 600, not {warmup!r}")
+    if "{" in url:
+        raise ValueError(f"wrk drives one fixed URL; {url!r} is a template")
+
+
+def _wrk(run: Run, url: str, connections: int, seconds: int, layout: CpuLayout,
+         log_name: str) -> tuple[str, float, float, int]:
+    """Run wrk once; return its report, wall-clock start and end, and its pid."""
+    exe = str(binaries.require("wrk").path())
+    command = wrap_command([exe, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                            "--timeout", "10s", url], cpus=layout.generator,
+                           deathsig="SIGTERM")
+    log = run.dir / "logs" / log_name
+    with open(log, "w") as out:
+        env = {**os.environ, **run.env()}  # marked as ours, so the reaper knows it
+        proc = launcher().call(lambda: subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, start_new_session=True))
+        started = time.time()
+        try:
+            code = proc.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"wrk did not finish within {seconds + 30} s; see {log}")
+        ended = time.time()
+    report = log.read_text()
+    if code != 0:
+        raise RuntimeError(f"wrk exited with code {code}:\n{report[-1500:]}")
+    return report, started, ended, proc.pid
+
+
+def point(target, url: str, connections: int = 8, duration: int = 5, warmup: int = 2,
+          layout: CpuLayout | None = None, variant: str = "", repeat: int = 0) -> dict:
+    """One measured point of ``url`` driven by wrk, as a row like Locust's."""
+    _check(url, connections, duration, warmup)
+    tgt = as_target(target)
+    layout = layout or tgt.layout or default_layout()
+    run = Run.create("wrk")
+    try:
+        if warmup:
+            _wrk(run, url, connections, warmup, layout, "wrk-warmup.log")
+        # wrk closes its connections when it stops, but requests it queued are still served:
+        # start the measured run on idle servers, or their CPU counts against it
+        wait_until_idle(layout.server)
+        sampler = CpuSampler(dict(tgt.components),
+                             cpu_sets={"generator": layout.generator, "server": layout.server},
+                             counters=dict(tgt.counters)).start()
+        try:
+            report, t0, t1, _ = _wrk(run, url, connections, duration, layout, "wrk.log")
+        finally:
+            sampler.stop()
+    finally:
+        run.close()
+    parsed = parse(report)
+    seconds = parsed.pop("wrk_seconds")
+    rec = {"variant": variant, "repeat": repeat, "users": connections, "generator": "wrk",
+           "duration_s": seconds, **parsed}
+    rec["req_s"] = rec["requests"] / seconds if seconds else math.nan
+    rec["fail_ratio"] = rec["failures"] / rec["requests"] if rec["requests"] else math.nan
+    # CPU over the measured run's wall-clock span (wrk's own start-up is a few ms of it)
+    derive(rec, sampler.window(t0, t1), sampler.counters_window(t0, t1), layout)
+    rec["target"] = "stack" if tgt.components else tgt.url
+    return rec
+
+
+def url_of(target, variant) -> str:
+    """The one URL of a single-page GET Workload (or a URL given as it is)."""
+    if isinstance(variant, str):
+        return variant
+    if not hasattr(variant, "all_pages") or len(variant.mix) != 1:
+        raise ValueError("wrk drives one page: give a URL or a Workload with one page in its mix")
+    (page,) = variant.mix
+    method, path = variant.all_pages()[page]
+    if method != "GET" or "{" in path:
+        raise ValueError(f"wrk drives one fixed GET page, not {method} {path}")
+    return path if path.startswith("http") else as_target(target).url + path
+
+
+def compare(target, variants: dict, connections: int = 8, duration: int = 5,
+            warmup: int = 2, repeats: int = 1, layout: CpuLayout | None = None,
+            on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Several single-page variants (URLs or one-page Workloads), interleaved
+    (A B C A B C ...), one wrk point each."""
+    if not isinstance(variants, dict) or not variants:
+        raise ValueError("variants must be a non-empty dict of name -> URL or one-page Workload")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 50:
+        raise ValueError(f"repeats must be a whole number from 1 to 50, not {repeats!r}")
+    urls = {name: url_of(target, v) for name, v in variants.items()}
+    rows = []
+    for repeat in range(repeats):
+        for name, url in urls.items():
+            rec = point(target, url, connections, duration, warmup, layout, name, repeat)
+            rows.append(rec)
+            if on_point:
+                on_point(rec)
+    return pd.DataFrame(rows)
+
+
+def calibrate(target, workload, users: int = 8, duration: int = 5, warmup: int = 2,
+              repeats: int = 2, layout: CpuLayout | None = None) -> pd.DataFrame:
+    """The lab's Locust and wrk on the same single page, same users, interleaved.
+
+    Returns their rows (column ``generator``: locust or wrk). Compare with
+    :func:`agreement`.
+    """
+    from .load import run as locust_run
+
+    url = url_of(target, workload)
+    rows = []
+    for repeat in range(repeats):
+        lab = locust_run(target, workload, users=users, duration=duration, warmup=warmup,
+                         layout=layout, progress=False, variant="locust")
+        rows.append({**lab.iloc[0].to_dict(), "generator": "locust", "repeat": repeat})
+        rows.append(point(target, url, users, duration, warmup, layout, "wrk", repeat))
+    return pd.DataFrame(rows)
+
+
+def agreement(df: pd.DataFrame) -> dict:
+    """Locust's req/s over wrk's, per repeat and overall, and whether Locust's points were
+    flagged (then a gap has a named cause)."""
+    lab = df[df.generator == "locust"].set_index("repeat")
+    ind = df[df.generator == "wrk"].set_index("repeat")
+    ratios = (lab["req_s"] / ind["req_s"]).dropna()
+    return {"ratio": float(ratios.median()) if len(ratios) else math.nan,
+            "ratio_min": float(ratios.min()) if len(ratios) else math.nan,
+            "ratio_max": float(ratios.max()) if len(ratios) else math.nan,
+            "locust_limits": sorted(set(lab["limit"])), "wrk_limits": sorted(set(ind["limit"])),
+            "locust_flagged": bool((lab["limit"] != "server").any())}
