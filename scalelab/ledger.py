@@ -13,25 +13,33 @@ from . import claims, paths, results
 START, END = "<!-- ledger:start -->", "<!-- ledger:end -->"
 
 
+def _cell(text) -> str:
+    return str(text if text == text else "").replace("|", "\\|").replace("\n", " ")
+
+
 def table() -> str:
+    """The README's ledger: every claim, and for each notebook that decided it the verdict,
+    the deciding number, the points used and the rule, as saved by ``notebook.decide``."""
     ledger = claims.load()
     decided: dict[str, list[dict]] = {}
     for meta in sorted(paths.results_dir().glob("*/verdicts.json")):
         df, info = results.load(meta.parent.name, "verdicts")
         for row in df.to_dict("records"):
-            row["mode"] = info.get("mode", "")
+            row["mode"] = row.get("mode") or info.get("mode", "")
             decided.setdefault(row["claim"], []).append(row)
-    lines = ["| claim | notebook | verdict | the number that decides it |",
-             "|---|---|---|---|"]
+    lines = ["| claim | notebook | verdict | the number that decides it | points used | rule |",
+             "|---|---|---|---|---|---|"]
     for cid, row in ledger.iterrows():
         short = row["claim"] if len(row["claim"]) <= 90 else row["claim"][:87] + "..."
         if cid in decided:  # one line per notebook that decided it
             for d in decided[cid]:
-                mode = f" ({d['mode']} mode)" if d.get("mode") else ""
-                lines.append(f"| {cid}: {short} | {d['notebook']} | **{d['verdict']}**{mode} | "
-                             f"{d['number']} |")
+                mode = " (preliminary: quick mode)" if d.get("mode") == "quick" else ""
+                lines.append(f"| {cid}: {_cell(short)} | {d['notebook']} | "
+                             f"**{d['verdict']}**{mode} | {_cell(d.get('number'))} | "
+                             f"{_cell(d.get('points'))} | {_cell(d.get('rule'))} |")
         else:
-            lines.append(f"| {cid}: {short} | {row['tested in']} (planned) | not yet tested | |")
+            lines.append(f"| {cid}: {_cell(short)} | {row['tested in']} (planned) | "
+                         "not yet tested | | | |")
     return "\n".join(lines)
 
 

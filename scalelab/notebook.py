@@ -3,15 +3,12 @@ computed numbers, and the verdict table."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 
 MODES = ("quick", "full")
-OUTCOMES = ("holds", "holds with conditions", "does not hold",
-            "cannot be tested on one machine")
 
 
 def settings(mode: str, quick: dict[str, Any], full: dict[str, Any]) -> SimpleNamespace:
@@ -31,27 +28,6 @@ def show(markdown: str) -> None:
     display(Markdown(markdown))
 
 
-@dataclass
-class Verdict:
-    """One claim's verdict: the rule (stated before the data), the deciding number, the outcome."""
-
-    claim: str
-    rule: str
-    number: str
-    verdict: str
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        if self.verdict not in OUTCOMES:
-            raise ValueError(f"verdict must be one of {OUTCOMES}, not {self.verdict!r}")
-
-
-def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
-    df = pd.DataFrame([asdict(v) for v in verdicts])
-    df.columns = [c.capitalize() for c in df.columns]
-    return df.set_index("Claim")
-
-
 def cv_note(cv: float, threshold: float = 0.10) -> str:
     """What a coefficient of variation means for a verdict, in words."""
     if cv != cv:  # NaN: one run
@@ -61,11 +37,37 @@ def cv_note(cv: float, threshold: float = 0.10) -> str:
     return f"spread is small (CV {cv:.0%})"
 
 
-def record_verdicts(notebook: str, verdicts: list[Verdict], mode: str) -> pd.DataFrame:
-    """Save a notebook's verdicts (for the README's claims ledger) and return their table."""
-    from . import results
+def show_rules(notebook: str) -> None:
+    """Show each rule of ``notebook`` (``scalelab.rules.RULES``) before any data."""
+    from .rules import RULES
 
-    df = pd.DataFrame([asdict(v) for v in verdicts])
-    df.insert(1, "notebook", notebook)
-    results.save(df, notebook, "verdicts", mode=mode)
-    return verdict_table(verdicts)
+    for rule in RULES[notebook]:
+        show(rule.markdown())
+
+
+def decide(notebook: str, rows: dict[str, pd.DataFrame], mode: str) -> pd.DataFrame:
+    """Apply each rule of ``notebook`` to its rows (claim id -> rows), save the decisions for
+    the README's ledger, and return the verdict table."""
+    from . import results
+    from .rules import RULES
+    from .verdicts import verdict_table
+
+    rules = RULES[notebook]
+    missing = {r.claim for r in rules} - set(rows)
+    if missing:
+        raise ValueError(f"rows missing for claim(s) {sorted(missing)} of {notebook}")
+    decisions = [rule.decide(rows[rule.claim], notebook, mode) for rule in rules]
+    results.save(pd.DataFrame([d.as_row() for d in decisions]), notebook, "verdicts", mode=mode)
+    table = verdict_table(decisions)
+    show(markdown_table(table))
+    return table
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A frame as a Markdown table, never truncated (pandas' display cuts long cells)."""
+    cols = [df.index.name or ""] + [str(c) for c in df.columns]
+    cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for idx, row in df.iterrows():
+        lines.append("| " + " | ".join([cell(idx)] + [cell(v) for v in row]) + " |")
+    return "\n".join(lines)

@@ -40,6 +40,10 @@ def test_shape(name):
                           if c.cell_type == "code" and measuring.search(c.source)), None)
         assert first_run is not None, "the notebook measures something"
         assert rules_at < first_run, "the rules come before the data"
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert f'show_rules("{name}")' in code or f"show_rules(NB)" in code, \
+            "the rules are shown from the rule objects that decide them"
+        assert "decide(" in code, "the verdicts come from the rule objects"
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.get("outputs"), "notebooks are committed without outputs"

@@ -61,12 +61,16 @@ def test_ledger_lists_every_notebook_that_decided_a_claim(results_dir):
     from scalelab import ledger
 
     for nb, verdict in (("01-baseline", "holds"), ("03-worker-counts", "does not hold")):
-        results.save(pd.DataFrame([{"claim": "C13", "notebook": nb, "rule": "r",
-                                    "number": "1", "verdict": verdict, "note": ""}]),
+        results.save(pd.DataFrame([{"claim": "C13", "notebook": nb, "rule": "*holds* if x | y",
+                                    "number": "x 2×", "points": "2 point(s): a r0, b r0",
+                                    "verdict": verdict, "mode": "quick", "note": ""}]),
                      nb, "verdicts", mode="quick")
     table = ledger.table()
     rows = [l for l in table.splitlines() if l.startswith("| C13")]
-    assert len(rows) == 2 and "**holds** (quick mode)" in rows[0] and "does not hold" in rows[1]
+    assert len(rows) == 2 and "**holds** (preliminary: quick mode)" in rows[0]
+    assert "does not hold" in rows[1]
+    assert "x 2×" in rows[0] and "2 point(s): a r0, b r0" in rows[0]
+    assert "x \\| y" in rows[0], "a | in a rule must not break the table"
     assert "| C1: " in table and "not yet tested" in table
 
 

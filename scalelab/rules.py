@@ -1,0 +1,201 @@
+"""The rule of every claim a notebook decides, stated before any data (``RULES[notebook]``).
+
+A notebook shows these rules (``Rule.markdown``) before its experiments and applies them to
+its rows at the end (``Rule.decide``). Thresholds are chosen from the claim's own words, never
+from the data: each one says here why it is what it is. Every branch of every rule has a unit
+test with hand-made rows (tests/unit/test_rules.py).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .verdicts import Clause, Criterion, Estimate, Figure, Rule, point_label, ratio_by_repeat
+
+# --- 01 baseline ------------------------------------------------------------------------
+LOAD_SPAN = 4  # the heaviest point must offer at least this many times the users of the lightest
+
+
+def heaviest_over_lightest(metric: str):
+    """metric at the most users ÷ metric at the fewest, within each repeat, when the two are
+    at least LOAD_SPAN times apart in users (else no value: the sweep is too short)."""
+    def compute(rows: pd.DataFrame) -> Estimate:
+        values, points = [], []
+        for _, part in rows.groupby("repeat"):
+            part = part.sort_values("users")
+            lo, hi = part.iloc[0], part.iloc[-1]
+            if hi["users"] < LOAD_SPAN * lo["users"] or not lo[metric]:
+                continue
+            values.append(hi[metric] / lo[metric])
+            points += [point_label(lo), point_label(hi)]
+        return Estimate(values, points)
+    return compute
+
+
+C13 = Rule(
+    claim="C13",
+    quote="Performance != Scale. You can have a system that has amazing performance but does "
+          "not scale and vice versa.",
+    figures=[
+        Figure("cost under load",
+               "server CPU per request at the heaviest load ÷ at the lightest load, both "
+               f"server-bound and at least {LOAD_SPAN}× apart in users (1 = the code is as fast "
+               "under load as at the knee)", heaviest_over_lightest("cpu_ms_per_req_server")),
+        Figure("throughput under load",
+               "requests/s at the heaviest load ÷ at the lightest, on the same points "
+               "(1 = the extra users brought no extra throughput)",
+               heaviest_over_lightest("req_s")),
+    ],
+    clauses=[Clause("holds with conditions",
+                    # ±25% on cost: wider than the few percent that cost moves between
+                    # repeats, narrow enough that contention (cost growing with load) breaks it.
+                    # 1.25 on throughput: four times the users bring at most a quarter more.
+                    [Criterion("cost under load", "between", (0.8, 1.25)),
+                     Criterion("throughput under load", "<=", 1.25)],
+                    conditions="decided for 'amazing performance but does not scale', on one "
+                               "worker; the 'vice versa' half (scales, yet slow) is shown in "
+                               "03-worker-counts without a verdict")],
+    decides="a sweep that reaches at least four times the users of its first server-bound "
+            "point, repeated (MODE='full')")
+
+
+# --- 02 caching -------------------------------------------------------------------------
+CACHED_TTL = 5  # the question-page TTL that decides C1 and C3 (seconds; quick and full mode)
+CACHED = f"ttl {CACHED_TTL}s"
+
+
+def miss_share(rows: pd.DataFrame) -> Estimate:
+    """Share of the cached variant's cache reads that missed (from Redis's own counters)."""
+    part = rows[rows.variant == CACHED]
+    vals = [1 - r.redis_hit_ratio for _, r in part.iterrows() if "redis_hit_ratio" in r]
+    return Estimate(vals, [point_label(r) for _, r in part.iterrows()])
+
+
+def gain_times_miss_share(rows: pd.DataFrame) -> Estimate:
+    """(uncached ÷ cached server CPU per request) × the cached variant's miss share, per repeat.
+
+    If hits cost nothing and a miss costs what an uncached request costs, this is 1: the cache
+    removed exactly the hits' work and nothing more. Below 1: hits still cost something."""
+    gain = ratio_by_repeat(rows, "cpu_ms_per_req_server", "uncached", CACHED)
+    values = []
+    for repeat, g in zip(sorted(rows[rows.variant == CACHED].repeat.unique()), gain.values):
+        part = rows[(rows.variant == CACHED) & (rows.repeat == repeat)]
+        values.append(g * (1 - part.redis_hit_ratio.mean()))
+    return Estimate(values, gain.points)
+
+
+def saving(numerator: str, denominator: str):
+    """CPU per request of ``numerator`` ÷ that of ``denominator``, within each repeat."""
+    return lambda rows: ratio_by_repeat(rows, "cpu_ms_per_req_server", numerator, denominator)
+
+
+C1 = Rule(
+    claim="C1",
+    quote="Django works very nicely with memcached and provides some classes for managing the "
+          "cache, which is where you would resolve the majority of your performance issues.",
+    figures=[
+        Figure("saving", f"server CPU per request of uncached question pages ÷ of the same "
+                         f"pages behind Django's per-view cache in Redis ({CACHED_TTL} s TTL), "
+                         "requested with Zipf popularity", saving("uncached", CACHED)),
+        Figure("hit ratio", "share of those cached pages' cache reads that hit, from Redis's "
+                            "own counters (shown, not a criterion)",
+               lambda rows: Estimate([1 - v for v in miss_share(rows).values],
+                                     miss_share(rows).points), unit="%"),
+        Figure("home-page saving", "server CPU per request of the uncached home page ÷ of the "
+                                   "home page behind the per-view cache: one page every visitor "
+                                   "shares", saving("no cache", "view")),
+    ],
+    # "the majority of your performance issues": at least half of the server's work per
+    # request gone, i.e. a saving of 2× or more, at the hit ratio real popularity gives
+    clauses=[Clause("holds", [Criterion("saving", ">=", 2.0)]),
+             Clause("holds with conditions", [Criterion("home-page saving", ">=", 2.0)],
+                    conditions="only for pages many visitors share, like the home page; on "
+                               "Zipf-popular question pages at this traffic and TTL the cache "
+                               "saved less than half the work")],
+    decides="longer windows and more repeats at the deciding TTL (MODE='full')")
+
+C2 = Rule(
+    claim="C2",
+    quote="it comes with some fairly decent output/view caching straight out of the box. Make "
+          "use of that, and say, redis as a cache provider, put a load balancer in front of it, "
+          "spin up n-instances and you should be able to deal with a VERY large amount of "
+          "traffic.",
+    figures=[Figure("view saving", "server CPU per request of the uncached home page ÷ of the "
+                                   "home page behind Django's per-view cache in Redis",
+                    saving("no cache", "view"))],
+    # "a very large amount": an order of magnitude more reads from the same CPUs
+    clauses=[Clause("holds with conditions", [Criterion("view saving", ">=", 10.0)],
+                    conditions="on one hot page, one machine: the load-balancer half is for "
+                               "05-app-replicas")],
+    decides="more repeats of the home-page variants (MODE='full')")
+
+C3 = Rule(
+    claim="C3",
+    quote="First, caching is not scaling.",
+    figures=[
+        Figure("capacity gain", "server CPU per request of uncached question pages ÷ of "
+                                f"cached ones ({CACHED_TTL} s TTL, Zipf popularity)",
+               saving("uncached", CACHED)),
+        Figure("miss share", "share of cache reads that missed, from Redis's counters",
+               miss_share, unit="%"),
+        Figure("gain × miss share",
+               "the capacity gain times the miss share: 1 if the cache removed exactly the "
+               "hits' work (misses still cost a full page), above 1 if it added capacity "
+               "beyond that", gain_times_miss_share),
+    ],
+    # 1.1: the bound 1 / miss share, plus the spread of a cost ratio between repeats
+    clauses=[Clause("holds", [Criterion("gain × miss share", "<=", 1.1)])],
+    decides="more repeats at the deciding TTL (MODE='full')")
+
+C18 = Rule(
+    claim="C18",
+    quote="There are caching options at the Django level (for example caching querysets and "
+          "views in memcached can work wonders) and beyond (upstream caches like Squid).",
+    figures=[Figure("proxy saving", "server CPU per request of the home page behind Django's "
+                                    "per-view cache ÷ behind nginx's microcache",
+                    saving("view", "nginx microcache"))],
+    # half the cost of Django's best cache: a proxy cache is worth a server of its own only
+    # if it does the same job for clearly less
+    clauses=[Clause("holds", [Criterion("proxy saving", ">=", 2.0)])],
+    decides="more repeats of the home-page variants (MODE='full')")
+
+
+# --- 03 worker counts -------------------------------------------------------------------
+def gain_over_one_sync(kind: str):
+    """req/s of the most sync workers ÷ 1 sync worker on endpoint ``kind``, per repeat."""
+    def compute(rows: pd.DataFrame) -> Estimate:
+        part = rows[(rows.variant == kind) & (rows.worker_class == "sync")]
+        if part.empty or part.workers.nunique() < 2:
+            return Estimate(())
+        most = f"sync ×{int(part.workers.max())}"
+        return ratio_by_repeat(part, "req_s", most, "sync ×1", by="config")
+    return compute
+
+
+C19 = Rule(
+    claim="C19",
+    quote="Furthermore, you always have the option of having multiple application servers "
+          "running Django if that is the slow point, with a software or hardware load balancer "
+          "in front.",
+    figures=[
+        Figure("CPU-bound gain", "requests/s of the most sync workers ÷ of 1 sync worker, on "
+                                 "the page that only computes", gain_over_one_sync("cpu-bound")),
+        Figure("IO-bound gain", "the same on the page that waits 50 ms on an upstream, at the "
+                                "stated load (more users than request slots)",
+               gain_over_one_sync("io-bound"), points="stated load"),
+    ],
+    # 2×: more workers at least double capacity, what the advice promises when it is the
+    # slow point; anything less is not what a reader hopes for from "more workers"
+    clauses=[Clause("holds", [Criterion("CPU-bound gain", ">=", 2.0),
+                              Criterion("IO-bound gain", ">=", 2.0)]),
+             Clause("holds with conditions", [Criterion("IO-bound gain", ">=", 2.0)],
+                    conditions="only where requests wait; computing pages are bounded by the "
+                               "app's cores; the 'and servers' half is for 05-app-replicas")],
+    decides="more repeats (MODE='full')")
+
+
+RULES: dict[str, list[Rule]] = {
+    "01-baseline": [C13],
+    "02-caching": [C1, C2, C3, C18],
+    "03-worker-counts": [C19],
+}

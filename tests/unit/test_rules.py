@@ -1,0 +1,148 @@
+"""Every branch of every notebook's rule, decided on hand-made rows.
+
+Each test asks what data would break the rule: a rule that no row can make fail is a defect.
+"""
+
+import pandas as pd
+import pytest
+
+from scalelab import rules
+
+
+def sweep_rows(points, limit="server"):
+    """points: (repeat, users, cpu_ms_per_req_server, req_s)."""
+    return pd.DataFrame([dict(variant="", repeat=r, users=u, cpu_ms_per_req_server=c, req_s=x,
+                              limit=limit) for r, u, c, x in points])
+
+
+def two_repeats(light, heavy):
+    """Two repeats of a light (8 users) and a heavy (32 users) point: (cost, req/s) each."""
+    return sweep_rows([p for r in (0, 1) for p in ((r, 8, *light), (r, 32, *heavy))])
+
+
+@pytest.mark.parametrize("light, heavy, verdict", [
+    ((10, 100), (10.5, 102), "holds with conditions"),   # same cost, no more throughput
+    ((10, 100), (16, 100), "does not hold"),             # cost grew with load: contention
+    ((10, 100), (10, 180), "does not hold"),             # throughput kept growing: it scaled
+    ((10, 100), (12.5, 100), "inconclusive"),            # cost ratio 1.25 ± 10% straddles
+])
+def test_c13(light, heavy, verdict):
+    df = two_repeats(light, heavy)
+    df = df[df.repeat == 0]  # one repeat: the ±10% band applies
+    assert rules.C13.decide(df, "01-baseline", "quick").verdict == verdict
+
+
+def test_c13_needs_a_sweep_four_times_past_the_knee():
+    df = sweep_rows([(0, 8, 10, 100), (0, 16, 10, 100)])
+    d = rules.C13.decide(df, "01-baseline", "full")
+    assert d.verdict == "inconclusive" and "no valid point" in d.note
+
+
+def test_c13_ignores_points_that_are_not_server_bound():
+    df = pd.concat([two_repeats((10, 100), (10, 100)),
+                    sweep_rows([(0, 1, 30, 20), (1, 1, 30, 20)], limit="unexplained")])
+    d = rules.C13.decide(df, "01-baseline", "full")
+    assert d.verdict == "holds with conditions" and "1 users" not in d.points
+
+
+def ttl_rows(uncached, cached, hit_ratio, repeats=(0, 1), limit="server"):
+    out = []
+    for r in repeats:
+        out.append(dict(variant="uncached", repeat=r, cpu_ms_per_req_server=uncached,
+                        redis_hit_ratio=float("nan"), limit=limit))
+        out.append(dict(variant=rules.CACHED, repeat=r, cpu_ms_per_req_server=cached,
+                        redis_hit_ratio=hit_ratio, limit=limit))
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("uncached, cached, home_view, verdict", [
+    (10, 3, 1.0, "holds"),                    # question pages 3.3×: most of the cost is gone
+    (10, 8, 1.0, "holds with conditions"),    # 1.25× on question pages, 10× on the home page
+    (10, 8, 8.0, "does not hold"),            # 1.25× on both
+    (10, 5, 1.0, "inconclusive"),             # question pages 2× exactly: straddles
+    (10, 8, 5.0, "inconclusive"),             # home page 2× exactly: straddles
+])
+def test_c1(uncached, cached, home_view, verdict):
+    df = pd.concat([ttl_rows(uncached, cached, 0.8, repeats=(0,)),
+                    home_rows({"no cache": 10.0, "view": home_view}, repeats=(0,))])
+    d = rules.C1.decide(df, "02-caching", "quick")
+    assert d.verdict == verdict
+    assert "hit ratio 80%" in d.number
+
+
+@pytest.mark.parametrize("uncached, cached, hit, verdict", [
+    (10, 3.0, 0.8, "holds"),          # gain 3.3× with 20% misses: 0.67 of the bound
+    (10, 1.0, 0.5, "does not hold"),  # gain 10× with 50% misses: beyond what misses allow
+    (10, 4.5, 0.5, "inconclusive"),   # 2.2× × 50% = 1.11: straddles 1.1
+])
+def test_c3(uncached, cached, hit, verdict):
+    df = ttl_rows(uncached, cached, hit, repeats=(0,))
+    assert rules.C3.decide(df, "02-caching", "quick").verdict == verdict
+
+
+def home_rows(costs, repeats=(0, 1), limits=None):
+    limits = limits or {}
+    return pd.DataFrame([dict(variant=v, repeat=r, cpu_ms_per_req_server=c,
+                              limit=limits.get(v, "server"))
+                         for r in repeats for v, c in costs.items()])
+
+
+@pytest.mark.parametrize("view, verdict", [
+    (0.5, "holds with conditions"),   # 20×
+    (2.0, "does not hold"),           # 5×
+    (1.0, "inconclusive"),            # 10× ± 10%
+])
+def test_c2(view, verdict):
+    df = home_rows({"no cache": 10.0, "view": view}, repeats=(0,))
+    assert rules.C2.decide(df, "02-caching", "quick").verdict == verdict
+
+
+@pytest.mark.parametrize("nginx, verdict", [
+    (0.1, "holds"),           # 10×
+    (0.9, "does not hold"),   # 1.1×
+    (0.5, "inconclusive"),    # 2× ± 10%
+])
+def test_c18(nginx, verdict):
+    df = home_rows({"view": 1.0, "nginx microcache": nginx}, repeats=(0,))
+    assert rules.C18.decide(df, "02-caching", "quick").verdict == verdict
+
+
+def test_c18_is_inconclusive_when_the_proxy_points_are_generator_bound():
+    df = home_rows({"view": 1.0, "nginx microcache": 0.05},
+                   limits={"nginx microcache": "generator"})
+    d = rules.C18.decide(df, "02-caching", "full")
+    assert d.verdict == "inconclusive" and "no valid point" in d.note
+
+
+def worker_rows(cpu, io, io_limit="unexplained", repeats=(0,)):
+    """cpu, io: req/s of (sync ×1, sync ×4) on each endpoint."""
+    out = []
+    for r in repeats:
+        for kind, (one, most), lim in (("cpu-bound", cpu, "server"), ("io-bound", io, io_limit)):
+            for n, x in ((1, one), (4, most)):
+                out.append(dict(config=f"sync ×{n}", worker_class="sync", workers=n,
+                                variant=kind, repeat=r, req_s=x, limit=lim))
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("cpu, io, verdict", [
+    ((100, 300), (20, 80), "holds"),                   # both gain
+    ((100, 95), (20, 80), "holds with conditions"),    # only the waiting page gains
+    ((100, 95), (20, 22), "does not hold"),            # neither
+    ((100, 200), (20, 80), "inconclusive"),            # CPU-bound gain 2× ± 10%
+    ((100, 95), (20, 40), "inconclusive"),             # IO-bound gain 2× ± 10%
+])
+def test_c19(cpu, io, verdict):
+    assert rules.C19.decide(worker_rows(cpu, io), "03-worker-counts", "quick").verdict == verdict
+
+
+def test_c19_io_points_at_a_stated_load_count_but_generator_bound_ones_do_not():
+    assert rules.C19.decide(worker_rows((100, 95), (20, 80), io_limit="generator"),
+                            "03-worker-counts", "quick").verdict == "inconclusive"
+
+
+def test_every_rule_states_a_quote_and_what_would_decide_it():
+    for nb, rs in rules.RULES.items():
+        for rule in rs:
+            assert rule.quote and rule.decides, (nb, rule.claim)
+            assert rule.claim in rule.markdown()
