@@ -55,8 +55,9 @@ SERVERS: dict[str, Server] = {
                     ("nginx-light", "nginx"), "nginx", version_args=("-v",)),
     "memcached": Server("memcached", ("memcached",), "SCALELAB_MEMCACHED", False,
                         ("memcached",), None, required=False, version_args=("-V",)),
-    # not a server: the independent load generator that calibrates Locust (scalelab.wrk)
-    "wrk": Server("wrk", ("wrk",), "SCALELAB_WRK", False, ("wrk",), None, required=False,
+    # not a server: the independent load generator (scalelab.wrk) that calibrates Locust and
+    # drives pages too cheap for Locust (notebooks 00 and 02)
+    "wrk": Server("wrk", ("wrk",), "SCALELAB_WRK", False, ("wrk",), "wrk",
                   version_args=("-v",)),
 }
 

@@ -285,7 +285,9 @@ def _why(c: Criterion, est: Estimate, unit: str) -> str:
 
 # --- figures built from rows ------------------------------------------------------------
 def point_label(row) -> str:
-    parts = [str(row.get("variant") or f"{int(row['users'])} users")]
+    """A point as the ledger names it: configuration, variant (or users), repeat."""
+    parts = [str(row["config"])] if "config" in row and not pd.isna(row["config"]) else []
+    parts.append(str(row.get("variant") or f"{int(row['users'])} users"))
     if "repeat" in row and not pd.isna(row["repeat"]):
         parts.append(f"r{int(row['repeat'])}")
     return " ".join(parts)

@@ -56,12 +56,39 @@ def configurations(cores: int, mode: str = "quick") -> list[Config]:
 
 
 def endpoints(stack: Stack, config: Config, wait_ms: int) -> dict[str, Workload]:
-    """The CPU-bound page and the IO-bound page (async under ASGI), addressed to the app."""
-    io_path = "/w/io-async/" if config.server == "uvicorn" else "/w/io/"
+    """The CPU-bound page and the IO-bound page, addressed to the app. Under ASGI the IO-bound
+    page is the async view, and the blocking view runs beside it as "io-bound (sync view)":
+    the common mistake of serving ordinary Django views from an ASGI server."""
     app = stack.app_url
-    return {"cpu-bound": Workload("cpu-bound", mix={"p": 1}, pages={"p": ("GET", f"{app}/w/cpu/")}),
-            "io-bound": Workload("io-bound", mix={"p": 1},
-                                 pages={"p": ("GET", f"{app}{io_path}?ms={wait_ms}")})}
+    page = lambda name, path: Workload(name, mix={"p": 1}, pages={"p": ("GET", app + path)})  # noqa: E731
+    out = {"cpu-bound": page("cpu-bound", "/w/cpu/")}
+    if config.server == "uvicorn":
+        out["io-bound"] = page("io-bound", f"/w/io-async/?ms={wait_ms}")
+        out["io-bound (sync view)"] = page("io-bound (sync view)", f"/w/io/?ms={wait_ms}")
+    else:
+        out["io-bound"] = page("io-bound", f"/w/io/?ms={wait_ms}")
+    return out
+
+
+def ceilings(row, users: int, server_cpus: int = 1) -> dict[str, float]:
+    """What could have limited an IO-bound point, in requests/s: the closed loop (users ÷
+    response time floor, the wait), the request slots (slots ÷ wait; none under ASGI), and the
+    server CPUs (server CPUs ÷ the measured CPU-seconds per request)."""
+    wait_s = row["wait_ms"] / 1000
+    out = {"users ÷ wait": users / wait_s}
+    if row.get("slots"):
+        out["slots ÷ wait"] = row["slots"] / wait_s
+    cost_s = row["cpu_ms_per_req_server"] / 1000
+    if cost_s > 0:
+        out["server CPU ÷ cost"] = server_cpus / cost_s
+    return out
+
+
+def limiting(row, users: int, server_cpus: int = 1) -> tuple[str, float]:
+    """The lowest ceiling, and the measured throughput ÷ that ceiling."""
+    c = ceilings(row, users, server_cpus)
+    name = min(c, key=c.get)
+    return name, row["req_s"] / c[name]
 
 
 def measure(configs: Sequence[Config], users: int = 32, duration: int = 5, warmup: int = 2,

@@ -40,3 +40,20 @@ def test_usl_fit_of_linear_scaling_has_no_peak():
 def test_usl_needs_three_worker_counts():
     with pytest.raises(ValueError, match="at least 3 distinct"):
         workers.fit_usl([1, 2, 2], [1, 2, 2])
+
+
+def test_the_lowest_ceiling_names_what_limited_an_io_bound_point():
+    from scalelab.workers import ceilings, limiting
+
+    # 1 sync worker waiting 50 ms: one slot, so at most 20 req/s
+    row = {"wait_ms": 50, "slots": 1, "cpu_ms_per_req_server": 1.0, "req_s": 19.0}
+    assert ceilings(row, users=32) == {"users ÷ wait": 640.0, "slots ÷ wait": 20.0,
+                                       "server CPU ÷ cost": 1000.0}
+    name, share = limiting(row, users=32)
+    assert name == "slots ÷ wait" and share == 0.95
+    # ASGI: no slot limit; 32 users waiting 50 ms can send at most 640 req/s
+    asgi = {"wait_ms": 50, "slots": 0, "cpu_ms_per_req_server": 1.0, "req_s": 600.0}
+    assert limiting(asgi, users=32)[0] == "users ÷ wait"
+    # a dear page: the CPU is the lower ceiling
+    assert limiting({**asgi, "cpu_ms_per_req_server": 4.0}, users=32, server_cpus=1)[0] == \
+        "server CPU ÷ cost"
