@@ -64,13 +64,17 @@ class Workload:
     pages: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.pages, dict):
+            raise ValueError(f"pages must be a dict of name -> (method, path), not "
+                             f"{type(self.pages).__name__}")
         for page, spec in self.pages.items():
             if not (isinstance(spec, (tuple, list)) and len(spec) == 2
                     and spec[0] in ("GET", "POST") and isinstance(spec[1], str)):
                 raise ValueError(f"pages[{page!r}] must be (method, path), method GET or POST, "
                                  f"path like '/q/{{qid}}/' (or an absolute loopback URL)")
+            _check_template(page, spec[1])
             if spec[1].startswith(("http://", "https://")):
-                _check_url(spec[1].split("{", 1)[0])
+                _check_page_url(page, spec[1])
             elif not spec[1].startswith("/"):
                 raise ValueError(f"pages[{page!r}] path must start with / or http://")
         known = {**PAGES, **self.pages}
@@ -81,16 +85,23 @@ class Workload:
         if unknown:
             raise ValueError(f"mix has unknown page(s) {sorted(unknown)}; pages: "
                              f"{', '.join(known)}")
-        if any(not isinstance(w, (int, float)) or w < 0 for w in self.mix.values()) or \
-                sum(self.mix.values()) <= 0:
-            raise ValueError("mix weights must be numbers >= 0 with a positive sum")
+        if any(isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w)
+               or w < 0 for w in self.mix.values()) or sum(self.mix.values()) <= 0:
+            raise ValueError(f"mix weights must be finite numbers >= 0 with a positive sum, "
+                             f"not {self.mix!r}")
         tt = self.think_time
+        if isinstance(tt, bool) or not (isinstance(tt, (int, float)) or (
+                isinstance(tt, (tuple, list)) and len(tt) == 2
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in tt))):
+            raise ValueError(f"think_time must be seconds from 0 to 3600, or a (min, max) "
+                             f"range within that, not {tt!r}")
         lo, hi = (tt, tt) if isinstance(tt, (int, float)) else tuple(tt)
         if not (0 <= lo <= hi <= 3600):
             raise ValueError(f"think_time must be seconds from 0 to 3600, or a (min, max) "
                              f"range within that, not {tt!r}")
         self._think = (float(lo), float(hi))
-        if not 0 <= self.zipf_s <= 5:
+        if isinstance(self.zipf_s, bool) or not isinstance(self.zipf_s, (int, float)) \
+                or not 0 <= self.zipf_s <= 5:
             raise ValueError(f"zipf_s must be from 0 (uniform) to 5, not {self.zipf_s!r}")
 
     @property
@@ -118,6 +129,36 @@ class Target:
     tags: list[str] = field(default_factory=list)
     layout: CpuLayout | None = None
     counters: dict = field(default_factory=dict)  # name -> callable: cumulative server counters
+
+
+TEMPLATE_FIELDS = ("qid", "tag")  # what the locustfile fills into a page's path
+
+
+def _check_template(page: str, path: str) -> None:
+    """Only {qid} and {tag} may stand in a path: anything else would fail every request."""
+    import string
+
+    try:
+        fields = {f for _, f, spec, conv in string.Formatter().parse(path) if f is not None}
+    except ValueError as exc:
+        raise ValueError(f"pages[{page!r}]: {path!r} is not a valid template ({exc})") from None
+    unknown = fields - set(TEMPLATE_FIELDS)
+    if unknown:
+        raise ValueError(f"pages[{page!r}]: unknown field(s) {sorted(unknown)} in {path!r}; "
+                         f"a path may use {{qid}} and {{tag}} only")
+
+
+def _check_page_url(page: str, url: str) -> None:
+    """An absolute page URL is checked as it will be sent: no template and no user info in
+    its host part (``http://127.0.0.1{tag}@elsewhere/`` would send every request elsewhere)."""
+    netloc = urllib.parse.urlsplit(url.replace("{", "%7B").replace("}", "%7D")).netloc
+    if "%7B" in netloc or "%7D" in netloc or "@" in netloc:
+        raise ValueError(f"pages[{page!r}]: the host part of {url!r} may not contain a "
+                         "template field or user info ('@'); only the path may vary")
+    for sample in (url.format(qid=1, tag="t"), url):
+        if "{" not in sample:
+            _check_url(sample)
+            break
 
 
 def _check_url(url: str) -> str:

@@ -132,3 +132,35 @@ def test_failed_requests_are_reported():
     with pytest.warns(UserWarning, match="requests failed at 1 point"):
         _warn_failures(pd.DataFrame([{"users": 4, "variant": "ttl 15s", "fail_ratio": 1.0},
                                      {"users": 4, "variant": "ok", "fail_ratio": 0.0}]))
+
+
+@pytest.mark.parametrize("pages, message", [
+    ({"p": ("GET", "http://127.0.0.1{tag}@otherhost:8000/health/")}, "host part"),
+    ({"p": ("GET", "http://user@127.0.0.1:8000/")}, "host part"),
+    ({"p": ("GET", "http://10.0.0.1:8000/q/{qid}/")}, "not on this machine"),
+    ({"p": ("GET", "/q/{foo}/")}, "unknown field"),
+    ({"p": ("GET", "/q/{qid/")}, "not a valid template"),
+])
+def test_page_urls_are_checked_as_they_will_be_sent(pages, message):
+    from scalelab.load import Workload
+
+    with pytest.raises(ValueError, match=message):
+        Workload("w", mix={"p": 1}, pages=pages)
+
+
+def test_a_loopback_page_with_a_templated_path_is_accepted():
+    from scalelab.load import Workload
+
+    Workload("w", mix={"p": 1}, pages={"p": ("GET", "http://127.0.0.1:8000/q/{qid}/")})
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(mix={"home": float("nan")}), dict(mix={"home": float("inf")}),
+    dict(mix={"home": True}), dict(think_time=True), dict(think_time="1"),
+    dict(think_time=(1, "2")), dict(zipf_s=True), dict(zipf_s="1"), dict(pages=[("GET", "/")]),
+])
+def test_silent_workload_mistakes_are_refused_naming_the_parameter(kwargs):
+    from scalelab.load import Workload
+
+    with pytest.raises(ValueError, match=next(iter(kwargs)) if "mix" not in kwargs else "mix"):
+        Workload("w", **kwargs)
