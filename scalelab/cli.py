@@ -38,7 +38,7 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from .runs import _write_json, owner_token, reap_stale
+    from .runs import _owner_alive, _write_json, owner_token, reap_stale
     from .stack import Stack
 
     reap_stale()
@@ -46,12 +46,12 @@ def cmd_up(args) -> int:
     if up.exists():
         try:
             info = json.loads(up.read_text())
-            if psutil.pid_exists(info["pid"]):
+            if _owner_alive(info.get("owner", "")):
                 print(f"a stack is already up at {info['url']} (pid {info['pid']}); "
                       "`scalelab down` first", file=sys.stderr)
                 return 1
-        except (ValueError, KeyError):
-            pass
+        except (ValueError, KeyError, AttributeError):
+            pass  # unreadable or stale (its owner is gone, or the pid was reused): replaced
     stack = Stack(workers=args.workers, worker_class=args.worker_class, threads=args.threads,
                   server=args.server, cache=args.cache, session=args.session,
                   questions=args.questions, seed=args.seed,
@@ -84,6 +84,15 @@ def cmd_down(args) -> int:
         print("no stack is up")
         return 0
     pid = info.get("pid")
+    from .runs import _owner_alive
+
+    # The state file survives a reboot and the lab may run as root: signal the pid only if
+    # it is still the process that wrote the file (same start time), never a reused pid.
+    if not _owner_alive(str(info.get("owner", ""))):
+        up.unlink(missing_ok=True)
+        print(f"no stack is up (the state file named pid {pid}, which is no longer the "
+              "stack's owner); removed the stale file")
+        return 0
     try:
         proc = psutil.Process(pid)
         proc.send_signal(signal.SIGTERM)

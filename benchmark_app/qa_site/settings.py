@@ -51,7 +51,10 @@ def _secret_key():
         return path.read_text().strip()
     except FileNotFoundError:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(secrets.token_urlsafe(50))
+        # readable by its owner only: the key signs sessions and CSRF tokens
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
         os.replace(tmp, path)
         return path.read_text().strip()
 

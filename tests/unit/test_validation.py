@@ -164,3 +164,39 @@ def test_silent_workload_mistakes_are_refused_naming_the_parameter(kwargs):
 
     with pytest.raises(ValueError, match=next(iter(kwargs)) if "mix" not in kwargs else "mix"):
         Workload("w", **kwargs)
+
+
+def test_down_never_signals_a_process_that_is_not_the_stacks_owner(tmp_path, monkeypatch):
+    import json
+    import subprocess
+    import sys
+
+    from scalelab import cli
+
+    monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path))
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        up = cli._up_file()
+        up.parent.mkdir(parents=True, exist_ok=True)
+        # a stale file (e.g. from before a reboot) whose pid now belongs to someone else
+        up.write_text(json.dumps({"pid": bystander.pid, "owner": f"{bystander.pid}:1",
+                                  "url": "http://127.0.0.1:1"}))
+        assert cli.cmd_down(None) == 0
+        assert bystander.poll() is None, "down signalled a process that is not ours"
+        assert not up.exists(), "the stale file is removed"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    key = tmp_path / "secret"
+    env = {**os.environ, "QA_SECRET_KEY_FILE": str(key), "DJANGO_SETTINGS_MODULE": "qa_site.settings"}
+    env.pop("QA_SECRET_KEY", None)
+    subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, check=True,
+                   cwd="benchmark_app")
+    assert key.stat().st_mode & 0o777 == 0o600
