@@ -15,21 +15,23 @@ def sweep_rows(points, limit="server"):
                               limit=limit) for r, u, c, x in points])
 
 
-def two_repeats(light, heavy):
-    """Two repeats of a light (8 users) and a heavy (32 users) point: (cost, req/s) each."""
-    return sweep_rows([p for r in (0, 1) for p in ((r, 8, *light), (r, 32, *heavy))])
+def saturated(costs, throughputs, repeats=(0,)):
+    """Server-bound points at 4, 8, 16 and 32 users with the given costs and req/s."""
+    return sweep_rows([(r, u, c, x) for r in repeats
+                       for u, c, x in zip((4, 8, 16, 32), costs, throughputs)])
 
 
-@pytest.mark.parametrize("light, heavy, verdict", [
-    ((10, 100), (10.5, 102), "holds with conditions"),   # same cost, no more throughput
-    ((10, 100), (16, 100), "does not hold"),             # cost grew with load: contention
-    ((10, 100), (10, 180), "does not hold"),             # throughput kept growing: it scaled
-    ((10, 100), (12.5, 100), "inconclusive"),            # cost ratio 1.25 ± 10% straddles
+@pytest.mark.parametrize("costs, throughputs, verdict", [
+    ((30, 29, 31, 30), (33, 34, 33, 34), "holds with conditions"),  # flat: fast, not scaling
+    ((31, 31, 27, 25), (31, 31, 35, 39), "holds with conditions"),  # cheaper under load: fine
+    ((30, 30, 45, 50), (33, 33, 33, 33), "does not hold"),          # slower under load: contention
+    ((30, 30, 30, 30), (30, 60, 120, 240), "does not hold"),        # throughput scaled with users
+    ((30, 30, 36, 37.5), (33, 33, 33, 33), "inconclusive"),         # cost ×1.22 ± 10%: straddles
+    ((30, 30, 30, 30), (30, 30, 42, 42), "inconclusive"),           # elasticity 0.24 ± 10%
 ])
-def test_c13(light, heavy, verdict):
-    df = two_repeats(light, heavy)
-    df = df[df.repeat == 0]  # one repeat: the ±10% band applies
-    assert rules.C13.decide(df, "01-baseline", "quick").verdict == verdict
+def test_c13(costs, throughputs, verdict):
+    d = rules.C13.decide(saturated(costs, throughputs), "01-baseline", "quick")
+    assert d.verdict == verdict, d
 
 
 def test_c13_needs_a_sweep_four_times_past_the_knee():
@@ -39,8 +41,8 @@ def test_c13_needs_a_sweep_four_times_past_the_knee():
 
 
 def test_c13_ignores_points_that_are_not_server_bound():
-    df = pd.concat([two_repeats((10, 100), (10, 100)),
-                    sweep_rows([(0, 1, 30, 20), (1, 1, 30, 20)], limit="unexplained")])
+    df = pd.concat([saturated((30, 30, 30, 30), (33, 33, 33, 33), repeats=(0, 1)),
+                    sweep_rows([(0, 1, 60, 10), (1, 2, 60, 20)], limit="unexplained")])
     d = rules.C13.decide(df, "01-baseline", "full")
     assert d.verdict == "holds with conditions" and "1 users" not in d.points
 
