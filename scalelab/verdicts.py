@@ -15,9 +15,11 @@ passes when all its criteria pass, fails when any fails, else it is undecided. T
 the first clause that passes; an undecided clause met before that makes the verdict
 "inconclusive" (with what would decide it); when every clause fails, ``otherwise``.
 
-With a single repeat there is no measured spread: the value is widened by ``ONE_RUN_BAND``
-(the run-to-run spread of within-run ratios seen on this machine), so a single quick run
-near a threshold says "inconclusive" instead of flipping between runs.
+With a single repeat there is no measured spread: the value is widened by ``ONE_RUN_BAND``,
+so a single quick run near a threshold says "inconclusive" instead of flipping between runs.
+Its size comes from two quick runs of one commit here: ratios of single windows moved by
+about ±11% around their mean (C2's saving 13.8× and 17.3×, C1's 1.17× and 1.44×), so one
+run's value needs ±20% to reach the other's.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from . import validity
 OUTCOMES = ("holds", "holds with conditions", "does not hold", "inconclusive",
             "cannot be tested on one machine")
 OPS = (">=", "<=", "between")
-ONE_RUN_BAND = 0.10  # relative spread assumed for a figure measured once
+ONE_RUN_BAND = 0.20  # relative spread assumed for a figure measured once (see above)
 
 
 @dataclass(frozen=True)
