@@ -1,0 +1,56 @@
+"""The independent generator on real servers: same columns and flags as Locust's points, a
+drained server before each window, and the calibration's done-criterion."""
+
+import pytest
+
+from scalelab import Stack, Workload, wrk
+
+TEST_QUESTIONS = 2_000
+
+
+@pytest.fixture(scope="module")
+def vstack():
+    with Stack(workers=1, questions=TEST_QUESTIONS, cache="redis", label="test-wrk") as s:
+        yield s
+
+
+def view(stack):
+    return Workload("view", mix={"p": 1}, pages={"p": ("GET", stack.app_url + "/c/view/")})
+
+
+def test_a_wrk_point_has_the_lab_columns_and_a_limit(vstack):
+    row = wrk.point(vstack, wrk.url_of(vstack, view(vstack)), connections=4, duration=1,
+                    warmup=1, variant="view")
+    assert row["requests"] > 0 and row["failures"] == 0
+    assert row["limit"] in ("server", "generator", "failures", "unexplained")
+    for col in ("req_s", "p50_ms", "p99_ms", "cpu_ms_per_req_app", "cpu_ms_per_req_cache",
+                "server_cpus_busy", "generator_load", "redis_hit_ratio"):
+        assert col in row, col
+    assert row["redis_hit_ratio"] > 0.9, "the cached view is served from Redis"
+
+
+def test_an_uncached_page_is_measured_on_a_drained_server(vstack):
+    # 16 connections on one sync worker queue ~16 requests when wrk's warm-up ends; without
+    # the drain their CPU would land in the window and inflate the cost per request
+    url = vstack.app_url + "/"
+    few = wrk.point(vstack, url, connections=2, duration=2, warmup=1)
+    many = wrk.point(vstack, url, connections=16, duration=2, warmup=1)
+    assert many["cpu_ms_per_req_server"] < 1.5 * few["cpu_ms_per_req_server"]
+
+
+def test_locust_and_wrk_agree_on_the_cached_page_or_locust_is_flagged(vstack):
+    cal = wrk.calibrate(vstack, view(vstack), users=8, duration=2, warmup=1, repeats=1)
+    agree = wrk.agreement(cal)
+    assert set(cal.generator) == {"locust", "wrk"}
+    assert abs(agree["ratio"] - 1) <= 0.10 or agree["locust_flagged"], agree
+
+
+def test_wrk_refuses_what_it_cannot_drive(vstack):
+    with pytest.raises(ValueError, match="template"):
+        wrk.point(vstack, vstack.app_url + "/q/{qid}/")
+    with pytest.raises(ValueError, match="connections must be"):
+        wrk.point(vstack, vstack.app_url + "/", connections=0)
+    with pytest.raises(ValueError, match="one fixed GET page"):
+        wrk.url_of(vstack, Workload("v", mix={"v": 1}, pages={"v": ("POST", "/api/x/")}))
+    with pytest.raises(ValueError, match="variants must be"):
+        wrk.compare(vstack, {})
