@@ -35,7 +35,7 @@ def _ttl(request, default=None):
     raw = request.GET.get("ttl")
     if raw is None:
         return default if default is not None else settings.CACHE_TIMEOUT, None
-    if not raw.isdigit() or int(raw) not in TTLS:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in TTLS:
         return None, HttpResponseBadRequest(f"ttl must be one of {TTLS}, not {raw!r}")
     return int(raw), None
 
@@ -136,7 +136,7 @@ def probe(request):
         return error
     op = request.GET.get("op", "none")
     raw_n = request.GET.get("n", "20")
-    if op not in ("hit", "miss", "none") or not raw_n.isdigit() or \
+    if op not in ("hit", "miss", "none") or not (raw_n.isascii() and raw_n.isdigit()) or \
             not 1 <= int(raw_n) <= PROBE_MAX_OPS:
         return HttpResponseBadRequest(f"op must be hit, miss or none and n from 1 to "
                                       f"{PROBE_MAX_OPS}")

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import F
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -40,6 +40,8 @@ def question_detail(request, pk):
 
 def tag_page(request, name):
     """Questions with one tag, by score, 30 a page (?page=N)."""
+    if "\x00" in name:  # PostgreSQL refuses NUL in text: no tag can have it
+        raise Http404("no such tag")
     tag = get_object_or_404(Tag, name=name)
     questions = (tag.questions.select_related("author").prefetch_related("tags")
                  .order_by("-score", "id"))

@@ -46,7 +46,7 @@ def cpu(request):
 
 def _ms(request):
     raw = request.GET.get("ms", "50")
-    if not raw.isdigit() or int(raw) > MAX_MS:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_MS:
         return None, HttpResponseBadRequest(f"ms must be a whole number from 0 to {MAX_MS}")
     if not settings.UPSTREAM_URL:
         return None, HttpResponseBadRequest("QA_UPSTREAM_URL is not set: no upstream to wait on")

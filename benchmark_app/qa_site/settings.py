@@ -6,6 +6,7 @@ A bad value stops start-up with a message naming the variable and what is allowe
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -104,6 +105,10 @@ if DB_ENGINE == "postgres":
                 "connections)")
         _options["pool"] = {"min_size": env_int("QA_DB_POOL_MIN", 2, 1, 100),
                             "max_size": env_int("QA_DB_POOL_MAX", 4, 1, 100)}
+        if _options["pool"]["min_size"] > _options["pool"]["max_size"]:
+            raise ImproperlyConfigured(
+                f"QA_DB_POOL_MIN={_options['pool']['min_size']} must not exceed "
+                f"QA_DB_POOL_MAX={_options['pool']['max_size']}")
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.postgresql",
         "HOST": env("QA_DB_HOST", "127.0.0.1"),
@@ -138,8 +143,20 @@ _cache_backends = {
 }
 
 
+_LOCATION_FORMS = {  # what a cache location must look like, or every request fails
+    "redis": (re.compile(r"(rediss?|unix)://\S+"), "redis://HOST:PORT/DB"),
+    "memcached": (re.compile(r"[\w.\-]+:\d{1,5}|unix:/\S+"), "HOST:PORT"),
+}
+
+
 def _cache(kind, location=""):
     backend, default_location = _cache_backends[kind]
+    if location and kind in _LOCATION_FORMS:
+        pattern, form = _LOCATION_FORMS[kind]
+        if not pattern.fullmatch(location):
+            raise ImproperlyConfigured(
+                f"the {kind} cache location {location!r} (QA_CACHE_LOCATION or "
+                f"QA_CACHE_{kind.upper()}_LOCATION) must look like {form}")
     conf = {"BACKEND": backend, "LOCATION": location or default_location,
             "TIMEOUT": CACHE_TIMEOUT}
     if kind in ("locmem", "db"):

@@ -117,3 +117,27 @@ def test_worker_endpoints(client, settings):
     assert resp.status_code == 400 and b"QA_UPSTREAM_URL" in resp.content
     settings.UPSTREAM_URL = "http://127.0.0.1:9"
     assert client.get("/w/io/?ms=99999").status_code == 400
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"QA_DB": "postgres", "QA_DB_CONN_MAX_AGE": "0", "QA_DB_POOL": "1", "QA_DB_POOL_MIN": "5",
+      "QA_DB_POOL_MAX": "2"}, "QA_DB_POOL_MIN=5 must not exceed QA_DB_POOL_MAX=2"),
+    ({"QA_CACHE": "redis", "QA_CACHE_LOCATION": "localhost"}, "must look like redis://"),
+    ({"QA_CACHE_MEMCACHED_LOCATION": "redis://127.0.0.1:6379/0"}, "must look like HOST:PORT"),
+])
+def test_inconsistent_settings_are_refused_at_start_up(extra, message):
+    env = dict(os.environ, **extra)
+    out = subprocess.run([sys.executable, "manage.py", "check"], cwd=APP_DIR, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and message in out.stderr
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/tags/%00/", 404),
+    ("/c/q/1/?ttl=%C2%B2", 400),       # "²".isdigit() is True, int("²") fails
+    ("/c/probe/?op=hit&n=%C2%B2", 400),
+    ("/w/io/?ms=%C2%B2", 400),
+])
+def test_harmless_input_is_never_a_500(client, seeded, settings, url, status):
+    settings.UPSTREAM_URL = "http://127.0.0.1:9"
+    assert client.get(url).status_code == status
