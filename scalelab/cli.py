@@ -128,9 +128,11 @@ def cmd_notebook(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from .notebooks import available, execute
+    from .notebooks import available, execute, resolve
 
     names = args.notebooks or available()
+    for name in names:  # every name before any notebook runs
+        resolve(name)
     t0 = time.perf_counter()
     for name in names:
         print(f"running {name} ({args.mode} mode) ...", flush=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from . import binaries, paths
 from .cpus import CpuLayout, default_layout
 from .runs import Run
 from .services import (AppConfig, Gunicorn, Memcached, Nginx, Postgres, Redis, Service,
@@ -50,10 +50,11 @@ class Dataset:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        if not isinstance(self.questions, int) or not 1 <= self.questions <= MAX_QUESTIONS:
+        if isinstance(self.questions, bool) or not isinstance(self.questions, int) \
+                or not 1 <= self.questions <= MAX_QUESTIONS:
             raise ValueError(f"questions must be a whole number from 1 to {MAX_QUESTIONS:,}, "
                              f"not {self.questions!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a whole number 0 or more, not {self.seed!r}")
 
     @property
@@ -64,6 +65,11 @@ class Dataset:
 def _check_choice(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, not {value!r}")
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
@@ -103,6 +109,18 @@ class Stack:
         _check_int("threads", threads, 1, 64)
         _check_int("conn_max_age", conn_max_age, 0, 86400)
         _check_int("cache_timeout", cache_timeout, 0, 86400)
+        for name, value in (("db_pool", db_pool), ("cache_middleware", cache_middleware),
+                            ("upstream", upstream)):
+            _check_bool(name, value)
+        if pg_settings is not None and not (isinstance(pg_settings, dict) and all(
+                isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                for k, v in pg_settings.items())):
+            raise ValueError(f"pg_settings must be a dict of setting name -> value, not "
+                             f"{pg_settings!r}")
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"label must be a non-empty string, not {label!r}")
+        if layout is not None and not isinstance(layout, CpuLayout):
+            raise ValueError(f"layout must be a CpuLayout, not {type(layout).__name__}")
         if db_pool and conn_max_age:
             raise ValueError("db_pool=True needs conn_max_age=0 (the pool replaces persistent "
                              "connections)")
@@ -131,6 +149,7 @@ class Stack:
         if self.run is not None:
             return self
         t_start = time.perf_counter()
+        self._check_binaries()  # every binary before any server starts
         self.run = Run.create(self.label)
         try:
             cpus = self.layout.server
@@ -179,6 +198,15 @@ class Stack:
             raise
         self.timings["start_s"] = time.perf_counter() - t_start
         return self
+
+    def _check_binaries(self) -> None:
+        """Raise MissingBinary naming every server this configuration needs and lacks."""
+        needed = ["postgresql", *self.config["cache_servers"]]
+        if self.config["proxy"] == "nginx":
+            needed.append("nginx")
+        missing = [f for f in (binaries.find(n) for n in needed) if not f.ok]
+        if missing:
+            raise binaries.MissingBinary(binaries.missing_message(missing))
 
     def stop(self) -> None:
         for key in reversed(list(self.services)):

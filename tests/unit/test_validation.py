@@ -200,3 +200,40 @@ def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path):
     subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, check=True,
                    cwd="benchmark_app")
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(questions=True), "questions must be"), (dict(seed=False), "seed must be"),
+    (dict(db_pool="no", conn_max_age=0), "db_pool must be True or False"),
+    (dict(upstream=1), "upstream must be True or False"),
+    (dict(cache="redis", cache_middleware="yes"), "cache_middleware must be True or False"),
+    (dict(pg_settings=["work_mem"]), "pg_settings must be a dict"),
+    (dict(label=""), "label must be"), (dict(layout="0,1"), "layout must be a CpuLayout"),
+])
+def test_stack_parameters_of_the_wrong_type_are_refused_by_name(kwargs, message):
+    from scalelab import Stack
+
+    with pytest.raises(ValueError, match=message):
+        Stack(**kwargs)
+
+
+def test_every_binary_is_checked_before_any_server_starts(monkeypatch):
+    from scalelab import Stack, binaries
+
+    real = binaries.find
+    monkeypatch.setattr(binaries, "find", lambda name, environ=None: (
+        binaries.Found(binaries.SERVERS[name]) if name in ("nginx", "redis") else real(name)))
+    stack = Stack(cache="redis", proxy="nginx")
+    with pytest.raises(binaries.MissingBinary) as err:
+        stack.start()
+    assert "nginx" in str(err.value) and "redis" in str(err.value)
+    assert stack.run is None and not stack.services, "nothing may start"
+
+
+def test_reproduce_checks_every_name_before_running_any(monkeypatch, capsys):
+    from scalelab import cli, notebooks
+
+    ran = []
+    monkeypatch.setattr(notebooks, "execute", lambda name, **kw: ran.append(name))
+    assert cli.main(["reproduce", "00", "99"]) != 0
+    assert ran == [] and "notebook '99' not found" in capsys.readouterr().err
