@@ -9,6 +9,8 @@ every server and Locust, the git commit, the mode, the parameters and the CPU pi
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import json
 import os
 import platform
@@ -33,14 +35,42 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def _write_temp(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path`` and sync it; remove it on error."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
+        pid = stale.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+            stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no temporary file behind
+        raise
+    return tmp
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    os.replace(_write_temp(path, text), path)
+
+
+def check_writable(notebook: str) -> Path:
+    """Fail now, naming the folder, if results of ``notebook`` cannot be written (before a
+    measurement, not after it)."""
+    folder = paths.results_dir() / _check_name("notebook", notebook)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test.{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise PermissionError(f"results cannot be written to {folder} ({exc.strerror}); "
+                              "set SCALELAB_RESULTS_DIR to a writable folder") from None
+    return folder
 
 
 def cpu_model() -> str:
@@ -138,8 +168,20 @@ def save(df: pd.DataFrame, notebook: str, name: str, mode: str = "", params: dic
         meta["workload"] = workload.describe() if hasattr(workload, "describe") else workload
     if extra:
         meta.update(extra)
-    atomic_write_text(csv_path.with_suffix(".json"), json.dumps(_jsonable(meta), indent=2))
-    atomic_write_text(csv_path, df.to_csv(index=False))
+    # Both files are written in full before either replaces its old version (a full disk
+    # changes nothing); the metadata, renamed last, carries the CSV's digest, so a reader can
+    # tell a pair cut apart by a kill between the two renames (see load).
+    text = df.to_csv(index=False)
+    meta["csv_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    csv_tmp = _write_temp(csv_path, text)
+    try:
+        json_tmp = _write_temp(csv_path.with_suffix(".json"),
+                               json.dumps(_jsonable(meta), indent=2))
+    except BaseException:
+        csv_tmp.unlink(missing_ok=True)
+        raise
+    os.replace(csv_tmp, csv_path)
+    os.replace(json_tmp, csv_path.with_suffix(".json"))
     return csv_path
 
 
@@ -151,8 +193,20 @@ def load(notebook: str, name: str) -> tuple[pd.DataFrame, dict]:
             if csv_path.parent.exists() else []
         raise FileNotFoundError(f"no result {name!r} for notebook {notebook!r} in "
                                 f"{paths.relative(csv_path.parent)}; available: {available}")
-    meta = json.loads(csv_path.with_suffix(".json").read_text())
-    return pd.read_csv(csv_path), meta
+    text = csv_path.read_text()
+    try:
+        meta = json.loads(csv_path.with_suffix(".json").read_text())
+    except (FileNotFoundError, ValueError):
+        meta = {"notebook": notebook, "name": name}
+        meta["csv_sha256"] = None
+    df = pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame()
+    if meta.get("csv_sha256", "absent") not in ("absent", hashlib.sha256(text.encode()).hexdigest()):
+        # a save was cut between its CSV and its metadata: the CSV is the newer, keep it and
+        # say that the metadata describes an earlier save
+        meta.update(rows=int(len(df)), incomplete=True,
+                    note="the last save was interrupted between the CSV and its metadata; "
+                         "the metadata above the rows count is from the save before")
+    return df, meta
 
 
 def list_results(notebook: str | None = None) -> pd.DataFrame:
@@ -173,6 +227,7 @@ class ResultWriter:
 
     def __init__(self, notebook: str, name: str, **save_kwargs: Any):
         result_path(notebook, name)  # validate names now, not after the first point
+        check_writable(notebook)     # and the folder: a measurement must not be lost
         self.notebook, self.name, self.save_kwargs = notebook, name, save_kwargs
         self.rows: list[dict] = []
         self.path: Path | None = None

@@ -89,3 +89,72 @@ def test_pruning_keeps_live_runs(tmp_path, monkeypatch):
     assert live.id in left, "a live run's logs must never be pruned"
     assert finished[0].id not in left
     live.close()
+
+
+KILLED_WRITER = """
+import pandas as pd
+from scalelab import results
+w = results.ResultWriter("tests", "killed", mode="quick")
+for i in range(100000):
+    w.add({"i": i, "x": "y" * 200})
+"""
+
+
+def test_a_writer_killed_at_any_moment_never_leaves_a_mismatched_pair(results_dir):
+    import os
+    import random
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "SCALELAB_RESULTS_DIR": str(results_dir)}
+    rng = random.Random(7)
+    for _ in range(25):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER], env=env)
+        csv = results_dir / "tests" / "killed.csv"
+        deadline = time.time() + 30
+        while not csv.exists() and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.3))
+        proc.kill()
+        proc.wait()
+        df, meta = results.load("tests", "killed")
+        assert meta["rows"] == len(df), meta
+        assert list(df["i"]) == list(range(len(df))), "rows are whole and in order"
+    results.save(pd.DataFrame({"i": [0]}), "tests", "killed")
+    assert not list((results_dir / "tests").glob(".*.tmp")), "temporary files are cleaned up"
+
+
+def test_a_full_disk_changes_nothing_and_leaves_no_temporary_file(results_dir, monkeypatch):
+    import errno
+    import os
+
+    results.save(pd.DataFrame({"a": [1, 2]}), "tests", "full")
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        results.save(pd.DataFrame({"a": [1, 2, 3]}), "tests", "full")
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    df, meta = results.load("tests", "full")
+    assert len(df) == 2 and meta["rows"] == 2 and not meta.get("incomplete")
+    assert not list((results_dir / "tests").glob(".*.tmp"))
+
+
+def test_an_unwritable_results_folder_is_found_before_measuring(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(blocker / "results"))
+    with pytest.raises(PermissionError, match="SCALELAB_RESULTS_DIR"):
+        results.ResultWriter("01-baseline", "sweep")
+
+
+def test_a_save_cut_between_its_two_files_is_read_as_the_newer_csv_flagged_incomplete(
+        results_dir):
+    path = results.save(pd.DataFrame({"a": [1, 2]}), "tests", "cut")
+    path.write_text(pd.DataFrame({"a": [1, 2, 3]}).to_csv(index=False))  # the CSV got renamed
+    df, meta = results.load("tests", "cut")
+    assert len(df) == 3 and meta["rows"] == 3 and meta["incomplete"] is True
