@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, PermissionError) as exc:
         print(f"scalelab {args.command}: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # servers failing to start: the message carries the log tail

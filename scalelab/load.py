@@ -318,48 +318,98 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
     interrupted = False
     failure = ""
     rss: list[int] = []
-    try:
-        deadline = time.time() + total + 60
-        while proc.poll() is None:
-            time.sleep(0.5)
-            if bar is not None:
-                bar.n = min(total, round(time.time() - (deadline - total - 60), 1))
-                bar.refresh()
-            if time.time() > deadline:
-                _stop_group(proc)
-                failure = (f"Locust did not finish within {total + 60:.0f} s; see "
-                           f"{paths.relative(run.dir / 'logs' / 'locust.log')}")
-                break
-            if target.app_pid:
-                rss = tree_rss_bytes(target.app_pid) or rss  # at the end: after the load
-    except KeyboardInterrupt:
-        interrupted = True
-        _stop_group(proc)
-    finally:
-        sampler.stop()
-        if bar is not None:
-            bar.close()
-        log.close()
-        if proc.poll() is None:
-            _stop_group(proc)
-        run.close()
-    if not failure and not interrupted and proc.returncode not in (0, None):
-        tail = (run.dir / "logs" / "locust.log").read_text()[-2000:]
-        failure = f"Locust exited with code {proc.returncode}:\n{tail}"
+    records: list[dict] = []
 
-    # Finished steps are handed over even when the run was cut short, so none is lost.
-    records = _windows(out, csv_prefix, sampler, layout, warmup, window, workload, rss,
-                       processes)
-    for rec in records:
-        rec["locust_dir"] = paths.relative(out)
-        if on_step:
-            on_step(rec)
-    if interrupted:
-        raise KeyboardInterrupt
+    def hand_over(complete_before: float | None) -> None:
+        """Give every newly finished step to on_step at once: a run stopped later, even by
+        SIGKILL, keeps it."""
+        done = {r["step"] for r in records}
+        for rec in _windows(out, csv_prefix, sampler, layout, warmup, window, workload, rss,
+                            processes, complete_before):
+            if rec["step"] not in done:
+                rec["locust_dir"] = paths.relative(out)
+                records.append(rec)
+                if on_step:
+                    on_step(rec)
+
+    with _sigterm_as_interrupt() as terminated:
+        try:
+            deadline = time.time() + total + 60
+            next_handover = time.time() + 1
+            while proc.poll() is None:
+                time.sleep(0.5)
+                if bar is not None:
+                    bar.n = min(total, round(time.time() - (deadline - total - 60), 1))
+                    bar.refresh()
+                if time.time() > deadline:
+                    _stop_group(proc)
+                    failure = (f"Locust did not finish within {total + 60:.0f} s; see "
+                               f"{paths.relative(run.dir / 'logs' / 'locust.log')}")
+                    break
+                if target.app_pid:
+                    rss = tree_rss_bytes(target.app_pid) or rss  # at the end: after the load
+                if time.time() >= next_handover:
+                    hand_over(time.time() - FLUSH_LAG)
+                    next_handover = time.time() + 1
+        except KeyboardInterrupt:
+            interrupted = True
+            _stop_group(proc)
+        finally:
+            sampler.stop()
+            if bar is not None:
+                bar.close()
+            log.close()
+            if proc.poll() is None:
+                _stop_group(proc)
+            run.close()
+        if not failure and not interrupted and proc.returncode not in (0, None):
+            tail = (run.dir / "logs" / "locust.log").read_text()[-2000:]
+            failure = f"Locust exited with code {proc.returncode}:\n{tail}"
+
+        # The steps that finished since the last hand-over, even when the run was cut short.
+        hand_over(None)
+        records.sort(key=lambda r: r["step"])
+        if interrupted:
+            if terminated():
+                raise Terminated(len(records))
+            raise KeyboardInterrupt
     if failure:
         raise RuntimeError(failure + (f"\n({len(records)} finished point(s) were kept)"
                                       if records else ""))
     return records
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived during a run: finished points were handed over, Locust stopped; the
+    signal is sent again (with its former handler) once this leaves the run."""
+
+    def __init__(self, kept: int) -> None:
+        super().__init__(f"terminated by SIGTERM; {kept} finished point(s) were kept")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within the block, SIGTERM interrupts like Ctrl-C (main thread only: elsewhere signals
+    cannot be caught). On leaving after a SIGTERM, the former handler is restored and the
+    signal raised again, so the process still ends as it was asked to."""
+    import threading
+
+    got = {"term": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def on_term(signum, frame):
+        got["term"] = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield lambda: got["term"]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if got["term"]:
+            signal.raise_signal(signal.SIGTERM)
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
@@ -386,10 +436,16 @@ def _progress(total: float, enabled: bool, desc: str):
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s")
 
 
+FLUSH_LAG = 2.5  # seconds after which the locustfile has written every request of a second
+
+
 def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout,
              warmup: float | Sequence[float], window: float | None, workload: Workload, rss: list[int],
-             processes: int) -> list[dict]:
-    """Cut each step into its measured window: whole seconds from the end of the warm-up."""
+             processes: int, complete_before: float | None = None) -> list[dict]:
+    """Cut each step into its measured window: whole seconds from the end of the warm-up.
+
+    ``complete_before`` (while Locust runs): only steps that ended before that time, whose
+    every second the locustfile has written."""
     steps = [_Step(r["step"], r["users"], r["t"], r["scheduled_end"], r.get("variant", ""))
              for r in _read_jsonl([out / "steps.jsonl"])]
     cells = _read_jsonl(sorted(out.glob("hist-*.jsonl")))
@@ -397,6 +453,8 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
     last_data = max((c["t"] for c in cells), default=0)
     records = []
     for step in steps:
+        if complete_before is not None and step.scheduled_end > complete_before:
+            continue
         step_warmup = warmup[step.index] if isinstance(warmup, (list, tuple)) else warmup
         t0 = math.ceil(step.started + step_warmup)
         t1 = math.floor(min(step.scheduled_end, last_data + 1))

@@ -33,6 +33,8 @@ def summarize(df: pd.DataFrame, metrics=("req_s", "p50_ms", "p90_ms", "p99_ms", 
         out[f"{m}_cv"] = (std / out[m]).where(out["repeats"] > 1)
     if "generator_saturated" in df.columns:
         out["generator_saturated"] = g["generator_saturated"].any()
+    if "limit" in df.columns:
+        out["limit"] = g["limit"].agg(_worst_limit)
     return out.reset_index()
 
 
@@ -195,8 +197,16 @@ def _dedupe_legend(ax) -> None:
 
 def knee(summary: pd.DataFrame, x: str = "users", y: str = "req_s", gain: float = 0.10):
     """The knee of a throughput curve: the first point after which doubling the load adds
-    less than ``gain`` (10%) throughput. Returns that row of ``summary``."""
-    s = summary.sort_values(x).reset_index(drop=True)
+    less than ``gain`` (10%) throughput. Returns that row of ``summary``. Points whose
+    requests failed or whose generator was the limit are left out: they do not show the
+    server's curve."""
+    s = summary
+    if "limit" in s.columns:
+        s = s[~s["limit"].isin(("failures", "generator"))]
+    if s.empty:
+        raise ValueError("no point to find a knee on: every point was limited by failures "
+                         "or by the generator")
+    s = s.sort_values(x).reset_index(drop=True)
     for i in range(len(s) - 1):
         if s.loc[i + 1, y] < s.loc[i, y] * (1 + gain):
             return s.loc[i]

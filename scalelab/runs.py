@@ -97,6 +97,9 @@ def reap_stale(verbose: bool = False) -> list[int]:
             except (OSError, ValueError, KeyError):
                 token = ""
             if not _owner_alive(token):
+                # what a killed run left in the state directory: nginx's prefix (its cache
+                # may be large), then the state file itself
+                shutil.rmtree(paths.state_dir() / "nginx" / state_file.stem, ignore_errors=True)
                 state_file.unlink(missing_ok=True)
     stale = processes_of_dead_owners()
     killed = _terminate(stale) if stale else []
@@ -137,7 +140,13 @@ class Run:
         reap_stale()
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = paths.runs_dir()
-        base.mkdir(parents=True, exist_ok=True)
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            (base / f".write-test.{os.getpid()}").touch()
+            (base / f".write-test.{os.getpid()}").unlink()
+        except OSError as exc:
+            raise PermissionError(f"the runs folder {base} cannot be written ({exc.strerror}); "
+                                  "set SCALELAB_RUNS_DIR to a writable folder") from None
         _prune(base)
         n = 0
         while True:

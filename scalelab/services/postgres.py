@@ -8,6 +8,7 @@ no Unix socket, trust authentication for the loopback role ``scalelab``.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -49,26 +50,66 @@ class Postgres(Service):
         except (OSError, ValueError, IndexError, psutil.Error):
             return False
 
+    def _make_parents(self) -> None:
+        for parent in reversed(self.data_dir.parents[:3]):
+            parent.mkdir(parents=True, exist_ok=True)
+            parent.chmod(0o755)  # the unprivileged user must traverse these
+
+    def _lock(self) -> bool:
+        """Take this cluster for this stack alone, or return False if another stack has it.
+
+        The lock (``flock`` on ``<cluster>.lock`` beside the cluster) is held from before
+        initdb until stop, so creating, starting and seeding a cluster never race with another
+        process; the kernel releases it when its owner dies, however it dies."""
+        self._make_parents()
+        fd = os.open(self.data_dir.parent / f"{self.cluster}.lock", os.O_RDWR | os.O_CREAT,
+                     0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = getattr(self, "_lock_fd", None), None
+        if fd is not None:
+            os.close(fd)
+
     def start(self) -> "Postgres":
         """Start on the first cluster no other stack is using (main, main-1, ...).
 
         Each cluster keeps its own seeded data sets, so a second stack running at the same
         time seeds once and then reuses its cluster too."""
-        if self._cluster_fixed or self.running:
+        if self.running:
             return super().start()
-        for i in range(MAX_CLUSTERS):
-            self.cluster = "main" if i == 0 else f"main-{i}"
-            if self._in_use():
+        names = [self.cluster] if self._cluster_fixed else \
+            ["main" if i == 0 else f"main-{i}" for i in range(MAX_CLUSTERS)]
+        for name in names:
+            self.cluster = name
+            if not self._lock():
+                continue
+            if self._in_use():  # a postmaster started without the lock (an older harness)
+                self._unlock()
                 continue
             try:
                 return super().start()
-            except ServiceError as exc:
-                if "postmaster.pid" in str(exc) and "already exists" in str(exc):
-                    continue  # taken between our check and its start
+            except BaseException:
+                self._unlock()
                 raise
+        if self._cluster_fixed:
+            raise ServiceError(f"PostgreSQL cluster {self.cluster!r} in {self.data_dir.parent} "
+                               "is in use by another running stack")
         raise ServiceError(f"all {MAX_CLUSTERS} PostgreSQL clusters in "
                            f"{self.data_dir.parent} are in use by running stacks; stop one "
                            "(`scalelab down`, or finish a notebook) and retry")
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self._unlock()
 
     @property
     def version(self) -> str:
@@ -92,9 +133,7 @@ class Postgres(Service):
         data = self.data_dir
         if (data / "PG_VERSION").exists():
             return
-        for parent in reversed(data.parents[:3]):
-            parent.mkdir(parents=True, exist_ok=True)
-            parent.chmod(0o755)  # the unprivileged user must traverse these
+        self._make_parents()
         if data.exists():
             shutil.rmtree(data)  # a half-made cluster from an interrupted initdb
         data.mkdir(mode=0o700)

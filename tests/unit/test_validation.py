@@ -237,3 +237,29 @@ def test_reproduce_checks_every_name_before_running_any(monkeypatch, capsys):
     monkeypatch.setattr(notebooks, "execute", lambda name, **kw: ran.append(name))
     assert cli.main(["reproduce", "00", "99"]) != 0
     assert ran == [] and "notebook '99' not found" in capsys.readouterr().err
+
+
+def test_an_unwritable_runs_folder_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch, capsys):
+    from scalelab import cli
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SCALELAB_RUNS_DIR", str(blocker / "runs"))
+    monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path / "state"))
+    assert cli.main(["up"]) == 2
+    err = capsys.readouterr().err
+    assert "runs folder" in err and "SCALELAB_RUNS_DIR" in err and "Traceback" not in err
+
+
+def test_the_reaper_removes_what_a_killed_run_left_in_the_state_folder(tmp_path, monkeypatch):
+    import json
+
+    from scalelab import runs
+
+    monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path))
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "dead-run.json").write_text(json.dumps({"owner": "1:1"}))
+    (tmp_path / "nginx" / "dead-run" / "cache").mkdir(parents=True)
+    runs.reap_stale()
+    assert not (tmp_path / "nginx" / "dead-run").exists()
+    assert not (tmp_path / "runs" / "dead-run.json").exists()
