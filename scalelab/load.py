@@ -64,6 +64,8 @@ class Workload:
     pages: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, not {self.name!r}")
         if not isinstance(self.pages, dict):
             raise ValueError(f"pages must be a dict of name -> (method, path), not "
                              f"{type(self.pages).__name__}")
@@ -182,11 +184,17 @@ def as_target(target, questions: int | None = None) -> Target:
     """A Stack, or an external URL (then pass ``questions`` to pick ids 1..questions)."""
     if isinstance(target, Target):
         return target
+    if questions is not None and (isinstance(questions, bool) or not isinstance(questions, int)
+                                  or questions < 1):
+        raise ValueError(f"questions must be a whole number of 1 or more, not {questions!r}")
     if isinstance(target, str):
         url = _check_url(target)
         n = questions or 1000
         return Target(url, {}, None, list(range(1, n + 1)), [])
     # a Stack (duck-typed to avoid an import cycle)
+    if not all(hasattr(target, a) for a in ("popularity", "base_url", "component_pids")):
+        raise ValueError(f"target must be a Stack or an http(s) URL on this machine, not "
+                         f"{type(target).__name__}")
     pop = target.popularity()
     return Target(target.base_url, target.component_pids(), target.app.pid,
                   pop["question_ids"], pop["tags"], target.layout, target.counters())
@@ -542,8 +550,17 @@ def derive(rec: dict, cpu: dict[str, float], counters: dict[str, float],
 
 
 # --- the public API --------------------------------------------------------------------
+def _check_workload(workload) -> None:
+    if not isinstance(workload, Workload):
+        raise ValueError(f"workload must be a Workload (e.g. Workload('home')), not "
+                         f"{type(workload).__name__}")
+
+
 def _check_points(users: Sequence[int], duration: float, warmup: float, repeats: int,
                   processes: int) -> None:
+    if not isinstance(users, (list, tuple)):
+        raise ValueError(f"users must be a list of whole numbers from 1 to 10000, like "
+                         f"[1, 2, 4], not {users!r}")
     if not users or any(isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= 10_000
                         for u in users):
         raise ValueError(f"users must be whole numbers from 1 to 10000, not {list(users)!r}")
@@ -571,8 +588,9 @@ def sweep(target, workload: Workload | None = None, users: Sequence[int] = (1, 2
     point. ``on_point`` gets each finished row as it is measured (to save it at once).
     """
     workload = workload or Workload()
-    users = list(users)
+    _check_workload(workload)
     _check_points(users, duration, warmup, repeats, processes)
+    users = list(users)
     tgt = as_target(target, questions)
     rows: list[dict] = []
 

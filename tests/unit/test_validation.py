@@ -263,3 +263,15 @@ def test_the_reaper_removes_what_a_killed_run_left_in_the_state_folder(tmp_path,
     runs.reap_stale()
     assert not (tmp_path / "nginx" / "dead-run").exists()
     assert not (tmp_path / "runs" / "dead-run.json").exists()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: __import__("scalelab").sweep("http://127.0.0.1:1", "home"), "workload must be a Workload"),
+    (lambda: __import__("scalelab").sweep("http://127.0.0.1:1", users=8), "users must be a list"),
+    (lambda: __import__("scalelab").sweep(5), "target must be a Stack"),
+    (lambda: __import__("scalelab").run("http://127.0.0.1:1", questions="10"), "questions must be"),
+    (lambda: __import__("scalelab").Workload(5), "name must be"),
+])
+def test_wrong_types_are_refused_naming_the_parameter(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
