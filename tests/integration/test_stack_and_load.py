@@ -25,6 +25,15 @@ def test_stack_serves_every_page(stack):
         assert body
 
 
+@pytest.mark.parametrize("path, status", [
+    ("/tags/%00/", 404),             # PostgreSQL refuses NUL in text: was a 500
+    ("/tags/%00abc/", 404),
+    ("/q/1/?page=%00", 200),
+])
+def test_postgres_gets_no_input_it_refuses(stack, path, status):
+    assert http_get(stack.base_url + path, timeout=10)[0] == status
+
+
 def test_stack_pins_servers_and_reports_itself(stack):
     for service in stack.services.values():
         assert psutil.Process(service.pid).cpu_affinity() == list(stack.layout.server)
