@@ -67,7 +67,7 @@ def _groups(df: pd.DataFrame, hue: str | None):
 
 LIMIT_STYLE = {  # how a point not limited by the server is marked: edge colour, label
     "generator": ("red", "limited by the generator"),
-    "unexplained": ("0.45", "limit unexplained (not server-bound)"),
+    "unexplained": ("0.45", "not server-bound: limited by something else (users, slots, waits)"),
     "failures": ("black", "requests failed"),
 }
 
