@@ -34,8 +34,10 @@ def table() -> str:
         if cid in decided:  # one line per notebook that decided it
             for d in decided[cid]:
                 mode = " (preliminary: quick mode)" if d.get("mode") == "quick" else ""
+                why = (f": {_cell(d.get('note'))}" if d["verdict"] == "inconclusive"
+                       and d.get("note") == d.get("note") and d.get("note") else "")
                 lines.append(f"| {cid}: {_cell(short)} | {d['notebook']} | "
-                             f"**{d['verdict']}**{mode} | {_cell(d.get('number'))} | "
+                             f"**{d['verdict']}**{mode}{why} | {_cell(d.get('number'))} | "
                              f"{_cell(d.get('points'))} | {_cell(d.get('rule'))} |")
         else:
             lines.append(f"| {cid}: {_cell(short)} | {row['tested in']} (planned) | "

@@ -182,7 +182,9 @@ C18 = Rule(
     # half the cost of Django's best cache: a proxy cache is worth a server of its own only
     # if it does the same job for clearly less
     clauses=[Clause("holds", [Criterion("proxy saving", ">=", 2.0)])],
-    decides="more repeats of the home-page variants (MODE='full')")
+    decides="a server-bound nginx point: on a 1 + 1 core split wrk needs about as much CPU "
+            "per request as nginx's microcache, so the point sits near both limits; more "
+            "repeats (MODE='full') give it more chances, more generator CPUs settle it")
 
 
 # --- 03 worker counts -------------------------------------------------------------------

@@ -72,6 +72,14 @@ def test_ledger_lists_every_notebook_that_decided_a_claim(results_dir):
     assert "x 2×" in rows[0] and "2 point(s): a r0, b r0" in rows[0]
     assert "x \\| y" in rows[0], "a | in a rule must not break the table"
     assert "| C1: " in table and "not yet tested" in table
+    results.save(pd.DataFrame([{"claim": "C2", "notebook": "02-caching", "rule": "r",
+                                "number": "x 10×", "points": "p", "verdict": "inconclusive",
+                                "mode": "quick", "note": "x spans 8× to 12×. What would decide "
+                                                          "it: more repeats"}]),
+                 "02-caching", "verdicts", mode="quick")
+    c2 = [l for l in ledger.table().splitlines() if l.startswith("| C2")][0]
+    assert "**inconclusive** (preliminary: quick mode): x spans 8× to 12×" in c2
+    assert "What would decide it: more repeats" in c2
 
 
 def test_pruning_keeps_live_runs(tmp_path, monkeypatch):
