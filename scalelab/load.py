@@ -45,7 +45,6 @@ PAGES: dict[str, tuple[str, str]] = {
     "vote": ("POST", "/api/questions/{qid}/vote/"),
 }
 COMPONENTS = ("app", "db", "cache", "proxy", "upstream")
-SATURATION = validity.GENERATOR_SATURATED  # generator load at or above which a point is flagged
 
 
 @dataclass
@@ -319,9 +318,7 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
         cwd=str(out), start_new_session=True))
     roots = dict(target.components)
     roots["generator"] = [proc.pid]
-    sampler = CpuSampler(roots, cpu_sets={"generator": layout.generator,
-                                          "server": layout.server},
-                         counters=dict(target.counters)).start()
+    sampler = start_sampler(target, layout, roots)
     bar = _progress(total, progress, f"{label}: {len(steps)} step(s)")
     interrupted = False
     failure = ""
@@ -512,6 +509,15 @@ def _windows(out: Path, csv_prefix: Path, sampler: CpuSampler, layout: CpuLayout
         rec["generator_processes"] = processes
         records.append(rec)
     return records
+
+
+def start_sampler(target: Target, layout: CpuLayout,
+                  roots: dict[str, list[int]] | None = None) -> CpuSampler:
+    """Sample what a point's figures come from: the server process trees (and any extra
+    ``roots``), the busy time of the server and generator CPUs, the servers' counters."""
+    return CpuSampler(dict(roots if roots is not None else target.components),
+                      cpu_sets={"generator": layout.generator, "server": layout.server},
+                      counters=dict(target.counters)).start()
 
 
 def derive(rec: dict, cpu: dict[str, float], counters: dict[str, float],

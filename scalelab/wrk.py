@@ -24,16 +24,12 @@ import pandas as pd
 
 from . import binaries
 from .cpus import CpuLayout, default_layout
-from .load import as_target, derive
-from .measure import CpuSampler, wait_until_idle
+from .load import as_target, derive, start_sampler
+from .measure import wait_until_idle
 from .runs import Run
 from .services.base import launcher, wrap_command
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def available() -> bool:
-    return binaries.find("wrk").ok
 
 
 def _ms(text: str) -> float:
@@ -115,9 +111,7 @@ def point(target, url: str, connections: int = 8, duration: int = 5, warmup: int
         # wrk closes its connections when it stops, but requests it queued are still served:
         # start the measured run on idle servers, or their CPU counts against it
         wait_until_idle(layout.server)
-        sampler = CpuSampler(dict(tgt.components),
-                             cpu_sets={"generator": layout.generator, "server": layout.server},
-                             counters=dict(tgt.counters)).start()
+        sampler = start_sampler(tgt, layout)
         try:
             report, t0, t1, _ = _wrk(run, url, connections, duration, layout, "wrk.log")
         finally:
