@@ -16,6 +16,7 @@ from typing import Sequence
 import pandas as pd
 
 from .load import Workload
+from .plots import fmt
 from .services.appserver import http_get
 
 BACKENDS = ("locmem", "redis", "memcached", "db")
@@ -63,25 +64,54 @@ def cost_per_operation(df: pd.DataFrame, ops_per_request: int) -> pd.DataFrame:
 
     (CPU per request of the probe - CPU per request of 'none') / operations per request,
     counted for every server (app, db, cache): where the work happens depends on the backend.
+    Only server-bound rows count. A probe, or the 'none' baseline, without one gets NaN and
+    says so in ``note``: a row of the table, never a missing key.
     """
-    mean = df.groupby("variant")["cpu_ms_per_req_server"].agg(["mean", "min", "max"])
-    base = mean.loc["none"]
+    if isinstance(ops_per_request, bool) or not isinstance(ops_per_request, int) \
+            or ops_per_request < 1:
+        raise ValueError(f"ops_per_request must be a whole number of at least 1, not "
+                         f"{ops_per_request!r}")
+    valid = df[df["server_bound"]] if "server_bound" in df.columns else df
+    base = valid[valid.variant == "none"]
     rows = []
-    for variant in mean.index.drop("none"):
+    for variant in [v for v in dict.fromkeys(df.variant) if v != "none"]:
         backend, op = variant.rsplit(" ", 1)
-        part = df[df.variant == variant]
-        comp = {c: (part[f"cpu_ms_per_req_{c}"].mean()
-                    - df[df.variant == "none"][f"cpu_ms_per_req_{c}"].mean())
-                * 1000 / ops_per_request for c in ("app", "db", "cache")}
-        rows.append({"backend": backend, "operation": op,
-                     "us_per_op": (mean.loc[variant, "mean"] - base["mean"]) * 1000
-                     / ops_per_request,
-                     "us_per_op_min": (mean.loc[variant, "min"] - base["max"]) * 1000
-                     / ops_per_request,
-                     "us_per_op_max": (mean.loc[variant, "max"] - base["min"]) * 1000
-                     / ops_per_request,
-                     **{f"us_{c}": v for c, v in comp.items()}})
+        part = valid[valid.variant == variant]
+        row = {"backend": backend, "operation": op, "points": len(part),
+               "baseline_points": len(base), "note": ""}
+        if part.empty or base.empty:
+            row["note"] = "no server-bound point of " + (
+                "the 'none' baseline" if base.empty else "this probe")
+        per_op = lambda a, b: (a - b) * 1000 / ops_per_request
+        col = "cpu_ms_per_req_server"
+        row.update({"us_per_op": per_op(part[col].mean(), base[col].mean()),
+                    "us_per_op_min": per_op(part[col].min(), base[col].max()),
+                    "us_per_op_max": per_op(part[col].max(), base[col].min())})
+        row.update({f"us_{c}": per_op(part[f"cpu_ms_per_req_{c}"].mean(),
+                                      base[f"cpu_ms_per_req_{c}"].mean())
+                    for c in ("app", "db", "cache")})
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def describe_operation_costs(per_op: pd.DataFrame, uncached_page_ms: float) -> str:
+    """One paragraph on the cost of a cache hit per backend, against an uncached page's CPU,
+    or why it could not be measured in this run."""
+    hits = per_op[per_op.operation == "hit"].set_index("backend")["us_per_op"].dropna()
+    if hits.empty:
+        return ("No cache hit could be costed in this run: the probes, or their `none` "
+                "baseline, had no server-bound point (see the table above). Rerun the cell; "
+                "in full mode every probe is repeated.")
+    fastest, slowest = hits.idxmin(), hits.idxmax()
+    share = hits.max() / (uncached_page_ms * 1000)
+    missing = sorted(set(per_op.backend) - set(hits.index))
+    return (f"One hit costs about **{fmt(hits[fastest])} µs** of server CPU in {fastest} and "
+            f"**{fmt(hits[slowest])} µs** in {slowest}: even the dearest is {share:.1%} of "
+            f"the {fmt(uncached_page_ms * 1000, 3)} µs of an uncached home page"
+            + (". The backend matters far less than *what* is cached." if share < 0.1 else
+               ", not negligible: the backend choice matters here.")
+            + (f" Not costed in this run (no server-bound point): {', '.join(missing)}."
+               if missing else ""))
 
 
 def ttl_variants(stack, ttls: Sequence[int]) -> dict[str, Workload]:

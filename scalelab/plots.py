@@ -309,3 +309,32 @@ def cache_gain_vs_miss_share(df: pd.DataFrame, baseline: str = "uncached", ax=No
     ax.legend(fontsize=8)
     _single_run_note(ax, df)
     return ax
+
+
+def operation_costs(per_op: pd.DataFrame, order=None, ax=None,
+                    title: str = "Cost of one cache hit and one miss (server-bound points)"):
+    """Grouped bars of µs of server CPU per cache operation (``caching.cost_per_operation``),
+    error bars from the extremes of probe and baseline; a backend without a server-bound
+    point is labelled 'not costed' instead of drawn."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    order = list(order or dict.fromkeys(per_op.backend))
+    x = np.arange(len(order))
+    for i, (op, colour) in enumerate([("hit", "#1f77b4"), ("miss", "#ff7f0e")]):
+        part = per_op[per_op.operation == op].set_index("backend").reindex(order)
+        mean = part["us_per_op"]
+        err = np.vstack([(mean - part["us_per_op_min"]).clip(lower=0),
+                         (part["us_per_op_max"] - mean).clip(lower=0)])
+        xs = x + (i - 0.5) * 0.38
+        ax.bar(xs, mean.fillna(0), width=0.38, color=colour, label=op)
+        ax.errorbar(xs, mean, yerr=np.nan_to_num(err), fmt="none", ecolor="k", capsize=3)
+        for xi, v in zip(xs, mean):
+            if math.isnan(v):
+                ax.annotate("not\ncosted", (xi, 0), ha="center", va="bottom", fontsize=7,
+                            color="0.4")
+    ax.set_xticks(x, order)
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.set_ylabel("server CPU per cache operation (µs)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend()
+    return ax
