@@ -42,6 +42,8 @@ POINTS = {
                                                        FAILED),
     "stated load": "points at the load the rule states, whatever limited them, except those "
                    "limited by the generator or by failures",
+    "any load": "points at whatever load they reached, whatever limited them, except those "
+                "with failures",
 }
 
 
@@ -83,6 +85,8 @@ def usable(df: pd.DataFrame, points: str = "server-bound") -> pd.DataFrame:
                          "harness (scalelab.load) before deciding a verdict on them")
     if points == "server-bound":
         return df[df["limit"] == "server"]
+    if points == "any load":
+        return df[df["limit"] != "failures"]
     return df[~df["limit"].isin(("generator", "failures"))]
 
 
