@@ -162,6 +162,13 @@ def cmd_results(args) -> int:
     return 0
 
 
+def cmd_columns(args) -> int:
+    from .load import describe_columns
+
+    print(describe_columns(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .services.appserver import CACHES, SESSIONS, WORKER_CLASSES
 
@@ -200,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("results", help="list saved results")
     res.add_argument("notebook", nargs="?")
     res.set_defaults(fn=cmd_results)
+    sub.add_parser("columns", help="the columns of a measured point, as markdown").set_defaults(
+        fn=cmd_columns)
     return p
 
 

@@ -12,9 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-COMPONENT_COLOURS = {"app": "#1f77b4", "db": "#ff7f0e", "cache": "#2ca02c", "proxy": "#9467bd",
-                     "upstream": "#8c564b"}
-COMPONENTS = tuple(COMPONENT_COLOURS)
+from .load.point import COMPONENTS
+
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+COMPONENT_COLOURS = dict(zip(COMPONENTS, _PALETTE))  # a new component gets the next colour
 
 
 def summarize(df: pd.DataFrame, metrics=("req_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms",

@@ -27,7 +27,7 @@ from .cpus import CpuLayout, default_layout
 from .load import as_target, derive, start_sampler
 from .measure import wait_until_idle
 from .runs import Run
-from .services.base import launcher, wrap_command
+from .processes import spawn, stop_group, wrap_command
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
@@ -79,19 +79,15 @@ def _wrk(run: Run, url: str, connections: int, seconds: int, layout: CpuLayout,
                             "--timeout", "10s", url], cpus=layout.generator,
                            deathsig="SIGTERM")
     log = run.dir / "logs" / log_name
-    with open(log, "w") as out:
-        env = {**os.environ, **run.env()}  # marked as ours, so the reaper knows it
-        proc = launcher().call(lambda: subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, start_new_session=True))
-        started = time.time()
-        try:
-            code = proc.wait(timeout=seconds + 30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise RuntimeError(f"wrk did not finish within {seconds + 30} s; see {log}")
-        ended = time.time()
+    env = {**os.environ, **run.env()}  # marked as ours, so the reaper knows it
+    proc = spawn(command, log, env=env)
+    started = time.time()
+    try:
+        code = proc.wait(timeout=seconds + 30)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        raise RuntimeError(f"wrk did not finish within {seconds + 30} s; see {log}")
+    ended = time.time()
     report = log.read_text()
     if code != 0:
         raise RuntimeError(f"wrk exited with code {code}:\n{report[-1500:]}")

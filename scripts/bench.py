@@ -34,6 +34,7 @@ def main() -> int:
 
     from scalelab import Stack, Workload, run
     from scalelab.plots import fmt
+    from scalelab.experiments.baseline import generator_capacity
 
     rows = []
 
@@ -59,14 +60,14 @@ def main() -> int:
             point = run(stack, Workload("home"), users=args.users, duration=args.duration,
                         warmup=5).iloc[0]
             n_gen, n_server = len(stack.layout.generator), len(stack.layout.server)
-        gen_capacity = 1000 / point.generator_cpu_ms_per_req
+        gen_capacity = generator_capacity(point.generator_cpu_ms_per_req, 1)
         app_capacity = 1000 * n_server / point.cpu_ms_per_req_server
         report("generator CPU per request (FastHttpUser)", fmt(point.generator_cpu_ms_per_req),
                "ms")
         report("Locust capacity per generator core", fmt(gen_capacity, 3), "req/s")
         report(f"app capacity, uncached home ({n_server} server CPU)", fmt(app_capacity, 3),
                "req/s", f"measured {fmt(point.req_s, 3)} req/s at {args.users} users")
-        headroom = gen_capacity * n_gen / app_capacity
+        headroom = generator_capacity(point.generator_cpu_ms_per_req, n_gen) / app_capacity
         report("generator headroom", fmt(headroom), "x", "target >= 3x: "
                + ("met" if headroom >= 3 else "NOT met: use processes= or more generator CPUs"))
         if point.generator_saturated:

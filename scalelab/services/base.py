@@ -9,13 +9,9 @@ Each module in this package is one server behind this contract.
 from __future__ import annotations
 
 import os
-import pwd
-import queue
-import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,6 +22,8 @@ import mirakuru.base
 from mirakuru import Executor
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
 
+from ..processes import (ServiceError, launcher, unprivileged_user,  # noqa: F401 (re-exported)
+                         wrap_command)
 from ..runs import Run
 
 # mirakuru's exit hook kills every process whose marker *contains* our pid, which can hit
@@ -36,10 +34,6 @@ HOST = "127.0.0.1"
 PORT_RETRIES = 3
 PORT_CONFLICT_MARKERS = ("address already in use", "could not bind", "errno 98",
                          "could not create any tcp/ip sockets", "bind() to")
-
-
-class ServiceError(RuntimeError):
-    """A server failed to start or stop; the message ends with the tail of its log."""
 
 
 def free_port() -> int:
@@ -54,82 +48,6 @@ def port_open(port: int, host: str = HOST) -> bool:
             return True
     except OSError:
         return False
-
-
-class _Launcher:
-    """A long-lived thread that starts every server.
-
-    Linux delivers the parent-death signal when the *thread* that forked the child exits, so
-    servers must not be started from short-lived threads (thread pools, Jupyter comms).
-    """
-
-    def __init__(self) -> None:
-        self._jobs: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, name="scalelab-launcher", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            fn, done = self._jobs.get()
-            try:
-                done["result"] = fn()
-            except BaseException as exc:  # handed back to the caller
-                done["error"] = exc
-            done["event"].set()
-
-    def call(self, fn: Callable[[], Any]) -> Any:
-        if threading.current_thread() is self._thread:
-            return fn()
-        done: dict[str, Any] = {"event": threading.Event()}
-        self._jobs.put((fn, done))
-        done["event"].wait()
-        if "error" in done:
-            raise done["error"]
-        return done.get("result")
-
-
-_launcher: _Launcher | None = None
-_launcher_lock = threading.Lock()
-
-
-def launcher() -> _Launcher:
-    global _launcher
-    with _launcher_lock:
-        if _launcher is None:
-            _launcher = _Launcher()
-        return _launcher
-
-
-def wrap_command(command: Sequence[str], cpus: Sequence[int] | None = None,
-                 user: str | None = None, deathsig: str = "SIGKILL") -> list[str]:
-    """Prefix a command with its parent-death signal, unprivileged user and CPU pinning."""
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        raise ServiceError("setpriv (util-linux) is required to tie servers to their owner; "
-                           "install util-linux")
-    wrapped = [setpriv, "--pdeathsig", deathsig]
-    if user is not None:
-        wrapped += [f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}", "--init-groups"]
-    wrapped.append("--")
-    if cpus:
-        wrapped += ["taskset", "-c", ",".join(str(c) for c in cpus)]
-    return wrapped + list(command)
-
-
-def unprivileged_user() -> str | None:
-    """Who runs servers that refuse root (PostgreSQL): None when we are not root."""
-    if os.geteuid() != 0:
-        return None
-    name = os.environ.get("SCALELAB_SERVICE_USER")
-    candidates = [name] if name else ["postgres", "nobody"]
-    for candidate in candidates:
-        try:
-            pwd.getpwnam(candidate)
-            return candidate
-        except KeyError:
-            continue
-    raise ServiceError(f"no unprivileged user to run servers as (tried {candidates}); set "
-                       "SCALELAB_SERVICE_USER to an existing non-root user")
 
 
 class _ReadyExecutor(Executor):

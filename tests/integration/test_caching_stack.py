@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from scalelab import Stack, Workload, binaries, compare
-from scalelab import caching as cx
+from scalelab.experiments import caching as cx
 from scalelab.services import Memcached, Nginx
 from scalelab.services.appserver import http_get
 

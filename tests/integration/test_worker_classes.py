@@ -5,7 +5,8 @@ import time
 import psutil
 import pytest
 
-from scalelab import Stack, workers
+from scalelab import Stack
+from scalelab.experiments import workers
 from scalelab.services import SlowUpstream
 from scalelab.services.appserver import http_get
 

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import pandas as pd
 import pytest
 
-from scalelab import caching as cx
+from scalelab.experiments import caching as cx
 from scalelab import plots
 
 

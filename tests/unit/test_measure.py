@@ -10,7 +10,8 @@ import time
 import pytest
 
 from scalelab.cpus import CpuLayout
-from scalelab.load import Workload, _windows, percentile
+from scalelab.load import percentile
+from scalelab.load.locust import RunContext, measured_points
 from scalelab.measure import CpuSampler, tree_cpu_seconds
 
 
@@ -58,8 +59,8 @@ def _fake_run(tmp_path, generator_cpu_per_s, server_cpu_per_s=0.5, seconds=6, rp
 
 
 def _window(tmp_path, sampler, warmup=1, window=4):
-    return _windows(tmp_path, tmp_path / "locust", sampler, CpuLayout((1,), (0,)), warmup,
-                    window, Workload(), [], 1)
+    return measured_points(RunContext(tmp_path, sampler, CpuLayout((1,), (0,)), warmup, window,
+                                      think_s=0.0))
 
 
 def test_window_figures_are_differences_over_the_window(tmp_path):
@@ -100,8 +101,8 @@ def test_sampler_interpolates_between_samples():
 
 def test_each_step_may_have_its_own_warmup(tmp_path):
     sampler = _fake_run(tmp_path, 0.2, seconds=8)
-    rec, = _windows(tmp_path, tmp_path / "locust", sampler, CpuLayout((1,), (0,)), [3], 4,
-                    Workload(), [], 1)
+    rec, = measured_points(RunContext(tmp_path, sampler, CpuLayout((1,), (0,)), [3], 4,
+                                      think_s=0.0))
     assert rec["window_start"] == 1_000_003 and rec["duration_s"] == 4
 
 
@@ -122,3 +123,27 @@ def test_the_knee_leaves_out_failed_and_generator_bound_points():
     assert knee(summary)["users"] == 2  # the 'fast' failing point at 8 users is not the curve
     with pytest.raises(ValueError, match="no point"):
         knee(summary.assign(limit="generator"))
+
+
+def test_docs_column_page_is_generated_from_the_schema():
+    from pathlib import Path
+
+    from scalelab.load import describe_columns
+
+    page = Path(__file__).parents[2] / "docs" / "columns.md"
+    assert page.read_text() == describe_columns(), \
+        "docs/columns.md is stale: .venv/bin/python -m scalelab.cli columns > docs/columns.md"
+
+
+def test_every_column_a_point_gets_is_declared():
+    """A row from the windows arithmetic and derive() has no column missing from COLUMNS."""
+    from scalelab.load import COLUMNS, derive
+    from scalelab.load.windows import Step, Window
+
+    rec = {**Window(Step(0, 4, 0.0, 10.0), 1, 5, requests=40).figures(), "think_s": 0.0}
+    derive(rec, {"app": 1.0, "cpuset_server": 3.0, "generator": 0.5},
+           {"redis_hits": 3, "redis_misses": 1}, CpuLayout((1,), (0,)))
+    counters = {"redis_hits", "redis_misses"}
+    undeclared = [c for c in rec if c not in COLUMNS and c not in counters
+                  and not c.endswith("_hit_ratio")]
+    assert not undeclared

@@ -4,7 +4,7 @@ import pytest
 
 from scalelab import Stack, Workload, sweep
 from scalelab.cpus import CpuLayout, parse_cpus
-from scalelab.load import _check_url
+from scalelab.load import check_url
 from scalelab.notebook import settings
 from scalelab.results import result_path
 
@@ -58,11 +58,11 @@ def test_sweep_rejects_bad_parameters_before_starting_anything(kwargs, message):
 def test_remote_targets_need_an_explicit_opt_in(monkeypatch):
     monkeypatch.delenv("SCALELAB_ALLOW_REMOTE_TARGET", raising=False)
     with pytest.raises(ValueError, match="not on this machine"):
-        _check_url("http://example.com")
-    assert _check_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
-    assert _check_url("http://localhost:8000") == "http://localhost:8000"
+        check_url("http://example.com")
+    assert check_url("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
+    assert check_url("http://localhost:8000") == "http://localhost:8000"
     with pytest.raises(ValueError, match="http"):
-        _check_url("ftp://127.0.0.1")
+        check_url("ftp://127.0.0.1")
 
 
 def test_cpu_layout_rules():
@@ -108,7 +108,8 @@ def test_custom_pages_join_the_known_pages():
 
 def test_caching_ttls_are_those_the_app_accepts():
     import sys
-    from scalelab import caching, paths
+    from scalelab import paths
+    from scalelab.experiments import caching
 
     sys.path.insert(0, str(paths.APP_DIR))
     try:
@@ -127,10 +128,10 @@ def test_caching_ttls_are_those_the_app_accepts():
 
 def test_failed_requests_are_reported():
     import pandas as pd
-    from scalelab.load import _warn_failures
+    from scalelab.load.point import warn_failures
 
     with pytest.warns(UserWarning, match="requests failed at 1 point"):
-        _warn_failures(pd.DataFrame([{"users": 4, "variant": "ttl 15s", "fail_ratio": 1.0},
+        warn_failures(pd.DataFrame([{"users": 4, "variant": "ttl 15s", "fail_ratio": 1.0},
                                      {"users": 4, "variant": "ok", "fail_ratio": 0.0}]))
 
 

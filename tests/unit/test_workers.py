@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from scalelab import workers
+from scalelab.experiments import workers
 
 
 def test_configurations_follow_the_cores_and_name_the_recipes():
@@ -43,7 +43,7 @@ def test_usl_needs_three_worker_counts():
 
 
 def test_the_lowest_ceiling_names_what_limited_an_io_bound_point():
-    from scalelab.workers import ceilings, limiting
+    from scalelab.experiments.workers import ceilings, limiting
 
     # 1 sync worker waiting 50 ms: one slot, so at most 20 req/s
     row = {"wait_ms": 50, "slots": 1, "cpu_ms_per_req_server": 1.0, "req_s": 19.0}

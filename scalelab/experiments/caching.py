@@ -15,9 +15,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from .load import Workload
-from .plots import fmt
-from .services.appserver import http_get
+from ..load import Workload
+from ..plots import fmt
+from ..services.appserver import http_get
 
 BACKENDS = ("locmem", "redis", "memcached", "db")
 TTLS = (1, 2, 5, 10, 30, 60, 300, 3600)  # the app's qa.caching.TTLS: the ?ttl= it accepts

@@ -14,9 +14,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .cpus import CpuLayout, default_layout
-from .load import Workload, compare
-from .stack import Stack
+from ..cpus import CpuLayout, default_layout
+from ..load import Workload, compare
+from ..stack import Stack
 
 
 @dataclass(frozen=True)
