@@ -11,7 +11,7 @@ servers exist) loads nothing else.
 import importlib
 
 __version__ = "0.1.0"
-_EXPORTS = {"Dataset": "stack", "Stack": "stack", "Workload": "load", "compare": "load",
+_EXPORTS = {"Dataset": "dataset", "Stack": "stack", "Workload": "load", "compare": "load",
             "run": "load", "sweep": "load"}
 __all__ = sorted(_EXPORTS)
 

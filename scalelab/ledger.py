@@ -55,5 +55,5 @@ def write_readme() -> bool:
     new = f"{head}{START}\n{table()}\n{END}{tail}"
     changed = new != text
     if changed:
-        results.atomic_write_text(readme, new)
+        paths.atomic_write_text(readme, new)
     return changed

@@ -1,4 +1,5 @@
-"""Where the lab keeps things. Every location can be moved with an environment variable.
+"""Where the lab keeps things. Every location can be moved with an environment variable;
+files that others read while we write them are replaced atomically (``atomic_write_text``).
 
 - ``PROJECT_ROOT``: the checkout (the parent of this package).
 - ``results_dir()``: tidy results, ``data/results/`` (``SCALELAB_RESULTS_DIR``).
@@ -47,3 +48,27 @@ def relative(path: Path | str) -> str:
         return str(p.resolve().relative_to(PROJECT_ROOT))
     except ValueError:
         return str(p)
+
+
+def write_temp(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path`` and sync it; remove it on error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
+        pid = stale.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+            stale.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no temporary file behind
+        raise
+    return tmp
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` at once: a reader sees the old file or the new one."""
+    os.replace(write_temp(path, text), path)

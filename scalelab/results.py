@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from . import binaries, paths
+from .paths import write_temp as _write_temp
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -33,29 +34,6 @@ def _check_name(kind: str, name: str) -> str:
         raise ValueError(f"{kind} must be letters, digits, '.', '_' or '-' (up to 100, not "
                          f"starting with a symbol), not {name!r}")
     return name
-
-
-def _write_temp(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path`` and sync it; remove it on error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
-        pid = stale.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
-            stale.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no temporary file behind
-        raise
-    return tmp
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    os.replace(_write_temp(path, text), path)
 
 
 def check_writable(notebook: str) -> Path:

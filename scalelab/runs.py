@@ -55,8 +55,8 @@ def _owner_alive(token: str) -> bool:
         return False
 
 
-def processes_of_dead_owners() -> list[psutil.Process]:
-    """Every process carrying our marker whose owner process is gone."""
+def _marked() -> list[tuple[psutil.Process, str]]:
+    """Every other live process that carries our marker, with its owner token."""
     found = []
     me = os.getpid()
     for proc in psutil.process_iter(["pid"]):
@@ -66,9 +66,14 @@ def processes_of_dead_owners() -> list[psutil.Process]:
             token = proc.environ().get(OWNER_VAR)
         except (psutil.Error, OSError):
             continue
-        if token and not _owner_alive(token):
-            found.append(proc)
+        if token is not None:
+            found.append((proc, token))
     return found
+
+
+def processes_of_dead_owners() -> list[psutil.Process]:
+    """Every process carrying our marker whose owner process is gone."""
+    return [proc for proc, token in _marked() if token and not _owner_alive(token)]
 
 
 def _terminate(procs: list[psutil.Process], grace: float = 3.0) -> list[int]:
@@ -114,17 +119,8 @@ def ours(include_other_live_owners: bool = True) -> list[psutil.Process]:
     With ``include_other_live_owners=False``: only those this process owns and orphans (owner
     gone), not those of another live harness (a second test run, `scalelab up`)."""
     me = owner_token()
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            token = proc.environ().get(OWNER_VAR)
-        except (psutil.Error, OSError):
-            continue
-        if token is None:
-            continue
-        if include_other_live_owners or token == me or not _owner_alive(token):
-            found.append(proc)
-    return found
+    return [proc for proc, token in _marked()
+            if include_other_live_owners or token == me or not _owner_alive(token)]
 
 
 @dataclass
@@ -185,20 +181,12 @@ def kill_own_processes() -> None:
         me = owner_token()
     except OSError:
         return
-    mine = []
-    for proc in psutil.process_iter(["pid"]):
-        if proc.pid == os.getpid():
-            continue
-        try:
-            if proc.environ().get(OWNER_VAR) == me:
-                mine.append(proc)
-        except (psutil.Error, OSError):
-            continue
-    for proc in mine:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
+    for proc, token in _marked():
+        if token == me:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
 
 
 atexit.register(kill_own_processes)
@@ -214,6 +202,4 @@ def _prune(base: Path) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    paths.atomic_write_text(path, json.dumps(data, indent=2))

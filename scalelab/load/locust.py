@@ -90,10 +90,23 @@ class RunContext:
     think_s: float
     processes: int = 1
     rss: list[int] = field(default_factory=list)  # app tree's memory, latest reading
+    on_step: Callable[[dict], None] | None = None
+    records: list[dict] = field(default_factory=list)  # the points handed over so far
 
     @property
     def csv_prefix(self) -> Path:
         return self.out / "locust"
+
+    def hand_over(self, complete_before: float | None) -> None:
+        """Give every newly finished step to ``on_step`` at once: a run stopped later, even
+        by SIGKILL, keeps it."""
+        done = {r["step"] for r in self.records}
+        for rec in measured_points(self, complete_before):
+            if rec["step"] not in done:
+                rec["locust_dir"] = paths.relative(self.out)
+                self.records.append(rec)
+                if self.on_step:
+                    self.on_step(rec)
 
 
 def measured_points(ctx: RunContext, complete_before: float | None = None) -> list[dict]:
@@ -204,7 +217,7 @@ def _progress(total: float, enabled: bool, desc: str):
 
 
 def _poll(proc: subprocess.Popen, total: float, ctx: RunContext, target: Target, bar,
-          hand_over: Callable[[float | None], None], log: Path) -> str:
+          log: Path) -> str:
     """Wait for Locust to end, handing over finished steps every second and reading the app's
     memory; returns why it failed ('' if it did not). Stops it after ``total`` + 60 s."""
     start = time.time()
@@ -221,7 +234,7 @@ def _poll(proc: subprocess.Popen, total: float, ctx: RunContext, target: Target,
         if target.app_pid:
             ctx.rss = tree_rss_bytes(target.app_pid) or ctx.rss  # at the end: after the load
         if time.time() >= next_handover:
-            hand_over(time.time() - FLUSH_LAG)
+            ctx.hand_over(time.time() - FLUSH_LAG)
             next_handover = time.time() + 1
     if proc.returncode not in (0, None):
         return f"Locust exited with code {proc.returncode}:\n{log.read_text()[-2000:]}"
@@ -254,23 +267,13 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
     total = sum(st[1] for st in steps)
     proc = _start(run, target, plan_path, layout, processes)
     sampler = start_sampler(target, layout, {**target.components, "generator": [proc.pid]})
-    ctx = RunContext(out, sampler, layout, warmup, window, workload.mean_think_time, processes)
-    records: list[dict] = []
-
-    def hand_over(complete_before: float | None) -> None:
-        done = {r["step"] for r in records}
-        for rec in measured_points(ctx, complete_before):
-            if rec["step"] not in done:
-                rec["locust_dir"] = paths.relative(out)
-                records.append(rec)
-                if on_step:
-                    on_step(rec)
-
+    ctx = RunContext(out, sampler, layout, warmup, window, workload.mean_think_time, processes,
+                     on_step=on_step)
     bar = _progress(total, progress, f"{label}: {len(steps)} step(s)")
     interrupted, failure = False, ""
     with _sigterm_as_interrupt() as terminated:
         try:
-            failure = _poll(proc, total, ctx, target, bar, hand_over, log)
+            failure = _poll(proc, total, ctx, target, bar, log)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -280,8 +283,8 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
             if proc.poll() is None:
                 stop_group(proc)
             run.close()
-        hand_over(None)  # the steps that finished since the last hand-over
-        records.sort(key=lambda r: r["step"])
+        ctx.hand_over(None)  # the steps that finished since the last hand-over
+        records = sorted(ctx.records, key=lambda r: r["step"])
         if interrupted:
             raise Terminated(len(records)) if terminated() else KeyboardInterrupt
     if failure:

@@ -31,6 +31,7 @@ class Memcached(Service):
 
     @property
     def location(self) -> str:
+        """What Django's cache settings call LOCATION for this server."""
         return f"{HOST}:{self.port}"
 
     def client(self) -> Client:

@@ -34,8 +34,11 @@ class Redis(Service):
         return command
 
     @property
-    def url(self) -> str:
+    def location(self) -> str:
+        """What Django's cache settings call LOCATION for this server."""
         return f"redis://{HOST}:{self.port}/0"
+
+    url = location
 
     def client(self) -> redis_client.Redis:
         return redis_client.Redis(host=HOST, port=self.port, socket_timeout=2)

@@ -1,0 +1,112 @@
+"""The configuration of a Stack, validated once (``StackConfig``): every bad parameter is
+refused, by name and with what is allowed, before any server starts; the services trust it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .services.appserver import CACHES, SESSIONS, STATIC_MODES, WORKER_CLASSES
+
+SERVERS = ("gunicorn", "uvicorn")
+CACHE_SERVERS = ("redis", "memcached")
+PROXIES = (None, "nginx")
+
+
+def check_choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
+
+
+def check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, not {value!r}")
+
+
+def check_int(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """What runs: the app server and its workers, caches, sessions, static files, PostgreSQL
+    settings, nginx in front, the slow upstream. ``config["workers"]`` reads like a dict."""
+
+    workers: int = 1
+    worker_class: str = "sync"
+    threads: int = 1
+    server: str = "gunicorn"
+    cache: str = "none"
+    session: str = "db"
+    questions: int = 10_000
+    seed: int = 42
+    conn_max_age: int = 60
+    db_pool: bool = False
+    static: str = "django"
+    cache_timeout: int = 60
+    pg_settings: dict = field(default_factory=dict)
+    cache_servers: tuple[str, ...] = ()
+    cache_middleware: bool = False
+    proxy: str | None = None
+    microcache_ttl: int = 0
+    upstream: bool = False
+
+    def __post_init__(self) -> None:
+        self._check_values()
+        self._check_combinations()
+        # the cache server the default cache needs is always started, listed once, first
+        own = (self.cache,) if self.cache in CACHE_SERVERS else ()
+        object.__setattr__(self, "cache_servers",
+                           tuple(dict.fromkeys(own + tuple(self.cache_servers))))
+        object.__setattr__(self, "pg_settings", dict(self.pg_settings or {}))
+
+    def _check_values(self) -> None:
+        check_choice("server", self.server, SERVERS)
+        check_choice("worker_class", self.worker_class, WORKER_CLASSES)
+        check_choice("cache", self.cache, CACHES)
+        check_choice("proxy", self.proxy, PROXIES)
+        check_choice("session", self.session, SESSIONS)
+        check_choice("static", self.static, STATIC_MODES)
+        for name, low, high in (("workers", 1, 64), ("threads", 1, 64),
+                                ("conn_max_age", 0, 86400), ("cache_timeout", 0, 86400),
+                                ("microcache_ttl", 0, 3600)):
+            check_int(name, getattr(self, name), low, high)
+        for name in ("db_pool", "cache_middleware", "upstream"):
+            check_bool(name, getattr(self, name))
+        cs = self.cache_servers
+        if isinstance(cs, str) or not isinstance(cs, (tuple, list)) \
+                or not set(cs) <= set(CACHE_SERVERS):
+            raise ValueError(f"cache_servers must be a tuple of {', '.join(CACHE_SERVERS)}, "
+                             f"not {cs!r}")
+        pg = self.pg_settings
+        if pg is not None and not (isinstance(pg, dict) and all(
+                isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                for k, v in pg.items())):
+            raise ValueError(f"pg_settings must be a dict of setting name -> value, not {pg!r}")
+
+    def _check_combinations(self) -> None:
+        if self.microcache_ttl and self.proxy is None:
+            raise ValueError("microcache_ttl needs proxy='nginx'")
+        if self.cache_middleware and self.cache == "none":
+            raise ValueError("cache_middleware=True needs a cache (cache='redis', ...)")
+        if self.db_pool and self.conn_max_age:
+            raise ValueError("db_pool=True needs conn_max_age=0 (the pool replaces persistent "
+                             "connections)")
+        if self.session in ("cache", "cached_db") and self.cache == "none":
+            raise ValueError(f"session={self.session!r} needs a cache: set cache='redis' or "
+                             "'locmem'")
+        if self.server == "uvicorn" and (self.worker_class != "sync" or self.threads != 1):
+            raise ValueError("worker_class and threads apply to gunicorn only; uvicorn runs "
+                             "ASGI workers")
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.__dataclass_fields__
+
+    def as_dict(self) -> dict:
+        return asdict(self)
