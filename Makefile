@@ -4,11 +4,12 @@ MODE    ?= quick
 NB      ?=
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup reproduce test lab notebook slides bench doctor down reap clean
+.PHONY: help setup reproduce test test-fast lab notebook slides bench doctor down reap clean
 
 help:
 	@echo "make reproduce          set up, run every notebook ($(MODE) mode), results in data/results/, HTML in build/html/"
-	@echo "make test               set up, run the whole test suite"
+	@echo "make test               set up, run the whole test suite (real servers, notebooks: ~11 min)"
+	@echo "make test-fast          unit and app tests only, no servers (under a minute)"
 	@echo "make lab                JupyterLab with the 'Python (scalelab)' kernel"
 	@echo "make notebook NB=01 [MODE=quick|full]   run one notebook and export it"
 	@echo "make slides NB=01       export one notebook as reveal.js slides"
@@ -24,6 +25,9 @@ reproduce: setup
 
 test: setup
 	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -q tests/unit tests/app
 
 lab: setup
 	.venv/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks

@@ -67,8 +67,10 @@ def _read_history(csv_prefix: Path) -> pd.DataFrame | None:
 
 
 def _history_requests(agg: pd.DataFrame | None, t0: int, t1: int) -> float:
-    """Requests in [t0, t1) from Locust's own cumulative history (a cross-check)."""
-    if agg is None:
+    """Requests in [t0, t1) from Locust's own cumulative history (a cross-check); NaN while
+    Locust has not yet written a row at or after t1 (it flushes that file every few seconds,
+    so a point handed over while Locust runs may find it behind)."""
+    if agg is None or agg.empty or agg["Timestamp"].max() < t1:
         return math.nan
 
     def count_at(t):
@@ -99,7 +101,14 @@ class RunContext:
 
     def hand_over(self, complete_before: float | None) -> None:
         """Give every newly finished step to ``on_step`` at once: a run stopped later, even
-        by SIGKILL, keeps it."""
+        by SIGKILL, keeps it. The last call (``None``, Locust has ended) also completes the
+        cross-check of points handed over before Locust's history had caught up."""
+        if complete_before is None:
+            history = _read_history(self.csv_prefix)
+            for rec in self.records:
+                if math.isnan(rec["locust_history_requests"]):
+                    rec["locust_history_requests"] = _history_requests(
+                        history, rec["window_start"], rec["window_end"])
         done = {r["step"] for r in self.records}
         for rec in measured_points(self, complete_before):
             if rec["step"] not in done:

@@ -22,6 +22,7 @@ import mirakuru.base
 from mirakuru import Executor
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
 
+from .. import binaries
 from ..processes import (ServiceError, launcher, unprivileged_user,  # noqa: F401 (re-exported)
                          wrap_command)
 from ..runs import Run
@@ -73,6 +74,7 @@ class Service:
 
     name = "service"
     component = "app"  # app, db, cache, proxy
+    binary: str | None = None  # the server binary it runs (binaries.py's name), if any
     ready_timeout = 30.0
     deathsig = "SIGKILL"
     stop_signal = signal.SIGTERM
@@ -82,6 +84,7 @@ class Service:
     def __init__(self, run: Run, cpus: Sequence[int] | None = None, port: int | None = None,
                  log_name: str | None = None):
         self.run = run
+        self.found = binaries.require(self.binary) if self.binary else None
         self.cpus = tuple(cpus) if cpus else ()
         self.port = port
         self._fixed_port = port is not None
@@ -106,7 +109,7 @@ class Service:
 
     @property
     def version(self) -> str:
-        return "unknown"
+        return self.found.version if self.found else "unknown"
 
     # -- the contract ---------------------------------------------------------------------
     @property

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pymemcache.client.base import Client
 
-from .. import binaries
 from .base import HOST, Service
 
 
 class Memcached(Service):
     name = "memcached"
     component = "cache"
+    binary = "memcached"
     runs_as_unprivileged = True  # memcached refuses root without -u
 
     def __init__(self, run, cpus=None, port=None, memory_mb: int = 64,
@@ -18,12 +18,7 @@ class Memcached(Service):
         super().__init__(run, cpus, port, log_name)
         if not isinstance(memory_mb, int) or memory_mb < 1:
             raise ValueError(f"memory_mb must be a whole number of 1 or more, not {memory_mb!r}")
-        self.found = binaries.require("memcached")
         self.memory_mb = memory_mb
-
-    @property
-    def version(self) -> str:
-        return self.found.version
 
     def command(self) -> list[str]:
         return [str(self.found.path()), "-l", HOST, "-p", str(self.port), "-U", "0",

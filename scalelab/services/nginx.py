@@ -18,7 +18,7 @@ import signal
 from collections import Counter
 from pathlib import Path
 
-from .. import binaries, paths
+from .. import paths
 from .appserver import http_get
 from .base import HOST, Service
 
@@ -33,6 +33,7 @@ HIT_STATUSES = ("HIT", "STALE", "UPDATING", "REVALIDATED")
 class Nginx(Service):
     name = "nginx"
     component = "proxy"
+    binary = "nginx"
     runs_as_unprivileged = True
     deathsig = "SIGTERM"          # fast shutdown; the master takes its workers along
     stop_signal = signal.SIGTERM
@@ -44,7 +45,6 @@ class Nginx(Service):
         if not isinstance(microcache_ttl, int) or not 0 <= microcache_ttl <= 3600:
             raise ValueError(f"microcache_ttl must be whole seconds from 0 (off) to 3600, "
                              f"not {microcache_ttl!r}")
-        self.found = binaries.require("nginx")
         self.upstream_port = upstream_port
         self.microcache_ttl = microcache_ttl
         self.source_static = static_root or paths.APP_DIR / "qa" / "static"
@@ -52,10 +52,6 @@ class Nginx(Service):
         self.static_root = self.prefix / "static"
         self._log_offset = 0
         self._counts: Counter = Counter()
-
-    @property
-    def version(self) -> str:
-        return self.found.version
 
     @property
     def url(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import psycopg
 
-from .. import binaries, paths
+from .. import paths
 from .base import HOST, Service, ServiceError, wrap_command
 
 SUPERUSER = "scalelab"
@@ -30,6 +30,7 @@ MAX_CLUSTERS = 8  # stacks that may run at once, each on a cluster of its own
 class Postgres(Service):
     name = "postgres"
     component = "db"
+    binary = "postgresql"
     runs_as_unprivileged = True
     deathsig = "SIGQUIT"          # immediate shutdown: the postmaster takes its backends along
     stop_signal = signal.SIGINT   # fast shutdown: roll back, disconnect, exit
@@ -37,7 +38,6 @@ class Postgres(Service):
     def __init__(self, run, cpus=None, port=None, cluster: str | None = None,
                  settings: dict[str, Any] | None = None, log_name: str | None = None):
         super().__init__(run, cpus, port, log_name)
-        self.found = binaries.require("postgresql")
         self._cluster_fixed = cluster is not None
         self.cluster = cluster or "main"
         self.settings = dict(settings or {})
@@ -110,10 +110,6 @@ class Postgres(Service):
             super().stop()
         finally:
             self._unlock()
-
-    @property
-    def version(self) -> str:
-        return self.found.version
 
     @property
     def major(self) -> str:

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import redis as redis_client
 
-from .. import binaries
 from .base import HOST, Service
 
 
 class Redis(Service):
     name = "redis"
     component = "cache"
+    binary = "redis"
 
     def __init__(self, run, cpus=None, port=None, maxmemory_mb: int | None = None,
                  log_name: str | None = None):
         super().__init__(run, cpus, port, log_name)
         if maxmemory_mb is not None and maxmemory_mb < 1:
             raise ValueError(f"maxmemory_mb must be 1 or more, not {maxmemory_mb}")
-        self.found = binaries.require("redis")
         self.maxmemory_mb = maxmemory_mb
-
-    @property
-    def version(self) -> str:
-        return self.found.version
 
     def command(self) -> list[str]:
         command = [str(self.found.path()), "--bind", HOST, "--port", str(self.port),

@@ -4,7 +4,6 @@ import json
 
 import pytest
 from django.core.cache import caches
-from django.core.management import call_command
 
 from qa.models import Question
 
@@ -15,11 +14,10 @@ LOCMEM = {
 
 
 @pytest.fixture
-def cached(db, settings):
+def cached(seeded, settings):
     settings.CACHES = LOCMEM
     for alias in LOCMEM:
         caches[alias].clear()
-    call_command("seed", questions=100, seed=3, stdout=open("/dev/null", "w"))
     yield
     for alias in LOCMEM:
         caches[alias].clear()

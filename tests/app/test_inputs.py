@@ -1,10 +1,8 @@
 """No input reaches a 500: every page's parameters swept with arbitrary text (Hypothesis)."""
 
-import os
 import urllib.parse
 
 import pytest
-from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 # {} is where the generated text goes, quoted as a client would send it
@@ -15,11 +13,6 @@ TEMPLATES = [
     "/c/api/q/1/?backend={}", "/c/toptags/naive/?ttl={}", "/c/toptags/locked/?ttl={}",
     "/w/io/?ms={}", "/w/io-async/?ms={}", "/w/cpu/?x={}", "/health/?x={}",
 ]
-
-
-@pytest.fixture
-def seeded(db):
-    call_command("seed", questions=100, seed=3, stdout=open(os.devnull, "w"))
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
