@@ -17,9 +17,9 @@ from django.conf import settings
 from django.views.decorators.cache import cache_page
 
 from . import views
+from .cache_keys import NAMESPACES, TTLS, api_key, question_key
 from .models import Answer, Question, Tag
 
-TTLS = (1, 2, 5, 10, 30, 60, 300, 3600)  # the TTLs a request may ask for (?ttl=)
 PROBE_MAX_OPS = 100
 
 
@@ -65,13 +65,6 @@ home_view = cache_page(None, key_prefix="view")(views.home)  # None: the cache's
 
 
 # --- popular questions: cached with an explicit key, invalidated by votes ---------------
-NAMESPACES = ("", "a", "b", "c", "d", "e", "f", "g", "h")
-
-
-def question_key(pk, ttl, ns=""):
-    return f"question:{pk}:ttl{ttl}:{ns}"
-
-
 def _ns(request):
     ns = request.GET.get("ns", "")
     if ns not in NAMESPACES:
@@ -101,10 +94,6 @@ def question_cached(request, pk):
     return render(request, "qa/question.html", {"question": question, "answers": answers})
 
 
-def api_key(pk):
-    return f"api:question:{pk}"
-
-
 def api_question_cached(request, pk):
     """The question's JSON, cached in ?backend= (default, locmem, redis, ...)."""
     cache, error = _alias(request)
@@ -116,14 +105,6 @@ def api_question_cached(request, pk):
         data = {"id": q.pk, "title": q.title, "score": q.score}
         cache.set(api_key(pk), data)
     return JsonResponse(data)
-
-
-def invalidate_question(pk, alias="default", ns=""):
-    """What a write must do: drop every cached copy of the question it changed."""
-    caches["default"].delete_many([question_key(pk, t, ns) for t in TTLS])
-    caches[alias].delete(api_key(pk))
-    if alias != "default":
-        caches["default"].delete(api_key(pk))
 
 
 # --- cost of one cache operation --------------------------------------------------------

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from .cache_keys import invalidate_question
 from .models import Answer, Member, Question, Tag, Vote
 
 HOME_QUESTIONS = 30
@@ -84,8 +85,7 @@ def api_vote(request, pk):
         return JsonResponse({"error": f"no question {pk}"}, status=404)
     Vote.objects.create(member_id=member_id, question_id=pk, value=int(value),
                         created=timezone.now())
-    from .caching import invalidate_question  # a write drops the cached copies it changed
-
+    # a write drops the cached copies it changed
     alias = request.GET.get("backend", "default")
     ns = request.GET.get("ns", "")
     invalidate_question(pk, alias if alias in settings.CACHES else "default", ns if ns.isalpha() else "")

@@ -20,7 +20,7 @@ from ..plots import fmt
 from ..services.appserver import http_get
 
 BACKENDS = ("locmem", "redis", "memcached", "db")
-TTLS = (1, 2, 5, 10, 30, 60, 300, 3600)  # the app's qa.caching.TTLS: the ?ttl= it accepts
+TTLS = (1, 2, 5, 10, 30, 60, 300, 3600)  # the app's qa.cache_keys.TTLS: the ?ttl= it accepts
 
 
 def _check_ttl(ttl) -> int:
