@@ -1,6 +1,8 @@
-"""Arithmetic on measured rows that notebooks share: capacity from cost, queueing tables.
+"""Arithmetic on measured rows that notebooks share: summaries over repeats, the knee of a
+throughput curve, capacity from cost, queueing tables.
 
-Drawing lives in ``plots``, rules in ``verdicts``/``rules``; this module only computes.
+Drawing lives in ``plots``, prose in ``notebook``, rules in ``verdicts``/``rules``; this
+module only computes.
 """
 
 from __future__ import annotations
@@ -59,3 +61,42 @@ def queueing_table(rows: pd.DataFrame, capacity: Capacity) -> pd.DataFrame:
     out["R predicted from CPU (ms)"] = predicted.where(bound)
     out["limit"] = g["limit"].agg(lambda s: "/".join(sorted(set(s))))
     return out.reset_index()
+
+
+def summarize(df: pd.DataFrame, metrics=("req_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms",
+                                         "cpu_ms_per_req_server"),
+              by=("variant", "users")) -> pd.DataFrame:
+    """Mean, min, max and coefficient of variation of each metric per group, and repeats."""
+    by = [b for b in by if b in df.columns]
+    metrics = [m for m in metrics if m in df.columns]
+    g = df.groupby(by, sort=True)
+    out = g.size().rename("repeats").to_frame()
+    for m in metrics:
+        out[m] = g[m].mean()
+        out[f"{m}_min"] = g[m].min()
+        out[f"{m}_max"] = g[m].max()
+        std = g[m].std(ddof=1)
+        out[f"{m}_cv"] = (std / out[m]).where(out["repeats"] > 1)
+    if "generator_saturated" in df.columns:
+        out["generator_saturated"] = g["generator_saturated"].any()
+    if "limit" in df.columns:
+        out["limit"] = g["limit"].agg(validity.worst_limit)
+    return out.reset_index()
+
+
+def knee(summary: pd.DataFrame, x: str = "users", y: str = "req_s", gain: float = 0.10):
+    """The knee of a throughput curve: the first point after which doubling the load adds
+    less than ``gain`` (10%) throughput. Returns that row of ``summary``. Points whose
+    requests failed or whose generator was the limit are left out: they do not show the
+    server's curve."""
+    s = summary
+    if "limit" in s.columns:
+        s = s[~s["limit"].isin(("failures", "generator"))]
+    if s.empty:
+        raise ValueError("no point to find a knee on: every point was limited by failures "
+                         "or by the generator")
+    s = s.sort_values(x).reset_index(drop=True)
+    for i in range(len(s) - 1):
+        if s.loc[i + 1, y] < s.loc[i, y] * (1 + gain):
+            return s.loc[i]
+    return s.iloc[-1]

@@ -118,7 +118,7 @@ def cmd_reap(args) -> int:
 
 
 def cmd_notebook(args) -> int:
-    from .notebooks import execute
+    from .publish import execute
 
     res = execute(args.name, mode=args.mode, slides=args.slides)
     print(f"{res['notebook']}: executed in {res['seconds']:.0f} s ({args.mode} mode) -> "
@@ -128,7 +128,7 @@ def cmd_notebook(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from .notebooks import available, execute, resolve
+    from .publish import available, execute, resolve
 
     names = args.notebooks or available()
     for name in names:  # every name before any notebook runs

@@ -3,6 +3,7 @@ computed numbers, and the verdict table."""
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -71,3 +72,16 @@ def markdown_table(df: pd.DataFrame) -> str:
     for idx, row in df.iterrows():
         lines.append("| " + " | ".join([cell(idx)] + [cell(v) for v in row]) + " |")
     return "\n".join(lines)
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    """A number for prose: rounded to significant digits, no scientific notation."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if value == 0:
+        return "0"
+    if abs(value) < 1e-3:
+        return "≈ 0"
+    magnitude = int(math.floor(math.log10(abs(value))))
+    decimals = max(0, digits - 1 - magnitude)
+    return f"{round(value, decimals):,.{decimals}f}"

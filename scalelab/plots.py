@@ -12,31 +12,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .analysis import summarize
 from .load.point import COMPONENTS
+from .validity import worst_limit
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 COMPONENT_COLOURS = dict(zip(COMPONENTS, _PALETTE))  # a new component gets the next colour
-
-
-def summarize(df: pd.DataFrame, metrics=("req_s", "p50_ms", "p90_ms", "p99_ms", "mean_ms",
-                                         "cpu_ms_per_req_server"),
-              by=("variant", "users")) -> pd.DataFrame:
-    """Mean, min, max and coefficient of variation of each metric per group, and repeats."""
-    by = [b for b in by if b in df.columns]
-    metrics = [m for m in metrics if m in df.columns]
-    g = df.groupby(by, sort=True)
-    out = g.size().rename("repeats").to_frame()
-    for m in metrics:
-        out[m] = g[m].mean()
-        out[f"{m}_min"] = g[m].min()
-        out[f"{m}_max"] = g[m].max()
-        std = g[m].std(ddof=1)
-        out[f"{m}_cv"] = (std / out[m]).where(out["repeats"] > 1)
-    if "generator_saturated" in df.columns:
-        out["generator_saturated"] = g["generator_saturated"].any()
-    if "limit" in df.columns:
-        out["limit"] = g["limit"].agg(_worst_limit)
-    return out.reset_index()
 
 
 def _single_run_note(ax, df: pd.DataFrame) -> None:
@@ -73,17 +54,9 @@ LIMIT_STYLE = {  # how a point not limited by the server is marked: edge colour,
 }
 
 
-def _worst_limit(limits: pd.Series) -> str:
-    """The limit to mark for a group of repeats: any flagged repeat marks the group."""
-    for lim in ("failures", "generator", "unexplained"):
-        if (limits == lim).any():
-            return lim
-    return "server"
-
-
 def _limits_by(part: pd.DataFrame, x: str) -> pd.Series:
     if "limit" in part.columns:
-        return part.groupby(x)["limit"].agg(_worst_limit)
+        return part.groupby(x)["limit"].agg(worst_limit)
     if "generator_saturated" in part.columns:  # rows saved before limits were recorded
         return part.groupby(x)["generator_saturated"].any().map(
             {True: "generator", False: "server"})
@@ -194,37 +167,6 @@ def _dedupe_legend(ax) -> None:
             seen[l] = h
     if seen:
         ax.legend(seen.values(), seen.keys(), fontsize=8)
-
-
-def knee(summary: pd.DataFrame, x: str = "users", y: str = "req_s", gain: float = 0.10):
-    """The knee of a throughput curve: the first point after which doubling the load adds
-    less than ``gain`` (10%) throughput. Returns that row of ``summary``. Points whose
-    requests failed or whose generator was the limit are left out: they do not show the
-    server's curve."""
-    s = summary
-    if "limit" in s.columns:
-        s = s[~s["limit"].isin(("failures", "generator"))]
-    if s.empty:
-        raise ValueError("no point to find a knee on: every point was limited by failures "
-                         "or by the generator")
-    s = s.sort_values(x).reset_index(drop=True)
-    for i in range(len(s) - 1):
-        if s.loc[i + 1, y] < s.loc[i, y] * (1 + gain):
-            return s.loc[i]
-    return s.iloc[-1]
-
-
-def fmt(value: float, digits: int = 2) -> str:
-    """A number for prose: rounded to significant digits, no scientific notation."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if value == 0:
-        return "0"
-    if abs(value) < 1e-3:
-        return "≈ 0"
-    magnitude = int(math.floor(math.log10(abs(value))))
-    decimals = max(0, digits - 1 - magnitude)
-    return f"{round(value, decimals):,.{decimals}f}"
 
 
 def repeat_spread(df: pd.DataFrame, metrics=("req_s", "cpu_ms_per_req_server"),

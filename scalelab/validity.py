@@ -90,6 +90,14 @@ def usable(df: pd.DataFrame, points: str = "server-bound") -> pd.DataFrame:
     return df[~df["limit"].isin(("generator", "failures"))]
 
 
+def worst_limit(limits: pd.Series) -> str:
+    """The limit to mark for a group of repeats: any flagged repeat marks the group."""
+    for lim in ("failures", "generator", "unexplained"):
+        if (limits == lim).any():
+            return lim
+    return "server"
+
+
 def summary(df: pd.DataFrame, by: str = "variant") -> pd.DataFrame:
     """How many points of each group were limited by what (for a table beside a verdict)."""
     if df.empty or "limit" not in df.columns:

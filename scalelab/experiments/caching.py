@@ -16,7 +16,7 @@ from typing import Sequence
 import pandas as pd
 
 from ..load import Workload
-from ..plots import fmt
+from ..notebook import fmt
 from ..services.appserver import http_get
 
 BACKENDS = ("locmem", "redis", "memcached", "db")

@@ -6,15 +6,15 @@ import re
 import nbformat
 import pytest
 
-from scalelab import notebooks
+from scalelab import publish
 
-NAMES = notebooks.available()
+NAMES = publish.available()
 SECTIONS = ("## Overview", "## Prerequisites and time", "## Parameters", "## Caveats",
             "## Exercises", "## What's next")
 
 
 def _nb(name):
-    return nbformat.read(notebooks.resolve(name), as_version=4)
+    return nbformat.read(publish.resolve(name), as_version=4)
 
 
 def test_there_are_notebooks():
@@ -30,7 +30,7 @@ def test_shape(name):
         assert section in text, f"{name} lacks {section}"
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and 'MODE = "quick"' in params[0].source
-    assert nb.metadata.kernelspec.name == notebooks.KERNEL
+    assert nb.metadata.kernelspec.name == publish.KERNEL
     if not name.startswith("00"):
         assert re.search(r"\bC\d{1,2}\b", nb.cells[0].source), "claim ids in the title cell"
         assert "## Verdict" in text and "## The rules, stated before the data" in text
@@ -54,7 +54,7 @@ def test_shape(name):
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_in_quick_mode(name, tmp_path, results_dir):
-    res = notebooks.execute(name, mode="quick", out_dir=tmp_path / "nb", html_dir=tmp_path / "html")
+    res = publish.execute(name, mode="quick", out_dir=tmp_path / "nb", html_dir=tmp_path / "html")
     nb = nbformat.read(res["executed"], as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.output_type == "error"]

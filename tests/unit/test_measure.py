@@ -113,18 +113,6 @@ def test_points_are_classified_by_what_limited_them(tmp_path):
     assert rec["limit"] == "unexplained" and rec["unexplained_limit"]
 
 
-def test_the_knee_leaves_out_failed_and_generator_bound_points():
-    import pandas as pd
-
-    from scalelab.plots import knee
-
-    summary = pd.DataFrame({"users": [1, 2, 4, 8], "req_s": [10.0, 20.0, 21.0, 90.0],
-                            "limit": ["unexplained", "server", "server", "failures"]})
-    assert knee(summary)["users"] == 2  # the 'fast' failing point at 8 users is not the curve
-    with pytest.raises(ValueError, match="no point"):
-        knee(summary.assign(limit="generator"))
-
-
 def test_docs_column_page_is_generated_from_the_schema():
     from pathlib import Path
 

@@ -232,10 +232,10 @@ def test_every_binary_is_checked_before_any_server_starts(monkeypatch):
 
 
 def test_reproduce_checks_every_name_before_running_any(monkeypatch, capsys):
-    from scalelab import cli, notebooks
+    from scalelab import cli, publish
 
     ran = []
-    monkeypatch.setattr(notebooks, "execute", lambda name, **kw: ran.append(name))
+    monkeypatch.setattr(publish, "execute", lambda name, **kw: ran.append(name))
     assert cli.main(["reproduce", "00", "99"]) != 0
     assert ran == [] and "notebook '99' not found" in capsys.readouterr().err
 

@@ -1,4 +1,5 @@
-"""Execute the lab's notebooks (papermill) and export them (nbconvert): ``make reproduce``."""
+"""Publish the lab's notebooks: execute them (papermill) and export them to HTML and slides
+(nbconvert), as ``make reproduce`` does. (Helpers used *inside* a notebook are in ``notebook``.)"""
 
 from __future__ import annotations
 
