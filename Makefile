@@ -24,13 +24,14 @@ reproduce: setup
 	$(PY) -m scalelab.cli ledger --write-readme
 
 test: setup
+	@bash scripts/setup-browser.sh
 	$(PY) -m pytest
 
 test-fast: setup
 	$(PY) -m pytest -q tests/unit tests/app
 
 lab: setup
-	.venv/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+	.venv/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 notebook: setup
 	@test -n "$(NB)" || { echo "usage: make notebook NB=01 [MODE=quick|full]"; exit 2; }

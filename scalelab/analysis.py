@@ -96,6 +96,13 @@ def knee(summary: pd.DataFrame, x: str = "users", y: str = "req_s", gain: float 
         raise ValueError("no point to find a knee on: every point was limited by failures "
                          "or by the generator")
     s = s.sort_values(x).reset_index(drop=True)
+    dips = s[s[y] < 0.9 * s[y].cummax()]
+    if len(dips):
+        import warnings
+
+        warnings.warn(f"{y} fell by more than 10% as {x} grew (at {x} = "
+                      f"{', '.join(str(v) for v in dips[x])}): a busy machine or a limit "
+                      "elsewhere; read the knee with care", stacklevel=2)
     for i in range(len(s) - 1):
         if s.loc[i + 1, y] < s.loc[i, y] * (1 + gain):
             return s.loc[i]

@@ -17,7 +17,6 @@ import argparse
 import functools
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field

@@ -6,8 +6,6 @@ the README's ledger markers. Claims no notebook has decided yet say where they w
 
 from __future__ import annotations
 
-import pandas as pd
-
 from . import claims, paths, results
 
 START, END = "<!-- ledger:start -->", "<!-- ledger:end -->"
@@ -24,8 +22,10 @@ def table() -> str:
     decided: dict[str, list[dict]] = {}
     for meta in sorted(paths.results_dir().glob("*/verdicts.json")):
         df, info = results.load(meta.parent.name, "verdicts")
+        mixed = results.consistency(meta.parent.name)
         for row in df.to_dict("records"):
             row["mode"] = row.get("mode") or info.get("mode", "")
+            row["mixed"] = mixed
             decided.setdefault(row["claim"], []).append(row)
     lines = ["| claim | notebook | verdict | the number that decides it | points used | rule |",
              "|---|---|---|---|---|---|"]
@@ -36,8 +36,10 @@ def table() -> str:
                 mode = " (preliminary: quick mode)" if d.get("mode") == "quick" else ""
                 why = (f": {_cell(d.get('note'))}" if d["verdict"] == "inconclusive"
                        and d.get("note") == d.get("note") and d.get("note") else "")
+                mixed = (f" (**not from one complete run**: {_cell(d['mixed'])}; rerun "
+                         "the notebook)" if d["mixed"] else "")
                 lines.append(f"| {cid}: {_cell(short)} | {d['notebook']} | "
-                             f"**{d['verdict']}**{mode}{why} | {_cell(d.get('number'))} | "
+                             f"**{d['verdict']}**{mode}{mixed}{why} | {_cell(d.get('number'))} | "
                              f"{_cell(d.get('points'))} | {_cell(d.get('rule'))} |")
         else:
             lines.append(f"| {cid}: {_cell(short)} | {row['tested in']} (planned) | "

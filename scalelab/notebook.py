@@ -19,7 +19,40 @@ def settings(mode: str, quick: dict[str, Any], full: dict[str, Any]) -> SimpleNa
     if set(quick) != set(full):
         raise ValueError(f"quick and full settings must name the same knobs: "
                          f"{sorted(set(quick) ^ set(full))}")
+    _say_interrupts_briefly()
     return SimpleNamespace(mode=mode, **(quick if mode == "quick" else full))
+
+
+def interrupt_message(exc: BaseException) -> str:
+    """What an interrupt in a notebook did, in two lines: what was kept, what still runs."""
+    from .stack import Stack
+
+    live = Stack.running()
+    kept = f" {exc}." if str(exc) else ""
+    return (f"Interrupted.{kept}\n" + (
+        f"{len(live)} stack(s) of this kernel still run ({', '.join(map(repr, live))}): "
+        "rerun the cell, or stop them with `Stack.stop_all()` (a kernel restart stops them too)."
+        if live else "No stack of this kernel is running."))
+
+
+def _say_interrupts_briefly() -> None:
+    """In a Jupyter kernel, print ``interrupt_message`` instead of a traceback through the
+    harness when the user interrupts a cell."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return
+
+    def handler(shell, etype, value, tb, tb_offset=None):
+        import sys
+
+        print(interrupt_message(value), file=sys.stderr)
+        return []
+
+    shell.set_custom_exc((KeyboardInterrupt,), handler)
 
 
 def show(markdown: str) -> None:

@@ -17,6 +17,7 @@ import platform
 import re
 import subprocess
 import time
+import warnings
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,14 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def session() -> str:
+    """This process, as saved results name it: results of one notebook run (one kernel) share
+    it, so a verdict can be checked against the rows it was decided on (``consistency``)."""
+    from .runs import owner_token
+
+    return owner_token()
+
+
 def result_path(notebook: str, name: str) -> Path:
     return paths.results_dir() / _check_name("notebook", notebook) / f"{_check_name('name', name)}.csv"
 
@@ -132,6 +141,7 @@ def save(df: pd.DataFrame, notebook: str, name: str, mode: str = "", params: dic
         "notebook": notebook,
         "name": name,
         "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "session": session(),
         "mode": mode,
         "rows": int(len(df)),
         "params": params or {},
@@ -184,7 +194,31 @@ def load(notebook: str, name: str) -> tuple[pd.DataFrame, dict]:
         meta.update(rows=int(len(df)), incomplete=True,
                     note="the last save was interrupted between the CSV and its metadata; "
                          "the metadata above the rows count is from the save before")
+    if meta.get("incomplete"):
+        warnings.warn(f"result {notebook}/{name} is incomplete: "
+                      f"{meta.get('note', 'its measurement did not finish')}", stacklevel=2)
     return df, meta
+
+
+def consistency(notebook: str) -> str:
+    """'' when a notebook's saved verdicts and results come from one complete run; else why
+    not (a result from another session, or an incomplete one): a verdict never mixes runs."""
+    folder = paths.results_dir() / _check_name("notebook", notebook)
+    metas = {}
+    for meta_path in sorted(folder.glob("*.json")):
+        try:
+            metas[meta_path.stem] = json.loads(meta_path.read_text())
+        except ValueError:
+            continue
+    verdicts = metas.pop("verdicts", None)
+    if verdicts is None:
+        return ""
+    problems = [f"{name} is incomplete" for name, m in metas.items() if m.get("incomplete")]
+    own = verdicts.get("session")
+    if own:
+        problems += [f"{name} comes from another run" for name, m in metas.items()
+                     if m.get("session") and m["session"] != own]
+    return "; ".join(problems)
 
 
 def list_results(notebook: str | None = None) -> pd.DataFrame:
@@ -201,7 +235,10 @@ def list_results(notebook: str | None = None) -> pd.DataFrame:
 
 
 class ResultWriter:
-    """Collects rows and saves them after each one, so nothing finished is lost."""
+    """Collects rows and saves them after each one, so nothing finished is lost.
+
+    Until ``finish()`` (which ``sweep``, ``compare`` and ``wrk.compare`` call when they end),
+    the saved result says it is incomplete, and ``load`` warns about it."""
 
     def __init__(self, notebook: str, name: str, **save_kwargs: Any):
         result_path(notebook, name)  # validate names now, not after the first point
@@ -212,9 +249,28 @@ class ResultWriter:
 
     def add(self, row: dict) -> None:
         self.rows.append(dict(row))
-        self.path = save(pd.DataFrame(self.rows), self.notebook, self.name, **self.save_kwargs)
+        self._save(complete=False)
 
     __call__ = add
+
+    def finish(self) -> None:
+        """The measurement ended: save the rows as a complete result."""
+        if self.rows:
+            self._save(complete=True)
+
+    def _save(self, complete: bool) -> None:
+        extra = {**(self.save_kwargs.get("extra") or {}), "incomplete": not complete}
+        if not complete:
+            extra["note"] = ("saved point by point while measuring; the measurement had not "
+                             "finished (interrupted, or still running)")
+        kwargs = {**self.save_kwargs, "extra": extra}
+        self.path = save(pd.DataFrame(self.rows), self.notebook, self.name, **kwargs)
+
+
+def finished(on_point: Any) -> None:
+    """Tell an ``on_point`` that can be told (a ``ResultWriter``) that the measurement ended."""
+    if hasattr(on_point, "finish"):
+        on_point.finish()
 
     @property
     def frame(self) -> pd.DataFrame:

@@ -11,6 +11,7 @@ cluster kept between runs, so a warm start only starts the servers.
 from __future__ import annotations
 
 import secrets
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,13 @@ from .dataset import Dataset
 from .stack_config import StackConfig
 
 CACHE_SERVICES = {"redis": Redis, "memcached": Memcached}  # cache server name -> its module
+_LIVE: dict[int, "Stack"] = {}  # every started, not yet stopped stack of this process
+
+
+def _in_notebook_kernel() -> bool:
+    """True inside a Jupyter kernel, where a cell that starts a stack may be run again."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
 
 
 class Stack:
@@ -60,11 +68,20 @@ class Stack:
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> "Stack":
+        """Start every server (or nothing, if one fails). In a notebook kernel, a live stack
+        of this process with the same label is stopped first: running a cell again replaces
+        its stack instead of leaving the old one running out of reach."""
         if self.run is not None:
             return self
+        if _in_notebook_kernel():
+            for other in [st for st in _LIVE.values() if st.label == self.label]:
+                print(f"scalelab: stopping the earlier stack {other!r} (label {self.label!r}); "
+                      "this one replaces it", file=sys.stderr)
+                other.stop()
         t_start = time.perf_counter()
         self._check_binaries()  # every binary before any server starts
         self.run = Run.create(self.label)
+        _LIVE[id(self)] = self
         try:
             cpus = self.layout.server
             db = Postgres(self.run, cpus=cpus, settings=self.config["pg_settings"])
@@ -128,6 +145,21 @@ class Stack:
         if self.run is not None:
             self.run.close()
             self.run = None
+        _LIVE.pop(id(self), None)
+
+    @staticmethod
+    def running() -> list["Stack"]:
+        """Every stack this process started and has not stopped."""
+        return list(_LIVE.values())
+
+    @staticmethod
+    def stop_all() -> int:
+        """Stop every stack this process started (e.g. a notebook's, whatever its variables
+        now hold); return how many were running."""
+        live = list(_LIVE.values())
+        for stack in live:
+            stack.stop()
+        return len(live)
 
     def __enter__(self) -> "Stack":
         return self.start()

@@ -25,7 +25,7 @@ run's value needs ±20% to reach the other's.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import pandas as pd

@@ -26,6 +26,7 @@ from . import binaries
 from .cpus import CpuLayout, default_layout
 from .load import as_target, derive, start_sampler
 from .measure import wait_until_idle
+from .results import finished
 from .runs import Run
 from .processes import spawn, stop_group, wrap_command
 
@@ -87,6 +88,9 @@ def _wrk(run: Run, url: str, connections: int, seconds: int, layout: CpuLayout,
     except subprocess.TimeoutExpired:
         stop_group(proc)
         raise RuntimeError(f"wrk did not finish within {seconds + 30} s; see {log}")
+    except KeyboardInterrupt:
+        stop_group(proc)  # no load left running behind an interrupted cell
+        raise
     ended = time.time()
     report = log.read_text()
     if code != 0:
@@ -156,6 +160,7 @@ def compare(target, variants: dict, connections: int = 8, duration: int = 5,
             rows.append(rec)
             if on_point:
                 on_point(rec)
+    finished(on_point)
     return pd.DataFrame(rows)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..cpus import CpuLayout, default_layout
 from ..load import Workload, compare
+from ..results import finished
 from ..stack import Stack
 
 
@@ -115,6 +116,7 @@ def measure(configs: Sequence[Config], users: int = 32, duration: int = 5, warmu
                          duration=duration, warmup=warmup, repeats=repeats, on_point=keep,
                          progress=progress, label=f"workers-{config.label}")
             rows.append(df)
+    finished(on_point)
     return pd.concat(rows, ignore_index=True)
 
 

@@ -19,12 +19,12 @@ process tree and of the generator from :class:`~scalelab.measure.CpuSampler`.
 """
 
 from .api import compare, run, sweep
-from .locust import Terminated, run_locust
+from .locust import Interrupted, Terminated, run_locust
 from .point import COLUMNS, COMPONENTS, derive, describe_columns, start_sampler
 from .target import Target, as_target
 from .windows import FLUSH_LAG, percentile
 from .workload import PAGES, TEMPLATE_FIELDS, Workload, check_url
 
-__all__ = ["COLUMNS", "COMPONENTS", "FLUSH_LAG", "PAGES", "TEMPLATE_FIELDS", "Target",
+__all__ = ["COLUMNS", "COMPONENTS", "FLUSH_LAG", "Interrupted", "PAGES", "TEMPLATE_FIELDS", "Target",
            "Terminated", "Workload", "as_target", "check_url", "compare", "derive",
            "describe_columns", "percentile", "run", "run_locust", "start_sampler", "sweep"]

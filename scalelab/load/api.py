@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from ..cpus import CpuLayout
+from ..results import finished
 from .locust import run_locust
 from .point import frame, warn_failures
 from .target import as_target
@@ -72,6 +73,7 @@ def sweep(target, workload: Workload | None = None, users: Sequence[int] = (1, 2
                    window=duration,
                    processes=processes, layout=layout, progress=progress,
                    label=f"sweep-r{repeat}", on_step=lambda rec, r=repeat: keep(rec, r))
+    finished(on_point)
     df = frame(rows)
     warn_failures(df)
     return df
@@ -130,6 +132,7 @@ def compare(target, variants: dict[str, Workload], users: int = 4, duration: flo
 
     run_locust(tgt, first, steps, step_warmups, window=duration, layout=layout, progress=progress,
                label=label, on_step=keep, variants=variants)
+    finished(on_point)
     df = frame(rows)
     warn_failures(df)
     return df

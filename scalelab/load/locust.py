@@ -34,6 +34,15 @@ from .windows import FLUSH_LAG, Step, cut
 from .workload import Workload
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (Kernel > Interrupt) during a run: Locust was stopped and the finished points
+    were handed over; the servers are still up."""
+
+    def __init__(self, kept: int) -> None:
+        super().__init__(f"{kept} finished point(s) were kept (handed to on_point as each "
+                         "finished: saved, where that is a ResultWriter)")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived during a run: finished points were handed over, Locust stopped; the
     signal is sent again (with its former handler) once this leaves the run."""
@@ -213,15 +222,15 @@ def _sigterm_as_interrupt():
 
 
 def _progress(total: float, enabled: bool, desc: str):
-    """A progress bar, unless disabled (SCALELAB_PROGRESS=0, as unattended runs set it)."""
+    """A text progress bar, unless disabled (SCALELAB_PROGRESS=0, as unattended runs set it).
+
+    Text, not a Jupyter widget: a saved notebook keeps it as text, where a widget would leave
+    "model not found" behind once reopened."""
     if not enabled or os.environ.get("SCALELAB_PROGRESS", "1") == "0":
         return None
-    import warnings
+    from tqdm.std import tqdm
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, unit="s", leave=False,
+    return tqdm(total=total, desc=desc, unit="s", leave=False, file=sys.stderr,
                 bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s")
 
 
@@ -295,7 +304,7 @@ def run_locust(target: Target, workload: Workload, steps: Sequence[tuple],
         ctx.hand_over(None)  # the steps that finished since the last hand-over
         records = sorted(ctx.records, key=lambda r: r["step"])
         if interrupted:
-            raise Terminated(len(records)) if terminated() else KeyboardInterrupt
+            raise Terminated(len(records)) if terminated() else Interrupted(len(records))
     if failure:
         raise RuntimeError(failure + (f"\n({len(records)} finished point(s) were kept)"
                                       if records else ""))

@@ -31,6 +31,12 @@ def test_the_knee_is_where_doubling_the_load_adds_less_than_a_tenth():
     assert knee(rising)["users"] == 8  # never flattens: the last point
 
 
+def test_a_curve_that_falls_as_load_grows_warns_before_its_knee_is_read():
+    summary = pd.DataFrame({"users": [1, 2, 4, 8], "req_s": [10.0, 20.0, 15.0, 21.0]})
+    with pytest.warns(UserWarning, match="fell by more than 10%"):
+        knee(summary)
+
+
 def test_the_knee_leaves_out_failed_and_generator_bound_points():
     summary = pd.DataFrame({"users": [1, 2, 4, 8], "req_s": [10.0, 20.0, 21.0, 90.0],
                             "limit": ["unexplained", "server", "server", "failures"]})

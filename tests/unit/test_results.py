@@ -24,12 +24,35 @@ def test_save_and_load_with_metadata(results_dir):
     assert not list(path.parent.glob(".*.tmp"))  # nothing half-written left behind
 
 
-def test_result_writer_saves_every_point(results_dir):
+def test_result_writer_saves_every_point_as_incomplete_until_finished(results_dir):
     w = results.ResultWriter("01-baseline", "sweep", mode="quick")
     w({"users": 1, "req_s": 5.0})
-    assert len(results.load("01-baseline", "sweep")[0]) == 1
+    with pytest.warns(UserWarning, match="01-baseline/sweep is incomplete"):
+        df, meta = results.load("01-baseline", "sweep")
+    assert len(df) == 1 and meta["incomplete"]
     w({"users": 2, "req_s": 9.0})
-    assert list(results.load("01-baseline", "sweep")[0]["users"]) == [1, 2]
+    results.finished(w)
+    df, meta = results.load("01-baseline", "sweep")
+    assert list(df["users"]) == [1, 2] and not meta["incomplete"]
+    results.finished(print)  # anything else given as on_point is left alone
+
+
+def test_a_verdict_is_flagged_when_its_results_are_not_from_one_complete_run(results_dir,
+                                                                            monkeypatch):
+    from scalelab import ledger
+
+    row = {"claim": "C13", "notebook": "01-baseline", "rule": "r", "number": "n",
+           "points": "p", "verdict": "holds", "mode": "quick", "note": ""}
+    results.save(pd.DataFrame([{"users": 1}]), "01-baseline", "sweep")
+    results.save(pd.DataFrame([row]), "01-baseline", "verdicts")
+    assert results.consistency("01-baseline") == ""
+    monkeypatch.setattr(results, "session", lambda: "another-kernel")  # a restarted kernel
+    w = results.ResultWriter("01-baseline", "sweep")
+    w({"users": 1})  # interrupted after one point
+    why = results.consistency("01-baseline")
+    assert "sweep is incomplete" in why and "sweep comes from another run" in why
+    c13 = [l for l in ledger.table().splitlines() if l.startswith("| C13")][0]
+    assert "not from one complete run" in c13
 
 
 def test_load_missing_says_what_exists(results_dir):

@@ -1,0 +1,100 @@
+"""JupyterLab as a student uses it, in a real headless browser: open 00, run all cells, save,
+reopen; run a stack's cell twice; restart the kernel. Nothing may be left behind."""
+
+import shutil
+import time
+
+import nbformat
+import pytest
+
+from lab_driver import (CLOSE_ALL, EXECUTE, KERNEL_NAME, KERNEL_STATE, PENDING_CELLS, RESTART,
+                        RUN_ALL, SAVE, Lab, chromium)
+from scalelab import paths, runs
+
+NOTEBOOK = "00-start-here.ipynb"
+pytestmark = pytest.mark.lab
+
+
+def _wait(page, js, until, timeout, what):
+    deadline = time.time() + timeout
+    value = None
+    while time.time() < deadline:
+        value = page.evaluate(js)
+        if until(value):
+            return value
+        time.sleep(0.5)
+    raise TimeoutError(f"{what}: still {value!r} after {timeout} s")
+
+
+def _open(page, lab, name):
+    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
+                           "&& window.jupyterapp.shell.currentWidget.sessionContext",
+                           timeout=60_000)
+    _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
+
+
+def _servers_of_ours():
+    return [p for p in runs.ours() if p.name() in ("postgres", "gunicorn", "redis-server")]
+
+
+@pytest.fixture
+def browser():
+    exe = chromium()
+    if exe is None:
+        pytest.skip("no chromium: `apt-get install chromium` (make test installs it on Debian "
+                    "as root) or set SCALELAB_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser):
+    shutil.copy(paths.PROJECT_ROOT / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)
+    console_errors = []
+    with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
+        page = browser.new_page()
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else 0)
+        _open(page, lab, NOTEBOOK)
+        assert page.evaluate(KERNEL_NAME) == "scalelab"
+
+        # Run > Run All Cells, as the menu does; then save, close, reopen
+        page.evaluate(RUN_ALL)
+        time.sleep(2)
+        _wait(page, PENDING_CELLS, lambda n: n == 0, 240, "cells still running")
+        _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
+        page.evaluate(SAVE)
+        time.sleep(2)
+        saved = nbformat.read(tmp_path / NOTEBOOK, as_version=4)
+        errors = [o for c in saved.cells if c.cell_type == "code" for o in c.outputs
+                  if o.output_type == "error"]
+        assert not errors, errors[0]
+        assert saved.metadata.kernelspec.name == "scalelab"
+        assert sum(bool(c.get("outputs")) for c in saved.cells if c.cell_type == "code") > 5
+        page.evaluate(CLOSE_ALL)
+        _open(page, lab, NOTEBOOK)
+        time.sleep(3)  # widgets, if any, render (or fail to) by now
+        text = page.inner_text("body")
+        assert "Error displaying widget" not in text and "model not found" not in text
+        assert not [e for e in console_errors if "model not found" in e.lower()]
+
+        # the stack's cell run twice: one stack afterwards, none unreachable
+        cell = "stack = Stack(workers=1, questions=2_000, cache='redis', label=NB).start()"
+        page.evaluate(EXECUTE, "from scalelab import Stack\nNB = '00-start-here'")
+        page.evaluate(EXECUTE, cell)
+        first = {p.pid for p in _servers_of_ours()}
+        page.evaluate(EXECUTE, cell)
+        page.evaluate(EXECUTE, "assert len(Stack.running()) == 1, Stack.running()")
+        left = {p.pid for p in _servers_of_ours()}
+        assert first and left and not (first & left), "the first stack's servers must be gone"
+
+        # a kernel restart takes every server of the kernel along
+        page.evaluate(RESTART)
+        deadline = time.time() + 30
+        while runs.ours() and time.time() < deadline:
+            time.sleep(0.5)
+        assert not runs.ours(), [p.name() for p in runs.ours()]
+        page.close()

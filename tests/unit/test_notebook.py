@@ -1,0 +1,27 @@
+"""Helpers used inside a notebook: settings per mode, prose numbers, the interrupt message."""
+
+import pytest
+
+from scalelab import notebook
+from scalelab.load import Interrupted
+
+
+def test_settings_need_the_same_knobs_in_both_modes():
+    s = notebook.settings("quick", quick={"users": 2}, full={"users": 8})
+    assert s.users == 2 and s.mode == "quick"
+    with pytest.raises(ValueError, match="MODE must be one of quick, full"):
+        notebook.settings("fast", quick={}, full={})
+    with pytest.raises(ValueError, match="same knobs"):
+        notebook.settings("full", quick={"users": 2}, full={"duration": 3})
+
+
+def test_an_interrupt_says_what_was_kept_and_what_still_runs_in_two_lines():
+    text = notebook.interrupt_message(Interrupted(3))
+    assert text.startswith("Interrupted. 3 finished point(s) were kept")
+    assert "No stack of this kernel is running." in text and len(text.splitlines()) == 2
+
+
+@pytest.mark.parametrize("value, text", [(float("nan"), "n/a"), (0, "0"), (0.0004, "≈ 0"),
+                                         (1234.5, "1,234"), (0.01234, "0.012")])
+def test_fmt_rounds_to_significant_digits(value, text):
+    assert notebook.fmt(value, 2 if value != 1234.5 else 3) == text
