@@ -172,38 +172,19 @@ C3 = Rule(
     clauses=[Clause("holds", [Criterion("gain × miss share", "<=", 1.1)])],
     decides="more repeats at the deciding TTL (MODE='full')")
 
-def saving_at_least(numerator: str, denominator: str):
-    """As ``saving``, but only ``numerator`` must be server-bound; ``denominator`` (the
-    cheaper page) counts at whatever load it reached. Below saturation a page's CPU per
-    request carries idle overheads (fewer events per wake-up, background work spread over
-    fewer requests) and is overstated if anything, so this saving is understated: a lower
-    bound, which may decide 'at least', never 'less than'."""
-    def compute(rows: pd.DataFrame) -> Estimate:
-        keep = rows[(rows.variant != numerator) | (rows.limit == "server")]
-        return ratio_by_repeat(keep, "cpu_ms_per_req_server", numerator, denominator)
-    return compute
-
-
 C18 = Rule(
     claim="C18",
     quote="There are caching options at the Django level (for example caching querysets and "
           "views in memcached can work wonders) and beyond (upstream caches like Squid).",
-    figures=[Figure("proxy saving, lower bound",
-                    "server CPU per request of the home page behind Django's per-view cache "
-                    "(server-bound) ÷ behind nginx's microcache at whatever load wrk reached: "
-                    "below saturation nginx's cost is overstated, so this understates the saving",
-                    saving_at_least("view", "nginx microcache"), points="any load"),
-             Figure("proxy saving", "the same ratio with both points server-bound",
+    figures=[Figure("proxy saving", "server CPU per request of the home page behind Django's "
+                                    "per-view cache ÷ behind nginx's microcache",
                     saving("view", "nginx microcache"))],
     # half the cost of Django's best cache: a proxy cache is worth a server of its own only
-    # if it does the same job for clearly less. On a 1 + 1 core split wrk needs about as much
-    # CPU per request as nginx's microcache, so the nginx point sits near both limits and its
-    # server-bound flag came and went between quick runs: the lower bound (added for that
-    # reason, threshold unchanged) can show 'at least 2×' without it; 'less than 2×' still
-    # needs a server-bound nginx point.
-    clauses=[Clause("holds", [Criterion("proxy saving, lower bound", ">=", 2.0)]),
-             Clause("holds", [Criterion("proxy saving", ">=", 2.0)])],
-    decides="a server-bound nginx point: more repeats (MODE='full'), or more generator CPUs")
+    # if it does the same job for clearly less
+    clauses=[Clause("holds", [Criterion("proxy saving", ">=", 2.0)])],
+    decides="a server-bound nginx point: on a 1 + 1 core split wrk needs about as much CPU "
+            "per request as nginx's microcache, so the point sits near both limits; more "
+            "repeats (MODE='full') give it more chances, more generator CPUs settle it")
 
 
 # --- 03 worker counts -------------------------------------------------------------------

@@ -3,12 +3,15 @@
 Every point gets a ``limit``:
 
 - ``failures``: more than ``FAILED`` of its requests failed; its figures measure errors.
-- ``generator``: the generator's CPUs (every process on them, not only Locust) were at least
-  ``GENERATOR_SATURATED`` busy; its req/s says more about Locust than about Django.
 - ``server``: the server CPUs were at least ``SERVER_BUSY`` busy, and at least
   ``SERVER_OWN`` of their time went to the servers' own process trees. Only such a point
   shows the servers' capacity, and only there is CPU per request free of idle overheads
-  (poll loops, background work spread over few requests).
+  (poll loops, background work spread over few requests). This holds however busy the
+  generator was: with at most a twentieth of the server CPUs idle, a faster generator could
+  not have got more than that through.
+- ``generator``: the server CPUs were not saturated and the generator's CPUs (every process
+  on them, not only Locust) were at least ``GENERATOR_SATURATED`` busy; its req/s says more
+  about Locust than about Django.
 - ``unexplained``: none of these. Something else held it back: client-side latency, too few
   users, a lock, a pool, or a foreign process on the server CPUs. Shown, flagged
   ``unexplained_limit``, never used for a capacity or cost verdict.
@@ -37,13 +40,11 @@ FAILED = 0.01               # share of failed requests above which a point is fa
 
 LIMITS = ("server", "generator", "failures", "unexplained")
 POINTS = {
-    "server-bound": "server-bound points only (server CPUs ≥ {:.0%} busy, generator below "
-                    "{:.0%}, failures ≤ {:.0%})".format(SERVER_BUSY, GENERATOR_SATURATED,
-                                                       FAILED),
+    "server-bound": "server-bound points only (server CPUs ≥ {:.0%} busy, ≥ {:.0%} of it the "
+                    "servers' own work, failures ≤ {:.0%})".format(SERVER_BUSY, SERVER_OWN,
+                                                                  FAILED),
     "stated load": "points at the load the rule states, whatever limited them, except those "
                    "limited by the generator or by failures",
-    "any load": "points at whatever load they reached, whatever limited them, except those "
-                "with failures",
 }
 
 
@@ -53,15 +54,21 @@ def limit(server_cpu_util: float, generator_load: float, fail_ratio: float,
     failed requests, and how busy the server CPUs were (all shares of the CPUs given)."""
     if isinstance(fail_ratio, float) and not math.isnan(fail_ratio) and fail_ratio > FAILED:
         return "failures"
+    if server_saturated(server_cpu_util, server_cpus_busy):
+        return "server"
     if not math.isnan(generator_load) and generator_load >= GENERATOR_SATURATED:
         return "generator"
-    if math.isnan(server_cpu_util):
-        return "unexplained"
-    if math.isnan(server_cpus_busy):
-        return "server" if server_cpu_util >= SERVER_BUSY else "unexplained"
-    if server_cpus_busy >= SERVER_BUSY and server_cpu_util >= SERVER_OWN:
-        return "server"
     return "unexplained"
+
+
+def server_saturated(server_cpu_util: float, server_cpus_busy: float = math.nan) -> bool:
+    """The server CPUs were at least SERVER_BUSY busy, mostly with the servers' own work
+    (without a CPU-set reading, the servers' own share must reach SERVER_BUSY alone)."""
+    if math.isnan(server_cpu_util):
+        return False
+    if math.isnan(server_cpus_busy):
+        return server_cpu_util >= SERVER_BUSY
+    return server_cpus_busy >= SERVER_BUSY and server_cpu_util >= SERVER_OWN
 
 
 def flags(rec: dict) -> dict:
@@ -69,6 +76,8 @@ def flags(rec: dict) -> dict:
     lim = limit(rec.get("server_cpu_util", math.nan), rec.get("generator_load", math.nan),
                 rec.get("fail_ratio", math.nan), rec.get("server_cpus_busy", math.nan))
     return {"limit": lim, "server_bound": lim == "server",
+            # the method's flag, shown beside the limit: a server-bound point may carry it
+            # (both were busy; the server had no capacity left, so it is still server-bound)
             "generator_saturated": lim == "generator"
             or rec.get("generator_load", 0) >= GENERATOR_SATURATED,
             "failed": lim == "failures", "unexplained_limit": lim == "unexplained"}
@@ -85,8 +94,6 @@ def usable(df: pd.DataFrame, points: str = "server-bound") -> pd.DataFrame:
                          "harness (scalelab.load) before deciding a verdict on them")
     if points == "server-bound":
         return df[df["limit"] == "server"]
-    if points == "any load":
-        return df[df["limit"] != "failures"]
     return df[~df["limit"].isin(("generator", "failures"))]
 
 

@@ -143,20 +143,28 @@ def url_of(target, variant) -> str:
     return path if path.startswith("http") else as_target(target).url + path
 
 
-def compare(target, variants: dict, connections: int = 8, duration: int = 5,
+def compare(target, variants: dict, connections: int | dict[str, int] = 8, duration: int = 5,
             warmup: int = 2, repeats: int = 1, layout: CpuLayout | None = None,
             on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """Several single-page variants (URLs or one-page Workloads), interleaved
-    (A B C A B C ...), one wrk point each."""
+    (A B C A B C ...), one wrk point each.
+
+    ``connections`` is one number, or a dict giving each variant its own: what it takes to
+    keep the server CPUs saturated differs by orders of magnitude between a page Django
+    renders and one nginx serves from memory, and CPU per request is compared at saturation."""
     if not isinstance(variants, dict) or not variants:
         raise ValueError("variants must be a non-empty dict of name -> URL or one-page Workload")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 50:
         raise ValueError(f"repeats must be a whole number from 1 to 50, not {repeats!r}")
+    if isinstance(connections, dict) and set(connections) != set(variants):
+        raise ValueError(f"connections as a dict must name every variant: {sorted(variants)}, "
+                         f"not {sorted(connections)}")
+    conns = connections if isinstance(connections, dict) else dict.fromkeys(variants, connections)
     urls = {name: url_of(target, v) for name, v in variants.items()}
     rows = []
     for repeat in range(repeats):
         for name, url in urls.items():
-            rec = point(target, url, connections, duration, warmup, layout, name, repeat)
+            rec = point(target, url, conns[name], duration, warmup, layout, name, repeat)
             rows.append(rec)
             if on_point:
                 on_point(rec)

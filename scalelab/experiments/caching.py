@@ -47,6 +47,13 @@ def where_to_cache(stack) -> dict[str, Workload]:
     return variants
 
 
+def connections_for(variants: dict, django: int, proxy: int) -> dict[str, int]:
+    """wrk's connections per variant of ``where_to_cache``: ``django`` for the pages Django
+    serves (enough to keep its workers busy, few enough to drain fast after a window),
+    ``proxy`` for nginx's microcache, which needs far more requests in flight to saturate."""
+    return {name: proxy if name == "nginx microcache" else django for name in variants}
+
+
 def backend_probes(stack, backends: Sequence[str], ops_per_request: int = 20
                    ) -> dict[str, Workload]:
     """One variant per (backend, hit|miss), plus 'none': the same request without cache ops."""

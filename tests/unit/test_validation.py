@@ -276,3 +276,11 @@ def test_the_reaper_removes_what_a_killed_run_left_in_the_state_folder(tmp_path,
 def test_wrong_types_are_refused_naming_the_parameter(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_wrk_connections_per_variant_must_name_every_variant():
+    from scalelab import wrk
+
+    with pytest.raises(ValueError, match="connections as a dict must name every variant"):
+        wrk.compare("http://127.0.0.1:9", {"a": "http://127.0.0.1:9/a", "b": "http://127.0.0.1:9/b"},
+                    connections={"a": 4})

@@ -154,8 +154,10 @@ def test_verdict_table_shows_rule_number_and_points():
 @pytest.mark.parametrize("util, gen, fail, busy, lim", [
     (0.95, 0.30, 0.0, 0.98, "server"),
     (0.86, 0.70, 0.0, 0.97, "server"),        # nginx: the kernel's network work fills the CPU
-    (0.95, 0.85, 0.0, 0.98, "generator"),
+    (0.95, 0.85, 0.0, 0.98, "server"),       # both busy: the server had no capacity left
+    (0.93, 0.82, 0.0, 0.97, "server"),       # nginx at 128 connections against wrk
     (0.50, 0.85, 0.0, 0.60, "generator"),
+    (0.89, 0.80, 0.0, 0.94, "generator"),    # the server had a twentieth idle: not saturated
     (0.95, 0.30, 0.05, 0.98, "failures"),
     (0.85, 0.45, 0.0, 0.905, "unexplained"),  # Locust on a cached page: a tenth of the CPU idle
     (0.60, 0.10, 0.0, 0.99, "unexplained"),   # the CPU was busy, but not with the servers
@@ -168,4 +170,6 @@ def test_what_limited_a_point(util, gen, fail, busy, lim):
     f = validity.flags({"server_cpu_util": util, "generator_load": gen, "fail_ratio": fail,
                         "server_cpus_busy": busy})
     assert f["limit"] == lim and f["unexplained_limit"] == (lim == "unexplained")
+    assert f["server_bound"] == (lim == "server")
+    assert f["generator_saturated"] == (gen >= 0.8)  # the method's flag, whatever the limit
     assert f["server_bound"] == (lim == "server")
