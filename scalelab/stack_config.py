@@ -6,26 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .services.appserver import CACHES, SESSIONS, STATIC_MODES, WORKER_CLASSES
+from .checks import check_bool, check_choice, check_int
+from .services.appserver import CACHES, SESSIONS, STATIC_MODES, THREADS, WORKER_CLASSES, WORKERS
+from .services.nginx import MICROCACHE_TTL
 
 SERVERS = ("gunicorn", "uvicorn")
 CACHE_SERVERS = ("redis", "memcached")
 PROXIES = (None, "nginx")
-
-
-def check_choice(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
-
-
-def check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, not {value!r}")
-
-
-def check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -68,9 +55,9 @@ class StackConfig:
         check_choice("proxy", self.proxy, PROXIES)
         check_choice("session", self.session, SESSIONS)
         check_choice("static", self.static, STATIC_MODES)
-        for name, low, high in (("workers", 1, 64), ("threads", 1, 64),
-                                ("conn_max_age", 0, 86400), ("cache_timeout", 0, 86400),
-                                ("microcache_ttl", 0, 3600)):
+        for name, (low, high) in (("workers", WORKERS), ("threads", THREADS),
+                                  ("conn_max_age", (0, 86400)), ("cache_timeout", (0, 86400)),
+                                  ("microcache_ttl", MICROCACHE_TTL)):
             check_int(name, getattr(self, name), low, high)
         for name in ("db_pool", "cache_middleware", "upstream"):
             check_bool(name, getattr(self, name))

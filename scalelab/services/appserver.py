@@ -15,9 +15,12 @@ from importlib import metadata
 import psutil
 
 from .. import paths
+from ..checks import check_choice, check_int
 from .base import HOST, Service
 
 WORKER_CLASSES = ("sync", "gthread")
+WORKERS = (1, 64)  # allowed worker processes (and threads per worker, below)
+THREADS = (1, 64)
 CACHES = ("none", "locmem", "redis", "memcached", "db")
 SESSIONS = ("db", "cache", "cached_db", "signed_cookies")
 STATIC_MODES = ("django", "none")
@@ -89,8 +92,7 @@ class _AppServer(Service):
     def __init__(self, run, app: AppConfig, cpus=None, port=None, workers: int = 1,
                  log_name: str | None = None):
         super().__init__(run, cpus, port, log_name)
-        if not isinstance(workers, int) or not 1 <= workers <= 64:
-            raise ValueError(f"workers must be a whole number from 1 to 64, not {workers!r}")
+        check_int("workers", workers, *WORKERS)
         self.app = app
         self.workers = workers
 
@@ -125,11 +127,8 @@ class Gunicorn(_AppServer):
     def __init__(self, run, app: AppConfig, cpus=None, port=None, workers: int = 1,
                  worker_class: str = "sync", threads: int = 1, log_name: str | None = None):
         super().__init__(run, app, cpus, port, workers, log_name)
-        if worker_class not in WORKER_CLASSES:
-            raise ValueError(f"worker_class must be one of {', '.join(WORKER_CLASSES)}, "
-                             f"not {worker_class!r}")
-        if not isinstance(threads, int) or not 1 <= threads <= 64:
-            raise ValueError(f"threads must be a whole number from 1 to 64, not {threads!r}")
+        check_choice("worker_class", worker_class, WORKER_CLASSES)
+        check_int("threads", threads, *THREADS)
         if threads > 1 and worker_class == "sync":
             worker_class = "gthread"  # what gunicorn itself does with --threads > 1
         self.worker_class = worker_class

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from .. import paths
+from ..checks import check_int
 from .appserver import http_get
 from .base import HOST, Service
 
@@ -28,6 +29,7 @@ TYPES = {
     "image/svg+xml": "svg", "text/plain": "txt", "image/x-icon": "ico",
 }
 HIT_STATUSES = ("HIT", "STALE", "UPDATING", "REVALIDATED")
+MICROCACHE_TTL = (0, 3600)  # allowed microcache TTLs in seconds (0: off)
 
 
 class Nginx(Service):
@@ -42,9 +44,7 @@ class Nginx(Service):
     def __init__(self, run, upstream_port: int, cpus=None, port=None, microcache_ttl: int = 0,
                  static_root: Path | None = None, log_name: str | None = None):
         super().__init__(run, cpus, port, log_name)
-        if not isinstance(microcache_ttl, int) or not 0 <= microcache_ttl <= 3600:
-            raise ValueError(f"microcache_ttl must be whole seconds from 0 (off) to 3600, "
-                             f"not {microcache_ttl!r}")
+        check_int("microcache_ttl", microcache_ttl, *MICROCACHE_TTL)
         self.upstream_port = upstream_port
         self.microcache_ttl = microcache_ttl
         self.source_static = static_root or paths.APP_DIR / "qa" / "static"
