@@ -47,14 +47,37 @@ def table() -> str:
     return "\n".join(lines)
 
 
+TIMES_START, TIMES_END = "<!-- times:start -->", "<!-- times:end -->"
+
+
+def times() -> str:
+    """The README's sentence on how long the notebooks take, from their recorded runs."""
+    from .publish import available, measured_time
+
+    parts, total = [], 0.0
+    for name in available():
+        seconds = measured_time(name, "quick")
+        if seconds is None:
+            return "Quick mode times are recorded by `make reproduce` (none recorded yet)."
+        parts.append(f"{name.split('-', 1)[0]} {seconds:.0f} s")
+        total += seconds
+    return (f"Quick mode, as last measured by `make reproduce` with the committed results: "
+            f"{', '.join(parts)}; {total / 60:.1f} minutes in all.")
+
+
+def _replace(text: str, start: str, end: str, body: str) -> str:
+    if start not in text or end not in text:
+        raise ValueError(f"README.md has no {start} ... {end} markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}{body}{end}{tail}"
+
+
 def write_readme() -> bool:
     readme = paths.PROJECT_ROOT / "README.md"
     text = readme.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"README.md has no {START} ... {END} markers")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{START}\n{table()}\n{END}{tail}"
+    new = _replace(text, START, END, f"\n{table()}\n")
+    new = _replace(new, TIMES_START, TIMES_END, times())
     changed = new != text
     if changed:
         paths.atomic_write_text(readme, new)

@@ -118,3 +118,15 @@ def fmt(value: float, digits: int = 2) -> str:
     magnitude = int(math.floor(math.log10(abs(value))))
     decimals = max(0, digits - 1 - magnitude)
     return f"{round(value, decimals):,.{decimals}f}"
+
+
+def time_to_run(notebook: str, mode: str) -> str:
+    """How long this notebook took in ``mode`` when it was last run by ``make reproduce`` (or
+    ``make notebook``) and saved with the results, as a sentence."""
+    from .publish import measured_time
+
+    seconds = measured_time(notebook, mode)
+    if seconds is None:
+        return f"No run time measured yet in {mode} mode: `make reproduce` records one."
+    took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} minutes"
+    return f"Time to run in {mode} mode, as last measured with the saved results: **{took}**."

@@ -49,6 +49,7 @@ def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
                                kernel_name=kernel, cwd=str(NOTEBOOKS_DIR), progress_bar=False,
                                execution_timeout=timeout, log_output=False)
     seconds = time.perf_counter() - t0
+    record_time(src.stem, mode, seconds)
     nb = nbformat.read(executed, as_version=4)
     html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     html_path = html_dir / f"{src.stem}.html"
@@ -61,3 +62,26 @@ def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
         slides_path.write_text(body)
         result["slides"] = slides_path
     return result
+
+
+def record_time(notebook: str, mode: str, seconds: float) -> None:
+    """Save how long a notebook took (``<results>/<notebook>/timing-<mode>.json``): the README
+    and the notebook itself quote it instead of a guess."""
+    import json
+
+    folder = paths.results_dir() / notebook
+    folder.mkdir(parents=True, exist_ok=True)
+    paths.atomic_write_text(folder / f"timing-{mode}.json", json.dumps(
+        {"notebook": notebook, "mode": mode, "seconds": round(seconds, 1),
+         "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2) + "\n")
+
+
+def measured_time(notebook: str, mode: str) -> float | None:
+    """Seconds the last recorded run of ``notebook`` took in ``mode``, or None."""
+    import json
+
+    try:
+        data = json.loads((paths.results_dir() / notebook / f"timing-{mode}.json").read_text())
+        return float(data["seconds"])
+    except (OSError, ValueError, KeyError):
+        return None

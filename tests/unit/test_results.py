@@ -189,3 +189,15 @@ def test_a_save_cut_between_its_two_files_is_read_as_the_newer_csv_flagged_incom
     path.write_text(pd.DataFrame({"a": [1, 2, 3]}).to_csv(index=False))  # the CSV got renamed
     df, meta = results.load("tests", "cut")
     assert len(df) == 3 and meta["rows"] == 3 and meta["incomplete"] is True
+
+
+def test_run_times_are_quoted_from_recorded_runs_not_guessed(results_dir):
+    from scalelab import ledger, notebook, publish
+
+    assert "No run time measured yet" in notebook.time_to_run("01-baseline", "quick")
+    publish.record_time("01-baseline", "quick", 81.4)
+    assert "**81 s**" in notebook.time_to_run("01-baseline", "quick")
+    assert "none recorded yet" in ledger.times()  # until every notebook has a time
+    for name in publish.available():
+        publish.record_time(name, "quick", 60.0)
+    assert ledger.times().endswith(f"{len(publish.available()):.1f} minutes in all.")
