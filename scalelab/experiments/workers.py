@@ -171,3 +171,16 @@ def fit_usl(n: Sequence[float], x: Sequence[float]) -> UslFit:
         peak_x = lam / sigma if sigma > 1e-6 else math.inf
     return UslFit(lam, sigma, kappa, float(se[0]), float(se[1]), float(se[2]), peak_n,
                   peak_x, len(n))
+
+
+def recommend(throughput: pd.DataFrame, memory_mb: pd.Series, within: float = 0.95) -> str:
+    """The configuration to recommend: among those whose score is at least ``within`` of the
+    best, the one with the least memory. The score is the geometric mean of a configuration's
+    throughput on each endpoint (columns of ``throughput``, one row per configuration), each
+    relative to the best on that endpoint."""
+    if not 0 < within <= 1:
+        raise ValueError(f"within must be a share above 0 and at most 1, not {within!r}")
+    norm = throughput / throughput.max()
+    score = np.exp(np.log(norm).mean(axis=1))
+    near = score[score >= within * score.max()].index
+    return str(memory_mb.loc[near].idxmin())

@@ -57,3 +57,16 @@ def test_the_lowest_ceiling_names_what_limited_an_io_bound_point():
     # a dear page: the CPU is the lower ceiling
     assert limiting({**asgi, "cpu_ms_per_req_server": 4.0}, users=32, server_cpus=1)[0] == \
         "server CPU ÷ cost"
+
+
+def test_the_recommendation_is_the_lightest_of_those_near_the_best_score():
+    import pandas as pd
+
+    tp = pd.DataFrame({"cpu-bound": [50.0, 52.0, 51.0, 20.0], "io-bound": [20.0, 78.0, 80.0, 90.0]},
+                      index=["sync ×1", "sync ×5", "gthread 1×4", "asgi ×1"])
+    memory = pd.Series([60.0, 300.0, 90.0, 70.0], index=tp.index)
+    # sync ×5 and gthread 1×4 score within 5% of the best; gthread needs less memory
+    assert workers.recommend(tp, memory) == "gthread 1×4"
+    assert workers.recommend(tp, memory, within=1.0) in ("sync ×5", "gthread 1×4")
+    with pytest.raises(ValueError, match="within"):
+        workers.recommend(tp, memory, within=0)
