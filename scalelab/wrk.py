@@ -147,7 +147,8 @@ def compare(target, variants: dict, connections: int | dict[str, int] = 8, durat
             warmup: int = 2, repeats: int = 1, layout: CpuLayout | None = None,
             on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """Several single-page variants (URLs or one-page Workloads), interleaved
-    (A B C A B C ...), one wrk point each.
+    (A B C A B C ...), one wrk point each. ``warmup`` runs before each variant's first
+    window only: by its next repeat the app, the database and its cache entries are warm.
 
     ``connections`` is one number, or a dict giving each variant its own: what it takes to
     keep the server CPUs saturated differs by orders of magnitude between a page Django
@@ -164,7 +165,8 @@ def compare(target, variants: dict, connections: int | dict[str, int] = 8, durat
     rows = []
     for repeat in range(repeats):
         for name, url in urls.items():
-            rec = point(target, url, conns[name], duration, warmup, layout, name, repeat)
+            rec = point(target, url, conns[name], duration, warmup if repeat == 0 else 0,
+                        layout, name, repeat)
             rows.append(rec)
             if on_point:
                 on_point(rec)
