@@ -38,12 +38,10 @@ def interrupt_message(exc: BaseException) -> str:
 def _say_interrupts_briefly() -> None:
     """In a Jupyter kernel, print ``interrupt_message`` instead of a traceback through the
     harness when the user interrupts a cell."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None or not hasattr(shell, "kernel"):
+    from .stack import kernel_shell
+
+    shell = kernel_shell()
+    if shell is None:
         return
 
     def handler(shell, etype, value, tb, tb_offset=None):

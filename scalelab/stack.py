@@ -28,10 +28,16 @@ CACHE_SERVICES = {"redis": Redis, "memcached": Memcached}  # cache server name -
 _LIVE: dict[int, "Stack"] = {}  # every started, not yet stopped stack of this process
 
 
+def kernel_shell():
+    """The IPython shell of the Jupyter kernel this runs in, or None (IPython is not imported
+    for the question: outside a kernel nobody has imported it)."""
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return shell if shell is not None and hasattr(shell, "kernel") else None
+
+
 def _in_notebook_kernel() -> bool:
     """True inside a Jupyter kernel, where a cell that starts a stack may be run again."""
-    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
+    return kernel_shell() is not None
 
 
 class Stack:

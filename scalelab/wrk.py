@@ -23,6 +23,7 @@ from typing import Callable
 import pandas as pd
 
 from . import binaries
+from .checks import check_int
 from .cpus import CpuLayout, default_layout
 from .load import as_target, derive, start_sampler
 from .measure import wait_until_idle
@@ -60,10 +61,7 @@ def parse(report: str) -> dict:
 
 
 def _check(url: str, connections: int, duration: int, warmup: int) -> None:
-    if isinstance(connections, bool) or not isinstance(connections, int) \
-            or not 1 <= connections <= 10_000:
-        raise ValueError(f"connections must be a whole number from 1 to 10000, not "
-                         f"{connections!r}")
+    check_int("connections", connections, 1, 10_000)
     if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 3600:
         raise ValueError(f"duration must be whole seconds from 1 to 3600, not {duration!r}")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= 600:
@@ -155,8 +153,7 @@ def compare(target, variants: dict, connections: int | dict[str, int] = 8, durat
     renders and one nginx serves from memory, and CPU per request is compared at saturation."""
     if not isinstance(variants, dict) or not variants:
         raise ValueError("variants must be a non-empty dict of name -> URL or one-page Workload")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 50:
-        raise ValueError(f"repeats must be a whole number from 1 to 50, not {repeats!r}")
+    check_int("repeats", repeats, 1, 50)
     if isinstance(connections, dict) and set(connections) != set(variants):
         raise ValueError(f"connections as a dict must name every variant: {sorted(variants)}, "
                          f"not {sorted(connections)}")

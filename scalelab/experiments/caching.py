@@ -80,6 +80,8 @@ def cost_per_operation(df: pd.DataFrame, ops_per_request: int) -> pd.DataFrame:
                          f"{ops_per_request!r}")
     valid = df[df["server_bound"]] if "server_bound" in df.columns else df
     base = valid[valid.variant == "none"]
+    per_op = lambda a, b: (a - b) * 1000 / ops_per_request  # noqa: E731 (ms -> µs per op)
+    col = "cpu_ms_per_req_server"
     rows = []
     for variant in [v for v in dict.fromkeys(df.variant) if v != "none"]:
         backend, op = variant.rsplit(" ", 1)
@@ -89,8 +91,6 @@ def cost_per_operation(df: pd.DataFrame, ops_per_request: int) -> pd.DataFrame:
         if part.empty or base.empty:
             row["note"] = "no server-bound point of " + (
                 "the 'none' baseline" if base.empty else "this probe")
-        per_op = lambda a, b: (a - b) * 1000 / ops_per_request
-        col = "cpu_ms_per_req_server"
         row.update({"us_per_op": per_op(part[col].mean(), base[col].mean()),
                     "us_per_op_min": per_op(part[col].min(), base[col].max()),
                     "us_per_op_max": per_op(part[col].max(), base[col].min())})

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
+from ..checks import check_int
 from ..cpus import CpuLayout
 from ..results import finished
 from .locust import run_locust
@@ -34,12 +35,8 @@ def _check_points(users: Sequence[int], duration: float, warmup: float, repeats:
         raise ValueError(f"duration must be whole seconds from 1 to 3600, not {duration!r}")
     if not (isinstance(warmup, (int, float)) and 0 <= warmup <= 600):
         raise ValueError(f"warmup must be seconds from 0 to 600, not {warmup!r}")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= 50:
-        raise ValueError(f"repeats must be a whole number from 1 to 50, not {repeats!r}")
-    if isinstance(processes, bool) or not isinstance(processes, int) or \
-            not 1 <= processes <= (os.cpu_count() or 1) * 2:
-        raise ValueError(f"processes must be a whole number from 1 to "
-                         f"{(os.cpu_count() or 1) * 2}, not {processes!r}")
+    check_int("repeats", repeats, 1, 50)
+    check_int("processes", processes, 1, (os.cpu_count() or 1) * 2)
 
 
 def sweep(target, workload: Workload | None = None, users: Sequence[int] = (1, 2, 4, 8),
