@@ -216,9 +216,9 @@ def bars(df: pd.DataFrame, metric: str, by: str = "variant", ax=None, ylabel: st
         ax.set_yscale("log")
     ax.set_ylabel(ylabel or metric)
     flagged = sorted(set(limits) - {"server"})
-    ax.set_title(title + ("\n(hatched: not server-bound; " + ", ".join(
-        f"{dict(generator='red', unexplained='grey', failures='black')[lim]}: "
-        f"{LIMIT_STYLE[lim][1]}" for lim in flagged) + ")" if flagged else ""))
+    ax.set_title(title + ("\n(hatched: not server-bound; " + "; ".join(
+        f"{dict(generator='red', unexplained='grey', failures='black')[lim]}: {lim}"
+        for lim in flagged) + ")" if flagged else ""), fontsize=10 if flagged else None)
     ax.grid(alpha=0.3, axis="y")
     _single_run_note(ax, df)
     return ax
