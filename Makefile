@@ -4,7 +4,7 @@ MODE    ?= quick
 NB      ?=
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup reproduce test test-fast lab notebook slides bench doctor down reap clean
+.PHONY: help setup reproduce reference export test test-fast lab notebook slides bench doctor down reap clean
 
 help:
 	@echo "make reproduce          set up, run every notebook ($(MODE) mode), results in data/results/, HTML in build/html/"
@@ -21,6 +21,10 @@ setup:
 
 reproduce: setup
 	$(PY) -m scalelab.cli reproduce --mode $(MODE)
+	$(MAKE) --no-print-directory export
+
+reference: setup
+	$(PY) -m scalelab.cli reference $(NB)
 	$(PY) -m scalelab.cli ledger --write-readme
 
 test: setup

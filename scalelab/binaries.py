@@ -221,3 +221,11 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def available(name: str) -> bool:
+    """Whether experiments needing server ``name`` can run: it is found here, or, in reference
+    mode, the reference machine had it (its rows are in the reference)."""
+    from . import replay
+
+    return replay.has_server(name) if replay.active() else find(name).ok

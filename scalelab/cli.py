@@ -6,6 +6,7 @@
     scalelab reap                   kill servers left behind by a run whose owner died
     scalelab notebook 01 --mode quick [--slides]
     scalelab reproduce [--mode quick]
+    scalelab reference [02 ...]     record the reference run (full mode) into data/reference/
     scalelab results [notebook]
     scalelab ledger [--write-readme]
 """
@@ -143,6 +144,21 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def cmd_reference(args) -> int:
+    from .publish import available, record_reference, resolve
+
+    names = args.notebooks or [n for n in available() if resolve(n).stem[0].isdigit()]
+    for name in names:
+        resolve(name)
+    for name in names:
+        print(f"recording the reference of {name} (full mode, then quick mode for its run "
+              "time) ...", flush=True)
+        res = record_reference(name, quick_timing=not args.no_quick_timing)
+        print(f"  full mode took {res['seconds']:.0f} s -> {paths.relative(res['reference'])}/",
+              flush=True)
+    return 0
+
+
 def cmd_ledger(args) -> int:
     from . import ledger
 
@@ -201,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--mode", choices=("quick", "full"), default="quick")
     rep.add_argument("--slides", action="store_true")
     rep.set_defaults(fn=cmd_reproduce)
+    ref = sub.add_parser("reference", help="record the reference run (full mode) of notebooks "
+                         "into data/reference/")
+    ref.add_argument("notebooks", nargs="*", help="e.g. 02 (default: every notebook)")
+    ref.add_argument("--no-quick-timing", action="store_true",
+                     help="skip the quick run that records quick mode's run time")
+    ref.set_defaults(fn=cmd_reference)
     led = sub.add_parser("ledger", help="the claims ledger from the saved verdicts")
     led.add_argument("--write-readme", action="store_true", help="update README.md's table")
     led.set_defaults(fn=cmd_ledger)

@@ -61,6 +61,11 @@ def parse_cpus(text: str, name: str = "cpus") -> tuple[int, ...]:
 
 
 def default_layout(generator_processes: int = 1) -> CpuLayout:
+    """The layout runs get on this machine (in reference mode: the reference run's)."""
+    from . import replay
+
+    if replay.active():
+        return replay.layout()
     cpus = available()
     override = os.environ.get("SCALELAB_GENERATOR_CPUS")
     if override:

@@ -36,8 +36,31 @@ def checks() -> list[Check]:
     return out
 
 
+def recorded_report() -> tuple[str, int]:
+    """In reference mode: the machine the reference run was recorded on (nothing here is
+    checked, since nothing here is started)."""
+    from . import replay
+
+    m = replay.machine()
+    env = m.get("environment", {})
+    lines = [f"Reference run, {m.get('mode', 'full')} mode, recorded {m.get('recorded', '?')} "
+             f"(commit {env.get('git_commit', '?')}):",
+             f"  machine: {env.get('cores', '?')} cores ({env.get('cpu_model', '?')}), "
+             f"{env.get('memory_gib', '?')} GiB, Linux {env.get('kernel', '?')}",
+             f"  layout: {replay.layout().describe()}"]
+    lines += [f"  {name:<10} {env.get(name, '?')}" for name in
+              ("python", "django", "gunicorn", "uvicorn", "locust", "postgresql", "redis",
+               "nginx", "memcached")]
+    return "\n".join(lines), 0
+
+
 def report() -> tuple[str, int]:
-    """The doctor's text and its exit code (1 when something required is missing)."""
+    """The doctor's text and its exit code (1 when something required is missing); in
+    reference mode, the reference machine's."""
+    from . import replay
+
+    if replay.active():
+        return recorded_report()
     rows = checks()
     lines = [f"{'server':<10} {'status':<8} {'version':<9} {'from':<22} where"]
     for c in rows:

@@ -9,18 +9,25 @@ from typing import Any
 
 import pandas as pd
 
-MODES = ("quick", "full")
+MODES = ("quick", "full", "reference")
 
 
 def settings(mode: str, quick: dict[str, Any], full: dict[str, Any]) -> SimpleNamespace:
-    """The experiment's knobs for ``mode`` ('quick' or 'full'), as attributes."""
+    """The experiment's knobs for ``mode``, as attributes. 'quick' and 'full' measure;
+    'reference' measures nothing and shows the committed reference run (``scalelab.replay``)
+    with the knobs it was recorded with."""
+    from . import replay
+
     if mode not in MODES:
-        raise ValueError(f"MODE must be one of {', '.join(MODES)}, not {mode!r}")
+        raise ValueError(f"MODE must be one of {', '.join(map(repr, MODES))}, not {mode!r}")
     if set(quick) != set(full):
         raise ValueError(f"quick and full settings must name the same knobs: "
                          f"{sorted(set(quick) ^ set(full))}")
+    replay.activate(mode == "reference")
     _say_interrupts_briefly()
-    return SimpleNamespace(mode=mode, **(quick if mode == "quick" else full))
+    knobs = quick if (replay.recorded_mode() if mode == "reference" else mode) == "quick" \
+        else full
+    return SimpleNamespace(mode=mode, **knobs)
 
 
 def interrupt_message(exc: BaseException) -> str:
@@ -84,15 +91,40 @@ def decide(notebook: str, rows: dict[str, pd.DataFrame], mode: str) -> pd.DataFr
     from .rules import RULES
     from .verdicts import verdict_table
 
+    from . import replay
+
     rules = RULES[notebook]
     missing = {r.claim for r in rules} - set(rows)
     if missing:
         raise ValueError(f"rows missing for claim(s) {sorted(missing)} of {notebook}")
-    decisions = [rule.decide(rows[rule.claim], notebook, mode) for rule in rules]
-    results.save(pd.DataFrame([d.as_row() for d in decisions]), notebook, "verdicts", mode=mode)
+    if mode == "reference":  # decided again from the recorded rows, compared, not saved
+        decisions = [rule.decide(rows[rule.claim], notebook, replay.recorded_mode())
+                     for rule in rules]
+        show(recorded_verdicts_note(notebook, decisions))
+    else:
+        decisions = [rule.decide(rows[rule.claim], notebook, mode) for rule in rules]
+        results.save(pd.DataFrame([d.as_row() for d in decisions]), notebook, "verdicts",
+                     mode=mode)
     table = verdict_table(decisions)
     show(markdown_table(table))
     return table
+
+
+def recorded_verdicts_note(notebook: str, decisions) -> str:
+    """Reference mode: whether the verdicts decided again here from the recorded rows are the
+    ones the reference run saved (they must be: same rows, same rules)."""
+    from . import results
+
+    saved, _ = results.load(notebook, "verdicts")
+    saved = saved.set_index("claim")["verdict"].to_dict()
+    differ = [f"{d.claim}: {d.verdict} here, {saved.get(d.claim, 'none')} recorded"
+              for d in decisions if saved.get(d.claim) != d.verdict]
+    if differ:
+        return ("**These verdicts differ from the ones the reference run saved** ("
+                + "; ".join(differ) + "): the rules changed since it was recorded; "
+                "`make reference NB=...` records it again.")
+    return ("Decided again from the reference run's rows, by the rules above: the same "
+            "verdicts the reference run saved.")
 
 
 def markdown_table(df: pd.DataFrame) -> str:
@@ -121,8 +153,19 @@ def fmt(value: float, digits: int = 2) -> str:
 def time_to_run(notebook: str, mode: str) -> str:
     """How long this notebook took in ``mode`` when it was last run by ``make reproduce`` (or
     ``make notebook``) and saved with the results, as a sentence."""
+    from . import replay
     from .publish import measured_time
 
+    if mode == "reference":
+        m = replay.machine()
+        seconds = measured_time(notebook, m.get("mode", "full"))
+        took = ("" if seconds is None else f", which took {seconds / 60:.1f} minutes"
+                if seconds >= 120 else f", which took {seconds:.0f} s")
+        env = m.get("environment", {})
+        return (f"**Reference mode**: this page shows the lab's reference run ({m.get('mode')} "
+                f"mode, recorded {m.get('recorded', '?')[:10]} on {env.get('cores', '?')} cores, "
+                f"{env.get('cpu_model', '?')}{took}). Nothing is started or measured, so it "
+                "runs in seconds; set `MODE = \"quick\"` to measure on this machine.")
     seconds = measured_time(notebook, mode)
     if seconds is None:
         return f"No run time measured yet in {mode} mode: `make reproduce` records one."

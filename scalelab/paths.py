@@ -2,7 +2,10 @@
 files that others read while we write them are replaced atomically (``atomic_write_text``).
 
 - ``PROJECT_ROOT``: the checkout (the parent of this package).
-- ``results_dir()``: tidy results, ``data/results/`` (``SCALELAB_RESULTS_DIR``).
+- ``results_dir()``: tidy results of local runs, ``data/results/`` (``SCALELAB_RESULTS_DIR``;
+  git ignores it). In reference mode (``scalelab.replay``) it is the reference instead.
+- ``reference_dir()``: the committed reference run, ``data/reference/``
+  (``SCALELAB_REFERENCE_DIR``): written only by ``make reference``.
 - ``runs_dir()``: one folder per stack run with every server's log, ``build/runs/``
   (``SCALELAB_RUNS_DIR``).
 - ``state_dir()``: state that outlives a run and that the unprivileged database user must reach:
@@ -26,7 +29,21 @@ def _env_path(name: str, default: Path) -> Path:
 
 
 def results_dir() -> Path:
+    """Where results are read and written: the local runs' folder, or, while a notebook shows
+    the reference run (``replay.active()``), the reference (read only)."""
+    from . import replay
+
+    if replay.active():
+        return reference_dir()
+    return local_results_dir()
+
+
+def local_results_dir() -> Path:
     return _env_path("SCALELAB_RESULTS_DIR", PROJECT_ROOT / "data" / "results")
+
+
+def reference_dir() -> Path:
+    return _env_path("SCALELAB_REFERENCE_DIR", PROJECT_ROOT / "data" / "reference")
 
 
 def runs_dir() -> Path:
@@ -52,6 +69,9 @@ def relative(path: Path | str) -> str:
 
 def write_temp(path: Path, text: str) -> Path:
     """Write ``text`` to a temporary file beside ``path`` and sync it; remove it on error."""
+    from . import replay
+
+    replay.refuse_write(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
         pid = stale.name.rsplit(".", 2)[-2]

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import threading
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 
@@ -99,7 +100,10 @@ def unprivileged_user() -> str | None:
 def spawn(command: Sequence[str], log_path, env: dict | None = None, cwd=None
           ) -> subprocess.Popen:
     """Start ``command`` from the launcher thread, in a new session (its own process group),
-    its output appended to ``log_path``, no stdin."""
+    its output appended to ``log_path``, no stdin. Refused in reference mode."""
+    from . import replay
+
+    replay.refuse(f"starting {Path(str(command[0])).name}")
     with open(log_path, "a") as log:
         return launcher().call(lambda: subprocess.Popen(
             list(command), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

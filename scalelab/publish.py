@@ -30,17 +30,15 @@ def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
             html_dir: Path | None = None, slides: bool = False, timeout: int = 1800,
             kernel: str = KERNEL) -> dict:
     """Run one notebook top to bottom with MODE injected; write it and its HTML export."""
-    import nbformat
     import papermill
-    from nbconvert import HTMLExporter, SlidesExporter
 
-    if mode not in ("quick", "full"):
-        raise ValueError(f"mode must be 'quick' or 'full', not {mode!r}")
+    if mode not in ("quick", "full", "reference"):
+        raise ValueError(f"mode must be 'quick', 'full' or 'reference', not {mode!r}")
     src = resolve(name)
     out_dir = Path(out_dir or paths.PROJECT_ROOT / "build" / "notebooks")
-    html_dir = Path(html_dir or paths.PROJECT_ROOT / "build" / "html")
+    if html_dir is not False:
+        html_dir = Path(html_dir or paths.PROJECT_ROOT / "build" / "html")
     out_dir.mkdir(parents=True, exist_ok=True)
-    html_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / src.name
     t0 = time.perf_counter()
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -49,19 +47,81 @@ def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
                                kernel_name=kernel, cwd=str(NOTEBOOKS_DIR), progress_bar=False,
                                execution_timeout=timeout, log_output=False)
     seconds = time.perf_counter() - t0
-    record_time(src.stem, mode, seconds)
-    nb = nbformat.read(executed, as_version=4)
-    html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    html_path = html_dir / f"{src.stem}.html"
-    html_path.write_text(html)
-    result = {"notebook": src.stem, "mode": mode, "seconds": seconds,
-              "executed": executed, "html": html_path}
-    if slides:
-        body, _ = SlidesExporter().from_notebook_node(nb)
-        slides_path = html_dir / f"{src.stem}.slides.html"
-        slides_path.write_text(body)
-        result["slides"] = slides_path
+    if mode != "reference":  # reference mode measures nothing, and takes seconds
+        record_time(src.stem, mode, seconds)
+    result = {"notebook": src.stem, "mode": mode, "seconds": seconds, "executed": executed}
+    if html_dir is not False:
+        from .site import export_notebook
+
+        result.update(export_notebook(executed, html_dir, slides=slides))
     return result
+
+
+def strip_volatile(path: Path) -> None:
+    """Remove what changes on every run and says nothing about the results: papermill's and
+    the kernel's timings, execution counts' gaps, the kernel's own metadata."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    paths.atomic_write_text(path, nbformat.writes(nb) + "\n")
+
+
+def record_reference(name: str, quick_timing: bool = True, timeout: int = 7200) -> dict:
+    """Run notebook ``name`` in full mode with its results in a staging folder, check them,
+    and replace its reference (``data/reference/<notebook>/``: results, run times, the
+    executed notebook with volatile metadata stripped) and ``data/reference/machine.json``.
+    With ``quick_timing``, a quick run follows whose run time only is kept (notebooks quote
+    it); its results are thrown away. Nothing is replaced if anything fails."""
+    import json
+    import shutil
+
+    from . import results
+    from .cpus import default_layout
+
+    stem = resolve(name).stem
+    staging = paths.PROJECT_ROOT / "build" / "reference-run" / time.strftime("%Y%m%dT%H%M%S")
+    previous = os.environ.get("SCALELAB_RESULTS_DIR")
+    try:
+        os.environ["SCALELAB_RESULTS_DIR"] = str(staging / "full")
+        full = execute(stem, mode="full", out_dir=staging / "notebooks", html_dir=False,
+                       timeout=timeout)
+        folder = staging / "full" / stem
+        problems = results.consistency(stem)
+        if problems:
+            raise RuntimeError(f"the reference run of {stem} is not one complete run: {problems}")
+        if quick_timing:
+            os.environ["SCALELAB_RESULTS_DIR"] = str(staging / "quick")
+            execute(stem, mode="quick", out_dir=staging / "quick-notebooks", html_dir=False,
+                    timeout=timeout)
+            shutil.copy(staging / "quick" / stem / "timing-quick.json", folder)
+    finally:
+        if previous is None:
+            os.environ.pop("SCALELAB_RESULTS_DIR", None)
+        else:
+            os.environ["SCALELAB_RESULTS_DIR"] = previous
+    executed = folder / f"{stem}.ipynb"
+    shutil.copy(full["executed"], executed)
+    strip_volatile(executed)
+    ref = paths.reference_dir()
+    ref.mkdir(parents=True, exist_ok=True)
+    target, old = ref / stem, ref / f".{stem}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    shutil.copytree(folder, target)
+    shutil.rmtree(old, ignore_errors=True)
+    paths.atomic_write_text(ref / "machine.json", json.dumps({
+        "mode": "full", "recorded": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "environment": results.environment(), "layout": default_layout().as_dict(),
+        "note": "the machine of the last `make reference`; each result's own .json says "
+                "on what it was measured"}, indent=2) + "\n")
+    shutil.rmtree(staging, ignore_errors=True)
+    return {"notebook": stem, "seconds": full["seconds"], "reference": target}
 
 
 def record_time(notebook: str, mode: str, seconds: float) -> None:
@@ -77,11 +137,14 @@ def record_time(notebook: str, mode: str, seconds: float) -> None:
 
 
 def measured_time(notebook: str, mode: str) -> float | None:
-    """Seconds the last recorded run of ``notebook`` took in ``mode``, or None."""
+    """Seconds the last run of ``notebook`` took in ``mode``: this machine's last run, else
+    the reference machine's; None if neither was recorded."""
     import json
 
-    try:
-        data = json.loads((paths.results_dir() / notebook / f"timing-{mode}.json").read_text())
-        return float(data["seconds"])
-    except (OSError, ValueError, KeyError):
-        return None
+    for folder in (paths.results_dir(), paths.reference_dir()):
+        try:
+            data = json.loads((folder / notebook / f"timing-{mode}.json").read_text())
+            return float(data["seconds"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return None

@@ -241,11 +241,26 @@ class ResultWriter:
     the saved result says it is incomplete, and ``load`` warns about it."""
 
     def __init__(self, notebook: str, name: str, **save_kwargs: Any):
+        from . import replay
+
         result_path(notebook, name)  # validate names now, not after the first point
-        check_writable(notebook)     # and the folder: a measurement must not be lost
+        self.replaying = replay.active()
+        if not self.replaying:
+            check_writable(notebook)  # and the folder: a measurement must not be lost
         self.notebook, self.name, self.save_kwargs = notebook, name, save_kwargs
         self.rows: list[dict] = []
         self.path: Path | None = None
+
+    def recorded(self) -> pd.DataFrame:
+        """The rows this writer's name holds in the reference run (reference mode)."""
+        from .load.point import frame
+
+        df, _ = load(self.notebook, self.name)
+        return frame(df.to_dict("records"))
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
 
     def add(self, row: dict) -> None:
         self.rows.append(dict(row))
@@ -267,11 +282,19 @@ class ResultWriter:
         self.path = save(pd.DataFrame(self.rows), self.notebook, self.name, **kwargs)
 
 
+def saver(notebook: str, **save_kwargs: Any):
+    """``saver(NB, mode=MODE, params=vars(S))("sweep", stack=stack)``: a ``ResultWriter`` for
+    each named result of a notebook, sharing its metadata. Pass it as ``on_point``: it saves
+    every finished point, and in reference mode names the recorded rows to show instead."""
+    _check_name("notebook", notebook)
+
+    def writer(name: str, **more: Any) -> ResultWriter:
+        return ResultWriter(notebook, name, **{**save_kwargs, **more})
+
+    return writer
+
+
 def finished(on_point: Any) -> None:
     """Tell an ``on_point`` that can be told (a ``ResultWriter``) that the measurement ended."""
     if hasattr(on_point, "finish"):
         on_point.finish()
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import binaries, paths
+from . import binaries, paths, replay
 from .cpus import CpuLayout, default_layout
 from .runs import Run
 from .services import (AppConfig, Gunicorn, Memcached, Nginx, Postgres, Redis, Service,
@@ -25,6 +25,7 @@ from .dataset import Dataset
 from .stack_config import StackConfig
 
 CACHE_SERVICES = {"redis": Redis, "memcached": Memcached}  # cache server name -> its module
+REPLAYED_URL = "http://127.0.0.1:0"  # what a stack in reference mode names: nothing listens
 _LIVE: dict[int, "Stack"] = {}  # every started, not yet stopped stack of this process
 
 
@@ -71,13 +72,18 @@ class Stack:
         self.run: Run | None = None
         self.services: dict[str, Service] = {}
         self.timings: dict[str, float] = {}
+        self.replayed = False  # reference mode: started nothing, shows the recorded run
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> "Stack":
         """Start every server (or nothing, if one fails). In a notebook kernel, a live stack
         of this process with the same label is stopped first: running a cell again replaces
         its stack instead of leaving the old one running out of reach."""
-        if self.run is not None:
+        if self.run is not None or self.replayed:
+            return self
+        if replay.active():  # reference mode: the recorded run's rows stand in for servers
+            self.replayed = True
+            self.layout = replay.layout()
             return self
         if _in_notebook_kernel():
             for other in [st for st in _LIVE.values() if st.label == self.label]:
@@ -145,6 +151,7 @@ class Stack:
             raise binaries.MissingBinary(binaries.missing_message(missing))
 
     def stop(self) -> None:
+        self.replayed = False
         for key in reversed(list(self.services)):
             self.services[key].stop()
         self.services = {}
@@ -177,6 +184,8 @@ class Stack:
     @property
     def base_url(self) -> str:
         """Where users go: the proxy when there is one, else the app server."""
+        if self.replayed:
+            return REPLAYED_URL
         if "app" not in self.services:
             raise RuntimeError("the stack is not running: use `with Stack(...) as stack:`")
         return self.services["proxy"].url if "proxy" in self.services else self.app_url
@@ -184,6 +193,8 @@ class Stack:
     @property
     def app_url(self) -> str:
         """The app server itself, bypassing any proxy."""
+        if self.replayed:
+            return REPLAYED_URL
         if "app" not in self.services:
             raise RuntimeError("the stack is not running: use `with Stack(...) as stack:`")
         return self.services["app"].url
@@ -231,6 +242,7 @@ class Stack:
         return {k: s.log_path for k, s in self.services.items()}
 
     def __repr__(self) -> str:
-        state = self.base_url if "app" in self.services else "stopped"
+        state = ("reference mode: nothing started, the reference run's rows are shown"
+                 if self.replayed else self.base_url if "app" in self.services else "stopped")
         return f"<Stack {self.config['server']} workers={self.config['workers']} " \
                f"cache={self.config['cache']} {state}>"

@@ -27,6 +27,7 @@ from .checks import check_int
 from .cpus import CpuLayout, default_layout
 from .load import as_target, derive, start_sampler
 from .measure import wait_until_idle
+from .replay import replayable
 from .results import finished
 from .runs import Run
 from .processes import spawn, stop_group, wrap_command
@@ -141,6 +142,7 @@ def url_of(target, variant) -> str:
     return path if path.startswith("http") else as_target(target).url + path
 
 
+@replayable
 def compare(target, variants: dict, connections: int | dict[str, int] = 8, duration: int = 5,
             warmup: int = 2, repeats: int = 1, layout: CpuLayout | None = None,
             on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
@@ -171,8 +173,10 @@ def compare(target, variants: dict, connections: int | dict[str, int] = 8, durat
     return pd.DataFrame(rows)
 
 
+@replayable
 def calibrate(target, workload, users: int = 8, duration: int = 5, warmup: int = 2,
-              repeats: int = 2, layout: CpuLayout | None = None) -> pd.DataFrame:
+              repeats: int = 2, layout: CpuLayout | None = None,
+              on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """The lab's Locust and wrk on the same single page, same users, interleaved.
 
     Returns their rows (column ``generator``: locust or wrk). Compare with
@@ -185,8 +189,12 @@ def calibrate(target, workload, users: int = 8, duration: int = 5, warmup: int =
     for repeat in range(repeats):
         lab = locust_run(target, workload, users=users, duration=duration, warmup=warmup,
                          layout=layout, progress=False, variant="locust")
-        rows.append({**lab.iloc[0].to_dict(), "generator": "locust", "repeat": repeat})
-        rows.append(point(target, url, users, duration, warmup, layout, "wrk", repeat))
+        for rec in ({**lab.iloc[0].to_dict(), "generator": "locust", "repeat": repeat},
+                    point(target, url, users, duration, warmup, layout, "wrk", repeat)):
+            rows.append(rec)
+            if on_point:
+                on_point(rec)
+    finished(on_point)
     return pd.DataFrame(rows)
 
 

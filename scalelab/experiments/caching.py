@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 import urllib.request
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
 from ..load import Workload
 from ..notebook import fmt
+from ..replay import replayable
+from ..results import finished
 from ..services.appserver import http_get
 
 BACKENDS = ("locmem", "redis", "memcached", "db")
@@ -170,6 +172,19 @@ def stampede_variants(stack, ttl: int = 1) -> dict[str, Workload]:
     app = stack.app_url
     return {"get_or_set": _page("get_or_set", f"{app}/c/toptags/naive/?ttl={ttl}"),
             "lock + stale": _page("lock + stale", f"{app}/c/toptags/locked/?ttl={ttl}")}
+
+
+@replayable
+def stale_reads(stack, backends: Sequence[str] = ("locmem", "redis"), trials: int = 10,
+                reads: int = 8, on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """``count_stale_reads`` for each backend in turn, one row each."""
+    rows = []
+    for backend in backends:
+        rows.append(count_stale_reads(stack, backend, trials=trials, reads=reads))
+        if on_point:
+            on_point(rows[-1])
+    finished(on_point)
+    return pd.DataFrame(rows)
 
 
 def count_stale_reads(stack, backend: str, trials: int = 10, reads: int = 8) -> dict:

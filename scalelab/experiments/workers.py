@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..cpus import CpuLayout, default_layout
 from ..load import Workload, compare
+from ..replay import replayable
 from ..results import finished
 from ..stack import Stack
 
@@ -43,6 +44,8 @@ def configurations(cores: int, mode: str = "quick") -> list[Config]:
     threads (TechEmpower's Django entry)."""
     if cores < 1:
         raise ValueError(f"cores must be 1 or more, not {cores}")
+    if mode not in ("quick", "full", "reference"):  # the reference was recorded in full mode
+        raise ValueError(f"mode must be 'quick', 'full' or 'reference', not {mode!r}")
     gunicorn_rule = 2 * cores + 1
     sync_counts = sorted({1, 2, gunicorn_rule, 4 * cores} if mode == "quick"
                          else set(range(1, 4 * cores + 1)) | {gunicorn_rule})
@@ -92,6 +95,7 @@ def limiting(row, users: int, server_cpus: int = 1) -> tuple[str, float]:
     return name, row["req_s"] / c[name]
 
 
+@replayable
 def measure(configs: Sequence[Config], users: int = 32, duration: int = 5, warmup: int = 2,
             repeats: int = 1, wait_ms: int = 50, questions: int = 2_000,
             layout: CpuLayout | None = None, on_point: Callable[[dict], None] | None = None,

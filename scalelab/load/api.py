@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..checks import check_int
 from ..cpus import CpuLayout
+from ..replay import replayable
 from ..results import finished
 from .locust import run_locust
 from .point import frame, warn_failures
@@ -39,6 +40,7 @@ def _check_points(users: Sequence[int], duration: float, warmup: float, repeats:
     check_int("processes", processes, 1, (os.cpu_count() or 1) * 2)
 
 
+@replayable
 def sweep(target, workload: Workload | None = None, users: Sequence[int] = (1, 2, 4, 8),
           duration: float = 10, warmup: float = 3, repeats: int = 1, processes: int = 1,
           questions: int | None = None, progress: bool = True,
@@ -76,15 +78,17 @@ def sweep(target, workload: Workload | None = None, users: Sequence[int] = (1, 2
     return df
 
 
+@replayable
 def run(target, workload: Workload | None = None, users: int = 4, duration: float = 10,
         warmup: float = 3, processes: int = 1, questions: int | None = None,
-        progress: bool = True, variant: str = "", layout: CpuLayout | None = None
-        ) -> pd.DataFrame:
+        progress: bool = True, variant: str = "", layout: CpuLayout | None = None,
+        on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """One measured point: ``users`` simulated users for ``duration`` s after ``warmup`` s."""
     return sweep(target, workload, [users], duration, warmup, 1, processes, questions,
-                 progress, variant=variant, layout=layout)
+                 progress, on_point=on_point, variant=variant, layout=layout)
 
 
+@replayable
 def compare(target, variants: dict[str, Workload], users: int = 4, duration: float = 10,
             warmup: float | dict[str, float] = 3, repeats: int = 1, questions: int | None = None,
             progress: bool = True, on_point: Callable[[dict], None] | None = None,

@@ -9,7 +9,7 @@ from scalelab.load import Interrupted
 def test_settings_need_the_same_knobs_in_both_modes():
     s = notebook.settings("quick", quick={"users": 2}, full={"users": 8})
     assert s.users == 2 and s.mode == "quick"
-    with pytest.raises(ValueError, match="MODE must be one of quick, full"):
+    with pytest.raises(ValueError, match="MODE must be one of 'quick', 'full', 'reference'"):
         notebook.settings("fast", quick={}, full={})
     with pytest.raises(ValueError, match="same knobs"):
         notebook.settings("full", quick={"users": 2}, full={"duration": 3})

@@ -75,7 +75,7 @@ def test_cpu_layout_rules():
 
 
 def test_mode_and_verdict_helpers():
-    with pytest.raises(ValueError, match="MODE must be one of quick, full"):
+    with pytest.raises(ValueError, match="MODE must be one of 'quick', 'full', 'reference'"):
         settings("fast", {"a": 1}, {"a": 2})
     with pytest.raises(ValueError, match="same knobs"):
         settings("quick", {"a": 1}, {"b": 2})
