@@ -7,11 +7,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: help setup reproduce reference export test test-fast lab notebook slides bench doctor down reap clean
 
 help:
-	@echo "make reproduce          set up, run every notebook ($(MODE) mode), results in data/results/, HTML in build/html/"
+	@echo "make reproduce          set up, run every notebook ($(MODE) mode; results in data/results/, ignored by git), then make export"
+	@echo "make export             the static site in build/site/ from the notebooks and data/reference/ (no server)"
+	@echo "make reference [NB=02]  record the reference run (full mode) into data/reference/ and the README ledger"
 	@echo "make test               set up, run the whole test suite (real servers, notebooks: ~11 min)"
 	@echo "make test-fast          unit and app tests only, no servers (under a minute)"
 	@echo "make lab                JupyterLab with the 'Python (scalelab)' kernel"
-	@echo "make notebook NB=01 [MODE=quick|full]   run one notebook and export it"
+	@echo "make notebook NB=01 [MODE=quick|full|reference]   run one notebook and export it"
 	@echo "make slides NB=01       export one notebook as reveal.js slides"
 	@echo "make bench              start-up, seed and capacity benchmarks"
 	@echo "make doctor             which servers were found, versions, where from"
@@ -22,6 +24,10 @@ setup:
 reproduce: setup
 	$(PY) -m scalelab.cli reproduce --mode $(MODE)
 	$(MAKE) --no-print-directory export
+
+export: setup
+	@bash scripts/setup-site-assets.sh
+	$(PY) -m scalelab.cli export
 
 reference: setup
 	$(PY) -m scalelab.cli reference $(NB)

@@ -6,6 +6,7 @@
     scalelab reap                   kill servers left behind by a run whose owner died
     scalelab notebook 01 --mode quick [--slides]
     scalelab reproduce [--mode quick]
+    scalelab export                 the static site in build/site/ from data/reference/
     scalelab reference [02 ...]     record the reference run (full mode) into data/reference/
     scalelab results [notebook]
     scalelab ledger [--write-readme]
@@ -144,10 +145,21 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .site import build
+
+    t0 = time.perf_counter()
+    print("exporting the site from the notebooks and data/reference/ (reference mode: no "
+          "server) ...", flush=True)
+    index = build(progress=lambda msg: print(msg, flush=True))
+    print(f"site built in {time.perf_counter() - t0:.0f} s: {paths.relative(index)}")
+    return 0
+
+
 def cmd_reference(args) -> int:
     from .publish import available, record_reference, resolve
 
-    names = args.notebooks or [n for n in available() if resolve(n).stem[0].isdigit()]
+    names = args.notebooks or available()
     for name in names:
         resolve(name)
     for name in names:
@@ -209,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("reap", help="kill servers of runs whose owner died").set_defaults(fn=cmd_reap)
     nb = sub.add_parser("notebook", help="execute one notebook and export it to HTML")
     nb.add_argument("name", help="e.g. 01 or 01-baseline")
-    nb.add_argument("--mode", choices=("quick", "full"), default="quick")
+    nb.add_argument("--mode", choices=("quick", "full", "reference"), default="quick")
     nb.add_argument("--slides", action="store_true", help="also export reveal.js slides")
     nb.set_defaults(fn=cmd_notebook)
     rep = sub.add_parser("reproduce", help="execute every notebook and export them")
@@ -217,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--mode", choices=("quick", "full"), default="quick")
     rep.add_argument("--slides", action="store_true")
     rep.set_defaults(fn=cmd_reproduce)
+    sub.add_parser("export", help="the static site in build/site/ (reference mode, no server)"
+                   ).set_defaults(fn=cmd_export)
     ref = sub.add_parser("reference", help="record the reference run (full mode) of notebooks "
                          "into data/reference/")
     ref.add_argument("notebooks", nargs="*", help="e.g. 02 (default: every notebook)")

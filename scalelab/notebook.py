@@ -25,9 +25,29 @@ def settings(mode: str, quick: dict[str, Any], full: dict[str, Any]) -> SimpleNa
                          f"{sorted(set(quick) ^ set(full))}")
     replay.activate(mode == "reference")
     _say_interrupts_briefly()
+    # a warning reads as a sentence, without the kernel's temporary file and line
+    import warnings
+
+    warnings.formatwarning = lambda message, category, *_a, **_k: \
+        f"{category.__name__}: {message}\n"
+    # tables are read, not scanned: never cut a cell or drop a column
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_rows", 500)
     knobs = quick if (replay.recorded_mode() if mode == "reference" else mode) == "quick" \
         else full
     return SimpleNamespace(mode=mode, **knobs)
+
+
+def knobs(S: SimpleNamespace) -> str:
+    """The settings of this run, as a sentence for the reader of an exported page."""
+    from . import replay
+
+    mode = (f"{replay.recorded_mode()} mode, as the reference run was recorded"
+            if S.mode == "reference" else f"{S.mode} mode")
+    items = [f"`{k}` = {v!r}" for k, v in vars(S).items() if k != "mode"]
+    return f"Settings of this run ({mode}): " + ", ".join(items) + "."
 
 
 def interrupt_message(exc: BaseException) -> str:
@@ -115,7 +135,11 @@ def recorded_verdicts_note(notebook: str, decisions) -> str:
     ones the reference run saved (they must be: same rows, same rules)."""
     from . import results
 
-    saved, _ = results.load(notebook, "verdicts")
+    try:
+        saved, _ = results.load(notebook, "verdicts")
+    except FileNotFoundError:
+        return ("**The reference run saved no verdicts for this notebook**: the verdicts below "
+                "are decided from its recorded rows only.")
     saved = saved.set_index("claim")["verdict"].to_dict()
     differ = [f"{d.claim}: {d.verdict} here, {saved.get(d.claim, 'none')} recorded"
               for d in decisions if saved.get(d.claim) != d.verdict]
@@ -131,7 +155,7 @@ def markdown_table(df: pd.DataFrame) -> str:
     """A frame as a Markdown table, never truncated (pandas' display cuts long cells)."""
     cols = [df.index.name or ""] + [str(c) for c in df.columns]
     cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(cols) + " |", "|" + ":---|" * len(cols)]  # left-aligned
     for idx, row in df.iterrows():
         lines.append("| " + " | ".join([cell(idx)] + [cell(v) for v in row]) + " |")
     return "\n".join(lines)

@@ -14,7 +14,10 @@ KERNEL = "scalelab"
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
+    """Every notebook of the collection in reading order: the primers (no servers), then the
+    numbered notebooks."""
+    primers = sorted(p.stem for p in NOTEBOOKS_DIR.glob("primer-*.ipynb"))
+    return primers + sorted(p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
 
 
 def resolve(name: str) -> Path:
@@ -136,12 +139,15 @@ def record_time(notebook: str, mode: str, seconds: float) -> None:
          "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2) + "\n")
 
 
-def measured_time(notebook: str, mode: str) -> float | None:
+def measured_time(notebook: str, mode: str, reference_only: bool = False) -> float | None:
     """Seconds the last run of ``notebook`` took in ``mode``: this machine's last run, else
-    the reference machine's; None if neither was recorded."""
+    the reference machine's (only that with ``reference_only``); None if neither was
+    recorded."""
     import json
 
-    for folder in (paths.results_dir(), paths.reference_dir()):
+    folders = [paths.reference_dir()] if reference_only else [paths.results_dir(),
+                                                              paths.reference_dir()]
+    for folder in folders:
         try:
             data = json.loads((folder / notebook / f"timing-{mode}.json").read_text())
             return float(data["seconds"])

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from lab_driver import (CLOSE_ALL, EXECUTE, KERNEL_NAME, KERNEL_STATE, PENDING_CELLS, RESTART,
-                        RUN_ALL, SAVE, Lab, chromium)
+                        RUN_ALL, SAVE, Lab)
 from scalelab import paths, runs
 
 NOTEBOOK = "00-start-here.ipynb"
@@ -36,20 +36,6 @@ def _open(page, lab, name):
 
 def _servers_of_ours():
     return [p for p in runs.ours() if p.name() in ("postgres", "gunicorn", "redis-server")]
-
-
-@pytest.fixture
-def browser():
-    exe = chromium()
-    if exe is None:
-        pytest.skip("no chromium: `apt-get install chromium` (make test installs it on Debian "
-                    "as root) or set SCALELAB_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser):

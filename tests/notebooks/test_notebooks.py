@@ -1,4 +1,5 @@
-"""Every notebook follows the lab's shape and runs top to bottom in quick mode."""
+"""Every notebook follows the lab's shape, runs top to bottom in quick mode, and shows the
+reference run in reference mode without starting anything."""
 
 import json
 import re
@@ -9,8 +10,9 @@ import pytest
 from scalelab import publish
 
 NAMES = publish.available()
-SECTIONS = ("## Overview", "## Prerequisites and time", "## Parameters", "## Caveats",
-            "## Exercises", "## What's next")
+SECTIONS = ("## Learning objectives", "## Prerequisites and time", "## Parameters",
+            "## Key takeaways", "## Exercises", "## References", "## What's next")
+MEASURING = [n for n in NAMES if n[0].isdigit()]  # the primer simulates; it measures nothing
 
 
 def _nb(name):
@@ -31,7 +33,15 @@ def test_shape(name):
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and 'MODE = "quick"' in params[0].source
     assert nb.metadata.kernelspec.name == publish.KERNEL
-    if not name.startswith("00"):
+    assert "| concept |" in text, "prerequisites as a table: concepts and where they come from"
+    exercises = next(c.source for c in nb.cells if c.source.startswith("## Exercises"))
+    numbered = re.findall(r"^(\d+)\. ", exercises, flags=re.M)
+    solved = re.findall(r"Worked solution(?: to (\d+))?", exercises)
+    assert "Predict, then run" in exercises, "at least one exercise to predict, then run"
+    assert len(solved) >= len(numbered), f"{name}: every exercise has a worked solution"
+    if name in MEASURING:
+        assert "## Caveats" in text and "## Overview" in text
+    if name in MEASURING and not name.startswith("00"):
         assert re.search(r"\bC\d{1,2}\b", nb.cells[0].source), "claim ids in the title cell"
         assert "## Verdict" in text and "## The rules, stated before the data" in text
         rules_at = next(i for i, c in enumerate(nb.cells) if "## The rules" in c.source)
@@ -60,6 +70,38 @@ def test_runs_in_quick_mode(name, tmp_path, results_dir):
               if o.output_type == "error"]
     assert not errors, errors
     assert res["html"].stat().st_size > 10_000
-    assert any(results_dir.glob(f"{name}/*.csv")), "the notebook saved its results"
+    if name in MEASURING:
+        assert any(results_dir.glob(f"{name}/*.csv")), "the notebook saved its results"
     for meta in results_dir.glob(f"{name}/*.json"):
-        assert json.loads(meta.read_text())["mode"] == "quick"
+        if not meta.name.startswith("timing-"):
+            assert json.loads(meta.read_text())["mode"] == "quick"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_mode_shows_the_reference_run_and_starts_nothing(name, tmp_path, results_dir):
+    """What `make export` does: no server, no run folder, nothing written, and verdicts decided
+    again from the recorded rows equal to the ones the reference run saved."""
+    from scalelab import paths, runs
+
+    runs_before = set(paths.runs_dir().glob("*")) if paths.runs_dir().exists() else set()
+    ours_before = {p.pid for p in runs.ours(include_other_live_owners=False)}
+    reference_before = {p: p.stat().st_mtime for p in paths.reference_dir().rglob("*")}
+    res = publish.execute(name, mode="reference", out_dir=tmp_path / "nb", html_dir=False,
+                          timeout=300)
+    nb = nbformat.read(res["executed"], as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert not errors, errors
+    assert res["seconds"] < 90
+    assert (set(paths.runs_dir().glob("*")) if paths.runs_dir().exists() else set()) \
+        == runs_before, "reference mode created a run folder"
+    assert not [p for p in runs.ours(include_other_live_owners=False) if p.pid not in ours_before]
+    assert {p: p.stat().st_mtime for p in paths.reference_dir().rglob("*")} == reference_before
+    assert not results_dir.exists() or not any(results_dir.rglob("*")), "nothing written locally"
+    text = "\n".join(
+        "".join(o.get("data", {}).get("text/markdown", "")) for c in nb.cells
+        for o in c.get("outputs", []))
+    if name in MEASURING and not name.startswith("00"):
+        assert "the same verdicts the reference run saved" in text
+        assert "Reference mode" in text

@@ -1,0 +1,85 @@
+"""Reference mode: measuring calls return the recorded rows, nothing starts, nothing is written
+into the reference."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from scalelab import Stack, Workload, replay, results, sweep, wrk
+from scalelab.experiments import caching, workers
+from scalelab.processes import spawn
+
+
+@pytest.fixture
+def reference(tmp_path, monkeypatch):
+    ref = tmp_path / "reference"
+    monkeypatch.setenv("SCALELAB_REFERENCE_DIR", str(ref))
+    monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(tmp_path / "local"))
+    ref.mkdir()
+    (ref / "machine.json").write_text(json.dumps({
+        "mode": "full", "recorded": "2026-11-27T10:00:00+0000",
+        "environment": {"cores": 2, "memcached": "1.6", "nginx": "missing"},
+        "layout": {"server": [1], "generator": [0]}}))
+    results.save(pd.DataFrame({"users": [1, 2], "req_s": [10.0, 19.0]}), "nb", "sweep")
+    # saved before reference mode: written straight into the reference folder for the test
+    (tmp_path / "local" / "nb").rename(ref / "nb")
+    yield ref
+    replay.activate(False)
+
+
+def test_a_measuring_call_returns_the_recorded_rows_and_starts_nothing(reference):
+    replay.activate(True)
+    stack = Stack(workers=3, label="nb").start()
+    assert stack.replayed and stack.layout.server == (1,) and stack.layout.generator == (0,)
+    assert "reference mode" in repr(stack)
+    df = sweep(stack, Workload("home"), users=[1, 2], on_point=results.ResultWriter("nb", "sweep"))
+    assert list(df.req_s) == [10.0, 19.0]
+    stack.stop()
+
+
+def test_every_measuring_call_needs_a_named_writer(reference):
+    replay.activate(True)
+    stack = Stack(label="nb").start()
+    for call in (lambda: sweep(stack, Workload("home"), users=[1]),
+                 lambda: wrk.compare(stack, {"a": "/"}),
+                 lambda: workers.measure([]),
+                 lambda: caching.stale_reads(stack)):
+        with pytest.raises(replay.ReferenceModeError, match="on_point"):
+            call()
+
+
+def test_nothing_is_started_or_written_into_the_reference(reference, tmp_path):
+    replay.activate(True)
+    with pytest.raises(replay.ReferenceModeError, match="starts and measures nothing"):
+        spawn(["true"], tmp_path / "log")
+    with pytest.raises(replay.ReferenceModeError, match="writes nothing"):
+        results.save(pd.DataFrame({"a": [1]}), "nb", "other")
+    assert not (reference / "nb" / "other.csv").exists()
+
+
+def test_the_reference_machine_answers_for_servers_and_layout(reference):
+    from scalelab import binaries
+    from scalelab.cpus import default_layout
+    from scalelab.doctor import report
+
+    replay.activate(True)
+    assert binaries.available("memcached") and not binaries.available("nginx")
+    assert default_layout().server == (1,)
+    text, code = report()
+    assert code == 0 and "Reference run" in text
+
+
+def test_reference_mode_without_a_reference_says_how_to_record_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALELAB_REFERENCE_DIR", str(tmp_path / "none"))
+    with pytest.raises(FileNotFoundError, match="make reference"):
+        replay.activate(True)
+    assert not replay.active()
+
+
+def test_local_results_go_elsewhere_than_the_reference(reference):
+    from scalelab import paths
+
+    assert paths.results_dir() != paths.reference_dir()
+    replay.activate(True)
+    assert paths.results_dir() == paths.reference_dir()
