@@ -316,6 +316,7 @@ def open_latency(runs: dict[str, pd.DataFrame], ax=None):
     for label, df in runs.items():
         ax.plot(df.arrival_ms / 1000, df.R_ms, lw=0.8, label=label)
     ax.set_yscale("log")
+    ax.set_ylim(bottom=1)
     ax.set_xlabel("time the request arrived (s)")
     ax.set_ylabel("response time (ms, log scale)")
     ax.set_title("Open load: below capacity latency holds, above it grows without bound")

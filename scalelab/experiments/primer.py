@@ -133,7 +133,9 @@ def stall(service_ms: float = 5.0, interval_ms: float = 10.0, seconds: float = 1
         free_at = done
         intended.append(done - s)
     c, o = np.array(closed_lat), np.array(intended)
-    return {"closed_requests": len(c), "closed_mean_ms": float(c.mean()),
+    slow = 10 * d  # "slow": ten times the service time
+    return {"closed_requests": len(c), "closed_slow": int((c > slow).sum()),
+            "intended_slow": int((o > slow).sum()), "closed_mean_ms": float(c.mean()),
             "closed_p99_ms": float(np.percentile(c, 99)), "intended_requests": len(o),
             "intended_mean_ms": float(o.mean()), "intended_p99_ms": float(np.percentile(o, 99)),
             "stall_ms": stall_s * 1000}
