@@ -188,11 +188,23 @@ _sessions = {
 SESSION_ENGINE = _sessions[env("QA_SESSION_ENGINE", "db", tuple(_sessions))]
 
 # --- static files ---------------------------------------------------------------------
-# django: Django serves /static/ itself (the thing C8 says not to do); none: the app serves
-# no static files (a proxy in front does, or nobody).
-STATIC_MODE = env("QA_STATIC_MODE", "django", ("django", "none"))
+# django: Django serves /static/ itself (the thing C8 says not to do); whitenoise: WhiteNoise
+# serves what `collectstatic` gathered into QA_STATIC_ROOT (names with a content hash, gzip and
+# brotli copies made once, a year's cache lifetime for hashed names); none: the app serves no
+# static files (a proxy in front does, or nobody).
+STATIC_MODE = env("QA_STATIC_MODE", "django", ("django", "whitenoise", "none"))
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("QA_STATIC_ROOT", str(BASE_DIR / "qa" / "static"))
+if STATIC_MODE == "whitenoise":
+    if not os.environ.get("QA_STATIC_ROOT"):
+        raise ImproperlyConfigured("QA_STATIC_MODE=whitenoise needs QA_STATIC_ROOT: the folder "
+                                   "`manage.py collectstatic` fills (not the app's own static/)")
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                      "whitenoise.middleware.WhiteNoiseMiddleware")
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
 # --- the slow upstream IO-bound views wait on (notebook 03) ------------------------------
 UPSTREAM_URL = os.environ.get("QA_UPSTREAM_URL", "").rstrip("/")

@@ -6,16 +6,19 @@ Both read the app's settings from QA_* variables (``AppConfig.env``) and are rea
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import sys
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 
 import psutil
 
 from .. import paths
 from ..checks import check_choice, check_int
+from ..processes import ServiceError, wrap_command
 from .base import HOST, Service
 
 WORKER_CLASSES = ("sync", "gthread")
@@ -23,7 +26,7 @@ WORKERS = (1, 64)  # allowed worker processes (and threads per worker, below)
 THREADS = (1, 64)
 CACHES = ("none", "locmem", "redis", "memcached", "db")
 SESSIONS = ("db", "cache", "cached_db", "signed_cookies")
-STATIC_MODES = ("django", "none")
+STATIC_MODES = ("django", "whitenoise", "none")
 
 
 @dataclass
@@ -41,6 +44,7 @@ class AppConfig:
     cache_timeout: int = 60
     session: str = "db"
     static: str = "django"
+    static_root: str = ""         # whitenoise: where collectstatic puts the files it serves
     secret_key: str = ""
     cache_middleware: bool = False
     redis_location: str = ""      # every cache server started becomes an alias of its own
@@ -72,6 +76,8 @@ class AppConfig:
         }
         if self.secret_key:
             env["QA_SECRET_KEY"] = self.secret_key
+        if self.static_root:
+            env["QA_STATIC_ROOT"] = self.static_root
         env.update(self.extra)
         return env
 
@@ -105,6 +111,28 @@ class _AppServer(Service):
 
     def cwd(self):
         return paths.APP_DIR
+
+    def prepare(self) -> None:
+        """WhiteNoise serves collected files: gather them (hashed names, gzip and brotli
+        copies) into this run's folder before the server starts."""
+        super().prepare()
+        if self.app.static != "whitenoise":
+            return
+        target = self.run.dir / "static"
+        self.app = replace(self.app, static_root=str(target))
+        log = self.run.logs / "collectstatic.log"
+        try:
+            done = subprocess.run(wrap_command([sys.executable, "manage.py", "collectstatic",
+                                                "--noinput"], cpus=self.cpus),
+                                  cwd=paths.APP_DIR, env={**os.environ, **self.app.env()},
+                                  capture_output=True, text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            raise ServiceError(f"collectstatic did not finish within 120 s (log: {log})") from None
+        log.write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+            raise ServiceError(f"collectstatic failed ({done.returncode}); its log {log} ends:\n"
+                               f"{tail}")
 
     def worker_pids(self) -> list[int]:
         if self.pid is None:

@@ -134,3 +134,16 @@ def test_inconsistent_settings_are_refused_at_start_up(extra, message):
 def test_harmless_input_is_never_a_500(client, seeded, settings, url, status):
     settings.UPSTREAM_URL = "http://127.0.0.1:9"
     assert client.get(url).status_code == status
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"QA_STATIC_MODE": "whitenoise"}, "QA_STATIC_MODE=whitenoise needs QA_STATIC_ROOT"),
+    ({"QA_STATIC_MODE": "cdn"}, "QA_STATIC_MODE")])
+def test_a_bad_static_setting_stops_start_up_naming_the_variable(env, message):
+    """Settings are read in a fresh interpreter: the app refuses to start, and says why."""
+    from scalelab import paths
+
+    done = subprocess.run([sys.executable, "-c", "import django; django.setup()"],
+                          cwd=paths.APP_DIR, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "qa_site.settings", **env})
+    assert done.returncode != 0 and message in done.stderr

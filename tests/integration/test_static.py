@@ -1,0 +1,82 @@
+"""Each way of serving static files (notebook 04) serves the right bytes with the right
+headers: content type, encoding, cache lifetime, and 304 on a conditional request."""
+
+import gzip
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from scalelab import Stack, paths
+
+pytestmark = pytest.mark.integration
+STATIC = paths.APP_DIR / "qa" / "static" / "qa"
+
+
+def get(url, headers=None):
+    """(status, headers, body as sent: not decompressed)."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def test_django_serves_its_own_static_files_with_last_modified_and_304():
+    with Stack(static="django", questions=2_000, label="static-django") as st:
+        status, h, body = get(st.app_url + "/static/qa/app.js")
+        assert status == 200 and body == (STATIC / "app.js").read_bytes()
+        assert "javascript" in h["Content-Type"] and h["Last-Modified"]
+        assert "Content-Encoding" not in h, "Django's static view does not compress"
+        again, _, empty = get(st.app_url + "/static/qa/app.js",
+                              {"If-Modified-Since": h["Last-Modified"]})
+        assert again == 304 and empty == b""
+
+
+def test_whitenoise_serves_hashed_precompressed_files_for_a_year():
+    with Stack(static="whitenoise", questions=2_000, label="static-whitenoise") as st:
+        page = get(st.app_url + "/")[2].decode()
+        hashed = re.search(r"/static/qa/app\.[0-9a-f]{12}\.js", page)
+        assert hashed, "the page links the hashed name collectstatic made"
+        url = st.app_url + hashed.group(0)
+        status, h, body = get(url, {"Accept-Encoding": "gzip"})
+        assert status == 200 and h["Content-Encoding"] == "gzip"
+        assert gzip.decompress(body) == (STATIC / "app.js").read_bytes()
+        assert "javascript" in h["Content-Type"]
+        assert "max-age=315360000" in h["Cache-Control"] and "immutable" in h["Cache-Control"]
+        again, _, empty = get(url, {"If-None-Match": h["ETag"], "Accept-Encoding": "gzip"})
+        assert again == 304 and empty == b""
+        status, h, body = get(url)
+        assert status == 200 and "Content-Encoding" not in h
+        assert body == (STATIC / "app.js").read_bytes()
+
+
+def test_nginx_serves_static_files_itself_compressed_with_a_lifetime():
+    with Stack(static="none", proxy="nginx", gzip=True, link_mbit_s=100, questions=2_000,
+               label="static-nginx") as st:
+        assert get(st.app_url + "/static/qa/app.js")[0] == 404, "the app serves none itself"
+        url = st.base_url + "/static/qa/app.js"
+        status, h, body = get(url, {"Accept-Encoding": "gzip"})
+        assert status == 200 and h["Content-Encoding"] == "gzip"
+        assert gzip.decompress(body) == (STATIC / "app.js").read_bytes()
+        assert "javascript" in h["Content-Type"] and "max-age=3600" in h["Cache-Control"]
+        again, _, empty = get(url, {"If-None-Match": h["ETag"], "Accept-Encoding": "gzip"})
+        assert again == 304 and empty == b""
+        status, h, body = get(st.base_url + "/static/qa/banner.jpg", {"Accept-Encoding": "gzip"})
+        assert status == 200 and h["Content-Type"] == "image/jpeg"
+        assert "Content-Encoding" not in h, "a JPEG is not compressed again"
+        assert body == (STATIC / "banner.jpg").read_bytes()
+        status, h, page = get(st.base_url + "/", {"Accept-Encoding": "gzip"})
+        assert status == 200 and h["Content-Encoding"] == "gzip", "pages are compressed too"
+        assert "limit_rate 12500000;" in st.services["proxy"].config()
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(gzip=True), "need proxy='nginx'"), (dict(link_mbit_s=10), "need proxy='nginx'"),
+    (dict(proxy="nginx", link_mbit_s=-1), "link_mbit_s must be 0"),
+    (dict(proxy="nginx", gzip="yes"), "gzip"), (dict(static="cdn"), "static")])
+def test_bad_static_and_wire_settings_are_refused_by_name(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Stack(**kwargs)
