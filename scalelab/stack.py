@@ -44,7 +44,7 @@ def _in_notebook_kernel() -> bool:
 class Stack:
     """PostgreSQL and the app server (gunicorn or uvicorn), plus what the configuration asks
     for: Redis and/or memcached (``cache``, ``cache_servers``), nginx in front (``proxy``,
-    ``microcache_ttl``, ``gzip``, ``link_mbit_s``), the slow upstream (``upstream``); static
+    ``microcache_ttl``, ``gzip``), the slow upstream (``upstream``); static
     files served by Django, WhiteNoise or nobody (``static``; nginx in front serves them). All on loopback, all pinned to the
     server CPUs of ``layout``; every bad parameter is refused before anything starts."""
 
@@ -55,14 +55,14 @@ class Stack:
                  layout: CpuLayout | None = None, pg_settings: dict | None = None,
                  cache_servers: tuple[str, ...] = (), cache_middleware: bool = False,
                  proxy: str | None = None, microcache_ttl: int = 0, upstream: bool = False,
-                 gzip: bool = False, link_mbit_s: float = 0, label: str = "stack"):
+                 gzip: bool = False, label: str = "stack"):
         self.config = StackConfig(
             workers=workers, worker_class=worker_class, threads=threads, server=server,
             cache=cache, session=session, questions=questions, seed=seed,
             conn_max_age=conn_max_age, db_pool=db_pool, static=static,
             cache_timeout=cache_timeout, pg_settings=pg_settings, cache_servers=cache_servers,
             cache_middleware=cache_middleware, proxy=proxy, microcache_ttl=microcache_ttl,
-            gzip=gzip, link_mbit_s=link_mbit_s, upstream=upstream)
+            gzip=gzip, upstream=upstream)
         if not isinstance(label, str) or not label:
             raise ValueError(f"label must be a non-empty string, not {label!r}")
         if layout is not None and not isinstance(layout, CpuLayout):
@@ -135,8 +135,7 @@ class Stack:
             if self.config["proxy"] == "nginx":
                 self.services["proxy"] = Nginx(self.run, upstream_port=server.port, cpus=cpus,
                                                microcache_ttl=self.config["microcache_ttl"],
-                                               gzip=self.config["gzip"],
-                                               link_mbit_s=self.config["link_mbit_s"]).start()
+                                               gzip=self.config["gzip"]).start()
         except BaseException:
             self.stop()
             raise

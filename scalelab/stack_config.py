@@ -8,7 +8,7 @@ from typing import Any
 
 from .checks import check_bool, check_choice, check_int
 from .services.appserver import CACHES, SESSIONS, STATIC_MODES, THREADS, WORKER_CLASSES, WORKERS
-from .services.nginx import MICROCACHE_TTL, check_link
+from .services.nginx import MICROCACHE_TTL
 
 SERVERS = ("gunicorn", "uvicorn")
 CACHE_SERVERS = ("redis", "memcached")
@@ -38,7 +38,6 @@ class StackConfig:
     proxy: str | None = None
     microcache_ttl: int = 0
     gzip: bool = False            # nginx compresses pages, CSS and JS
-    link_mbit_s: float = 0        # nginx limits each connection to this bandwidth (0: none)
     upstream: bool = False
 
     def __post_init__(self) -> None:
@@ -63,7 +62,6 @@ class StackConfig:
             check_int(name, getattr(self, name), low, high)
         for name in ("db_pool", "cache_middleware", "upstream", "gzip"):
             check_bool(name, getattr(self, name))
-        check_link(self.link_mbit_s)
         cs = self.cache_servers
         if isinstance(cs, str) or not isinstance(cs, (tuple, list)) \
                 or not set(cs) <= set(CACHE_SERVERS):
@@ -78,8 +76,8 @@ class StackConfig:
     def _check_combinations(self) -> None:
         if self.microcache_ttl and self.proxy is None:
             raise ValueError("microcache_ttl needs proxy='nginx'")
-        if (self.gzip or self.link_mbit_s) and self.proxy is None:
-            raise ValueError("gzip and link_mbit_s are nginx's: they need proxy='nginx'")
+        if self.gzip and self.proxy is None:
+            raise ValueError("gzip is nginx's: it needs proxy='nginx'")
         if self.cache_middleware and self.cache == "none":
             raise ValueError("cache_middleware=True needs a cache (cache='redis', ...)")
         if self.db_pool and self.conn_max_age:

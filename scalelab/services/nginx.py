@@ -30,17 +30,6 @@ TYPES = {
 }
 HIT_STATUSES = ("HIT", "STALE", "UPDATING", "REVALIDATED")
 MICROCACHE_TTL = (0, 3600)  # allowed microcache TTLs in seconds (0: off)
-LINK_MBIT_S = (0.1, 10_000)  # allowed per-connection bandwidths (limit_rate); 0: no limit
-
-
-def check_link(value) -> float:
-    """A per-connection bandwidth in Mbit/s: 0 (no limit) or 0.1 to 10000."""
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-          and (value == 0 or LINK_MBIT_S[0] <= value <= LINK_MBIT_S[1]))
-    if not ok:
-        raise ValueError(f"link_mbit_s must be 0 (no limit) or from {LINK_MBIT_S[0]} to "
-                         f"{LINK_MBIT_S[1]:,} Mbit/s, not {value!r}")
-    return float(value)
 
 
 class Nginx(Service):
@@ -54,14 +43,12 @@ class Nginx(Service):
 
     def __init__(self, run, upstream_port: int, cpus=None, port=None, microcache_ttl: int = 0,
                  static_root: Path | None = None, log_name: str | None = None,
-                 gzip: bool = False, link_mbit_s: float = 0):
+                 gzip: bool = False):
         super().__init__(run, cpus, port, log_name)
         check_int("microcache_ttl", microcache_ttl, *MICROCACHE_TTL)
-        check_link(link_mbit_s)
         if not isinstance(gzip, bool):
             raise ValueError(f"gzip must be True or False, not {gzip!r}")
-        self.gzip = gzip                # compress text responses (pages, CSS, JS) on the fly
-        self.link_mbit_s = link_mbit_s  # each connection's bandwidth (limit_rate); 0: no limit
+        self.gzip = gzip  # compress text responses (pages, CSS, JS) on the fly
         self.upstream_port = upstream_port
         self.microcache_ttl = microcache_ttl
         self.source_static = static_root or paths.APP_DIR / "qa" / "static"
@@ -100,9 +87,6 @@ class Nginx(Service):
     gzip_vary on;
     gzip_proxied any;
     gzip_types text/css application/javascript application/json image/svg+xml;"""
-        if self.link_mbit_s:
-            wire += f"""
-    limit_rate {int(self.link_mbit_s * 125_000)};"""
         return f"""# written by scalelab for one run
 worker_processes 1;
 pid {p}/nginx.pid;
