@@ -108,10 +108,9 @@ def decide(notebook: str, rows: dict[str, pd.DataFrame], mode: str) -> pd.DataFr
     """Apply each rule of ``notebook`` to its rows (claim id -> rows), save the decisions for
     the README's ledger, and return the verdict table."""
     from . import results
+    from . import replay
     from .rules import RULES
     from .verdicts import verdict_table
-
-    from . import replay
 
     rules = RULES[notebook]
     missing = {r.claim for r in rules} - set(rows)

@@ -35,10 +35,6 @@ def results_dir() -> Path:
 
     if replay.active():
         return reference_dir()
-    return local_results_dir()
-
-
-def local_results_dir() -> Path:
     return _env_path("SCALELAB_RESULTS_DIR", PROJECT_ROOT / "data" / "results")
 
 

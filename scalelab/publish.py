@@ -61,8 +61,8 @@ def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
 
 
 def strip_volatile(path: Path) -> None:
-    """Remove what changes on every run and says nothing about the results: papermill's and
-    the kernel's timings, execution counts' gaps, the kernel's own metadata."""
+    """Remove what changes on every run and says nothing about the results: papermill's
+    metadata and timings of the notebook and of each cell, widget state."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)

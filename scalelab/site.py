@@ -56,19 +56,22 @@ def vendor(site: Path, required: bool = True) -> Path | None:
     return site / "vendor"
 
 
-def _links(text: str, docs_prefix: str = "docs/") -> str:
-    """Links to notebooks and docs, as the site names them: ``01-baseline.ipynb`` ->
-    ``01-baseline.html``, ``../docs/method.md`` -> ``docs/method.html`` (anchors kept)."""
-    text = re.sub(r'href="((?:\./)?[\w.-]+)\.ipynb(#[^"]*)?"',
-                  lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', text)
-    text = re.sub(r'href="(?:\.\./)?docs/([\w.-]+)\.md(#[^"]*)?"',
-                  lambda m: f'href="{docs_prefix}{m.group(1)}.html{m.group(2) or ""}"', text)
-    return text
+def _links(text: str, in_docs: bool = False) -> str:
+    """Links to notebooks and docs, as the site names them. On a notebook's page:
+    ``01-baseline.ipynb`` -> ``01-baseline.html``, ``../docs/method.md`` -> ``docs/method.html``;
+    on a page of ``docs/``: ``../notebooks/01-baseline.ipynb`` -> ``../01-baseline.html``,
+    ``method.md`` -> ``method.html``. Anchors are kept."""
+    root, docs = ("../", "") if in_docs else ("", "docs/")
+    text = re.sub(r'href="(?:\./|(?:\.\./)?notebooks/)?([\w.-]+)\.ipynb(#[^"]*)?"',
+                  lambda m: f'href="{root}{m.group(1)}.html{m.group(2) or ""}"', text)
+    docs_link = r'href="([\w.-]+)\.md(#[^"]*)?"' if in_docs \
+        else r'href="(?:\.\./)?docs/([\w.-]+)\.md(#[^"]*)?"'
+    return re.sub(docs_link, lambda m: f'href="{docs}{m.group(1)}.html{m.group(2) or ""}"', text)
 
 
 def _prepare(nb, slides: bool = False):
-    """The notebook as the site shows it: hidden cells gone, slide types set for reveal.js."""
-    nb.cells = [c for c in nb.cells if not set(c.metadata.get("tags", [])) & set(HIDDEN_CELLS)]
+    """The notebook's slide types for reveal.js (hidden cells go in the exporter's tag
+    preprocessor)."""
     if slides:  # a section per slide; each figure or table on a slide below it, with its prose
         for cell in nb.cells:
             if "slideshow" in cell.metadata:
@@ -142,12 +145,7 @@ def export_doc(md: Path, out: Path) -> Path:
     """A Markdown document of ``docs/`` as a page of the site (same look as the index)."""
     import mistune
 
-    body = mistune.html(md.read_text())
-    body = re.sub(r'href="(?:\.\./notebooks/)?([\w.-]+)\.ipynb(#[^"]*)?"',
-                  lambda m: f'href="../{m.group(1)}.html{m.group(2) or ""}"', body)
-    body = re.sub(r'href="([\w.-]+)\.md(#[^"]*)?"',
-                  lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
-    body = _add_heading_ids(body)
+    body = _add_heading_ids(_links(mistune.html(md.read_text()), in_docs=True))
     title = md.stem.replace("-", " ").capitalize()
     paths.atomic_write_text(out, _page(title, body, prefix="../"))
     return out
