@@ -7,6 +7,7 @@ other, as they would share one small server. On larger machines the generator ge
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import asdict, dataclass
@@ -78,3 +79,16 @@ def default_layout(generator_processes: int = 1) -> CpuLayout:
     # The generator takes the first CPUs (CPU 0 also carries most interrupt work),
     # the servers the rest.
     return CpuLayout(server=tuple(cpus[n_gen:]), generator=tuple(cpus[:n_gen]))
+
+
+@contextlib.contextmanager
+def pinned(cpus):
+    """Run the calling thread (and the threads it starts meanwhile) on ``cpus``: a client
+    timing pages from the notebook's own process keeps off the server CPUs, as the load
+    generator does. The thread's CPUs are restored after."""
+    before = os.sched_getaffinity(0)  # 0: the calling thread
+    os.sched_setaffinity(0, set(cpus))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)

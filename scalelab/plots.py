@@ -342,3 +342,94 @@ def usl_shapes(curves: dict[str, tuple[float, float]], n_max: int = 64, ax=None)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
+
+
+def grouped_bars(df: pd.DataFrame, metric: str, group: str = "variant", by: str = "config",
+                 ax=None, ylabel: str = "", title: str = "", log: bool = False):
+    """Bars of ``metric`` for each ``group`` (x), one per ``by`` (colour): mean over repeats,
+    min-max error bars; a bar hatched when a point behind it was not server-bound (a visitor's
+    timings, ``one user``, are not load points and are never hatched)."""
+    ax = ax or plt.subplots(figsize=(8, 4))[1]
+    groups, keys = list(dict.fromkeys(df[group])), list(dict.fromkeys(df[by]))
+    width = 0.8 / len(keys)
+    flagged_any = set()
+    for i, key in enumerate(keys):
+        part = df[df[by] == key]
+        g = part.groupby(group, sort=False)[metric]
+        mean, lo, hi = (s.reindex(groups) for s in (g.mean(), g.min(), g.max()))
+        x = np.arange(len(groups)) + (i - (len(keys) - 1) / 2) * width
+        ax.bar(x, mean, width=width * 0.95, color=_PALETTE[i % len(_PALETTE)], label=str(key))
+        limits = _limits_by(part, group).reindex(groups)
+        for xi, m, lim in zip(x, mean, limits):
+            if isinstance(lim, str) and lim in LIMIT_STYLE:
+                ax.bar(xi, m, width=width * 0.95, color="none", edgecolor="white", hatch="//")
+                flagged_any.add(lim)
+        if g.size().max() > 1:
+            ax.errorbar(x, mean, yerr=np.vstack([mean - lo, hi - mean]), fmt="none",
+                        ecolor="k", capsize=3)
+    ax.set_xticks(np.arange(len(groups)), groups)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel or metric)
+    ax.set_title(title + ("\n(hatched: " + "; ".join(LIMIT_STYLE[lim][1] for lim in
+                                                     sorted(flagged_any)) + ")"
+                          if flagged_any else ""), fontsize=10 if flagged_any else None)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    _single_run_note(ax, df)
+    return ax
+
+
+def page_load_times(loads: pd.DataFrame, ax=None):
+    """A visitor's page-load time against the link's speed (log scale), one line per kind of
+    visit: mean over repeats, min-max error bars."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    part = loads[loads.link_mbit_s > 0]
+    for i, (variant, rows) in enumerate(part.groupby("variant", sort=False)):
+        g = rows.groupby("link_mbit_s")["page_load_ms"]
+        mean, lo, hi = g.mean(), g.min(), g.max()
+        ax.errorbar(mean.index, mean, yerr=np.vstack([mean - lo, hi - mean]), marker="o",
+                    capsize=3, color=_PALETTE[i % len(_PALETTE)], label=variant)
+    _link_axis(ax, part.link_mbit_s)
+    ax.set_yscale("log")
+    ax.set_ylabel("page-load time (ms, log scale)")
+    rtt = loads["rtt_ms"].iloc[0] if "rtt_ms" in loads else 0
+    ax.set_title(f"One visitor's page load (round trip {rtt:g} ms)")
+    ax.legend(fontsize=8)
+    _single_run_note(ax, loads)
+    return ax
+
+
+def wire_against_backend(savings: pd.DataFrame, almost: float = 0.75, ax=None):
+    """What compression and the assets' lifetimes save a visitor at each link speed, against
+    the backend time the page cache saves (and the share of it the C7 rule asks for)."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for i, (col, label) in enumerate((("compression_saving_ms", "compression (first visit)"),
+                                      ("lifetime_saving_ms", "lifetimes (repeat visit)"))):
+        g = savings.groupby("link_mbit_s")[col]
+        mean, lo, hi = g.mean(), g.min(), g.max()
+        ax.errorbar(mean.index, mean, yerr=np.vstack([mean - lo, hi - mean]), marker="o",
+                    capsize=3, color=_PALETTE[i], label=f"the wire: {label}")
+    back = savings.groupby("repeat")["backend_saving_ms"].first()
+    ax.axhspan(back.min(), back.max(), color="0.85")
+    ax.axhline(back.mean(), color="k", label="the backend: the page cache")
+    ax.axhline(almost * back.mean(), color="k", ls="--", lw=1,
+               label=f"{almost:.0%} of the backend's saving (the C7 rule)")
+    _link_axis(ax, savings.link_mbit_s)
+    ax.set_yscale("log")
+    ax.set_ylabel("time saved per page view (ms, log scale)")
+    ax.set_title("What the wire saves, against what the backend's cache saves")
+    ax.legend(fontsize=8)
+    _single_run_note(ax, savings)
+    return ax
+
+
+def _link_axis(ax, links) -> None:
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(set(float(v) for v in links)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("the visitor's link (Mbit/s, log scale)")
+    ax.grid(alpha=0.3)

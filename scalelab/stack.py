@@ -45,8 +45,9 @@ class Stack:
     """PostgreSQL and the app server (gunicorn or uvicorn), plus what the configuration asks
     for: Redis and/or memcached (``cache``, ``cache_servers``), nginx in front (``proxy``,
     ``microcache_ttl``, ``gzip``), the slow upstream (``upstream``); static
-    files served by Django, WhiteNoise or nobody (``static``; nginx in front serves them). All on loopback, all pinned to the
-    server CPUs of ``layout``; every bad parameter is refused before anything starts."""
+    files served by Django, WhiteNoise or nobody (``static``; with "none", nginx in front serves
+    them, otherwise it passes /static/ to the app). All on loopback, all pinned to the server
+    CPUs of ``layout``; every bad parameter is refused before anything starts."""
 
     def __init__(self, workers: int = 1, worker_class: str = "sync", threads: int = 1,
                  server: str = "gunicorn", cache: str = "none", session: str = "db",
@@ -135,7 +136,9 @@ class Stack:
             if self.config["proxy"] == "nginx":
                 self.services["proxy"] = Nginx(self.run, upstream_port=server.port, cpus=cpus,
                                                microcache_ttl=self.config["microcache_ttl"],
-                                               gzip=self.config["gzip"]).start()
+                                               gzip=self.config["gzip"],
+                                               serve_static=self.config["static"] == "none"
+                                               ).start()
         except BaseException:
             self.stop()
             raise

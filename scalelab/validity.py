@@ -12,6 +12,9 @@ Every point gets a ``limit``:
 - ``generator``: the server CPUs were not saturated and the generator's CPUs (every process
   on them, not only Locust) were at least ``GENERATOR_SATURATED`` busy; its req/s says more
   about Locust than about Django.
+- ``one user``: not a load point: one simulated browser or client, timing what one visitor
+  sees (a page load over a link, a page's response time). It says nothing about capacity and
+  may decide only rules about what a visitor waits for.
 - ``unexplained``: none of these. Something else held it back: client-side latency, too few
   users, a lock, a pool, or a foreign process on the server CPUs. Shown, flagged
   ``unexplained_limit``, never used for a capacity or cost verdict.
@@ -38,13 +41,16 @@ SERVER_OWN = 0.75           # ... of which at least this share in the servers' o
 GENERATOR_SATURATED = 0.80  # generator CPU-set load from which a point is generator-bound
 FAILED = 0.01               # share of failed requests above which a point is failed
 
-LIMITS = ("server", "generator", "failures", "unexplained")
+LIMITS = ("server", "generator", "failures", "unexplained", "one user")
+ONE_USER = "one user"  # the limit of a visitor's timing, not a load point (see above)
 POINTS = {
     "server-bound": "server-bound points only (server CPUs ≥ {:.0%} busy, ≥ {:.0%} of it the "
                     "servers' own work, failures ≤ {:.0%})".format(SERVER_BUSY, SERVER_OWN,
                                                                   FAILED),
     "stated load": "points at the load the rule states, whatever limited them, except those "
                    "limited by the generator or by failures",
+    "one user": "one visitor's timings (one simulated browser, no other load), none with a "
+                "failed request",
 }
 
 
@@ -94,7 +100,14 @@ def usable(df: pd.DataFrame, points: str = "server-bound") -> pd.DataFrame:
                          "harness (scalelab.load) before deciding a verdict on them")
     if points == "server-bound":
         return df[df["limit"] == "server"]
-    return df[~df["limit"].isin(("generator", "failures"))]
+    if points == "one user":
+        return df[df["limit"] == ONE_USER]
+    return df[~df["limit"].isin(("generator", "failures", ONE_USER))]
+
+
+def one_user_limit(failed: int) -> str:
+    """The limit of a visitor's timing: ``one user``, or ``failures`` if a request failed."""
+    return "failures" if failed else ONE_USER
 
 
 def worst_limit(limits: pd.Series) -> str:
@@ -102,7 +115,7 @@ def worst_limit(limits: pd.Series) -> str:
     for lim in ("failures", "generator", "unexplained"):
         if (limits == lim).any():
             return lim
-    return "server"
+    return ONE_USER if len(limits) and (limits == ONE_USER).all() else "server"
 
 
 def summary(df: pd.DataFrame, by: str = "variant") -> pd.DataFrame:

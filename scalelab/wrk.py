@@ -3,7 +3,10 @@
 Two uses: **calibration** (the lab's Locust against wrk on the same page and stack: do they
 agree?) and pages too cheap for Locust to keep the servers busy (wrk, written in C, sends
 tens of thousands of requests a second from one core). wrk drives one URL with a fixed number
-of connections, each waiting for its response: a closed model like Locust's users.
+of connections, each waiting for its response: a closed model like Locust's users. Given a
+tuple of URLs on one server (a page and its assets: a page view's worth of requests), a Lua
+script makes it request them in turn, so each is an exact share of the requests; ``delay_ms``
+makes each connection pause before each request (a paced load beside another measurement).
 
 A point: a warm-up run (thrown away), then a measured run; requests, failures and latency
 percentiles come from wrk's own report of the measured run, CPU from the same sampler as
@@ -13,11 +16,13 @@ Locust's points over that run's wall-clock span, and the derived figures and lim
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import subprocess
 import time
+import urllib.parse
 from typing import Callable
 
 import pandas as pd
@@ -61,26 +66,66 @@ def parse(report: str) -> dict:
     return out
 
 
-def _check(url: str, connections: int, duration: int, warmup: int) -> None:
+def _check(url, connections: int, duration: int, warmup: int, delay_ms: int = 0) -> None:
     check_int("connections", connections, 1, 10_000)
+    check_int("delay_ms", delay_ms, 0, 10_000)
     if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 3600:
         raise ValueError(f"duration must be whole seconds from 1 to 3600, not {duration!r}")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= 600:
         raise ValueError(f"warmup must be whole seconds from 0 to 600, not {warmup!r}")
-    if "{" in url:
-        raise ValueError(f"wrk drives one fixed URL; {url!r} is a template")
+    for one in urls_of(url):
+        if "{" in one:
+            raise ValueError(f"wrk drives fixed URLs; {one!r} is a template")
 
 
-def _wrk(run: Run, url: str, connections: int, seconds: int, layout: CpuLayout,
-         log_name: str) -> tuple[str, float, float, int]:
-    """Run wrk once; return its report, wall-clock start and end, and its pid."""
+def urls_of(url) -> tuple[str, ...]:
+    """The URLs of a point: one URL, or a non-empty tuple or list of URLs on one server."""
+    urls = (url,) if isinstance(url, str) else tuple(url) if isinstance(url, (tuple, list)) \
+        else ()
+    if not urls or not all(isinstance(u, str) and u.startswith("http://") for u in urls):
+        raise ValueError(f"url must be an http:// URL or a non-empty tuple of them, not {url!r}")
+    origins = {urllib.parse.urlsplit(u)[:2] for u in urls}
+    if len(origins) > 1:
+        raise ValueError(f"the URLs of one wrk point must share one server, not {sorted(origins)}")
+    return urls
+
+
+def lua_script(urls: tuple[str, ...], delay_ms: int = 0) -> str:
+    """A wrk script that requests the paths of ``urls`` in turn (one counter for all
+    connections of its one thread) and, with ``delay_ms``, pauses before each request."""
+    def path(u: str) -> str:
+        parts = urllib.parse.urlsplit(u)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    listed = ", ".join(json.dumps(path(u)) for u in urls)
+    script = (f"local paths = {{{listed}}}\nlocal i = 0\n"
+              "request = function()\n  i = i % #paths + 1\n"
+              "  return wrk.format(\"GET\", paths[i])\nend\n")
+    if delay_ms:
+        script += f"delay = function() return {int(delay_ms)} end\n"
+    return script
+
+
+def start(run: Run, url, connections: int, seconds: int, layout: CpuLayout, log_name: str,
+          delay_ms: int = 0):
+    """Start wrk (pinned to the generator CPUs, tied to this thread); return its process."""
+    urls = urls_of(url)
     exe = str(binaries.require("wrk").path())
-    command = wrap_command([exe, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-                            "--timeout", "10s", url], cpus=layout.generator,
-                           deathsig="SIGTERM")
-    log = run.dir / "logs" / log_name
+    args = [exe, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if len(urls) > 1 or delay_ms:
+        script = run.dir / (log_name.rsplit(".", 1)[0] + ".lua")
+        script.write_text(lua_script(urls, delay_ms))
+        args += ["-s", str(script)]
+    command = wrap_command(args + [urls[0]], cpus=layout.generator, deathsig="SIGTERM")
     env = {**os.environ, **run.env()}  # marked as ours, so the reaper knows it
-    proc = spawn(command, log, env=env)
+    return spawn(command, run.dir / "logs" / log_name, env=env)
+
+
+def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,
+         log_name: str, delay_ms: int = 0) -> tuple[str, float, float, int]:
+    """Run wrk once; return its report, wall-clock start and end, and its pid."""
+    log = run.dir / "logs" / log_name
+    proc = start(run, url, connections, seconds, layout, log_name, delay_ms)
     started = time.time()
     try:
         code = proc.wait(timeout=seconds + 30)
@@ -97,9 +142,10 @@ def _wrk(run: Run, url: str, connections: int, seconds: int, layout: CpuLayout,
     return report, started, ended, proc.pid
 
 
-def point(target, url: str, connections: int = 8, duration: int = 5, warmup: int = 2,
+def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
           layout: CpuLayout | None = None, variant: str = "", repeat: int = 0) -> dict:
-    """One measured point of ``url`` driven by wrk, as a row like Locust's."""
+    """One measured point of ``url`` (or of a tuple of URLs requested in turn) driven by wrk,
+    as a row like Locust's; ``urls`` says how many URLs shared its requests."""
     _check(url, connections, duration, warmup)
     tgt = as_target(target)
     layout = layout or tgt.layout or default_layout()
@@ -120,7 +166,7 @@ def point(target, url: str, connections: int = 8, duration: int = 5, warmup: int
     parsed = parse(report)
     seconds = parsed.pop("wrk_seconds")
     rec = {"variant": variant, "repeat": repeat, "users": connections, "generator": "wrk",
-           "duration_s": seconds, **parsed}
+           "urls": len(urls_of(url)), "duration_s": seconds, **parsed}
     rec["req_s"] = rec["requests"] / seconds if seconds else math.nan
     rec["fail_ratio"] = rec["failures"] / rec["requests"] if rec["requests"] else math.nan
     # CPU over the measured run's wall-clock span (wrk's own start-up is a few ms of it)
@@ -129,9 +175,9 @@ def point(target, url: str, connections: int = 8, duration: int = 5, warmup: int
     return rec
 
 
-def url_of(target, variant) -> str:
-    """The one URL of a single-page GET Workload (or a URL given as it is)."""
-    if isinstance(variant, str):
+def url_of(target, variant):
+    """The one URL of a single-page GET Workload (or a URL, or a tuple of URLs, as given)."""
+    if isinstance(variant, (str, tuple)):
         return variant
     if not hasattr(variant, "all_pages") or len(variant.mix) != 1:
         raise ValueError("wrk drives one page: give a URL or a Workload with one page in its mix")
@@ -146,7 +192,8 @@ def url_of(target, variant) -> str:
 def compare(target, variants: dict, connections: int | dict[str, int] = 8, duration: int = 5,
             warmup: int = 2, repeats: int = 1, layout: CpuLayout | None = None,
             on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
-    """Several single-page variants (URLs or one-page Workloads), interleaved
+    """Several single-page variants (URLs, tuples of URLs requested in turn, or one-page
+    Workloads), interleaved
     (A B C A B C ...), one wrk point each. ``warmup`` runs before each variant's first
     window only: by its next repeat the app, the database and its cache entries are warm.
 

@@ -1,4 +1,5 @@
-"""nginx: a reverse proxy in front of the app, optionally with a microcache.
+"""nginx: a reverse proxy in front of the app, optionally with a microcache, gzip, and serving
+the static files itself (``serve_static``: from a copy, with a lifetime of an hour).
 
 Runs as an unprivileged user with everything in a folder of its own under the state directory
 (which that user can reach even when the checkout is in a private folder): its prefix, pid
@@ -6,7 +7,7 @@ file, access log, every temp path, the cache directory and a copy of the static 
 errors go to stderr, so they land in the run's log (``build/runs/<run>/logs/nginx.log``). It has its own ``types`` block (no system
 mime.types) and never sees an environment variable named NGINX (nginx reads listening sockets
 from it). The access log records ``$upstream_cache_status``, from which :meth:`stats` counts
-hits and misses.
+hits and misses, and each request's time in nginx (:meth:`request_times`).
 """
 
 from __future__ import annotations
@@ -43,12 +44,17 @@ class Nginx(Service):
 
     def __init__(self, run, upstream_port: int, cpus=None, port=None, microcache_ttl: int = 0,
                  static_root: Path | None = None, log_name: str | None = None,
-                 gzip: bool = False):
+                 gzip: bool = False, serve_static: bool = True):
         super().__init__(run, cpus, port, log_name)
         check_int("microcache_ttl", microcache_ttl, *MICROCACHE_TTL)
         if not isinstance(gzip, bool):
             raise ValueError(f"gzip must be True or False, not {gzip!r}")
         self.gzip = gzip  # compress text responses (pages, CSS, JS) on the fly
+        if not isinstance(serve_static, bool):
+            raise ValueError(f"serve_static must be True or False, not {serve_static!r}")
+        # serve /static/ from its own copy (True), or pass it to the app like any other path
+        # (False: the app serves its static files, e.g. WhiteNoise's hashed names)
+        self.serve_static = serve_static
         self.upstream_port = upstream_port
         self.microcache_ttl = microcache_ttl
         self.source_static = static_root or paths.APP_DIR / "qa" / "static"
@@ -78,6 +84,11 @@ class Nginx(Service):
             proxy_cache_use_stale updating;
             proxy_cache_background_update on;
             add_header X-Cache $upstream_cache_status;"""
+        static = f"""
+        location /static/ {{
+            alias {self.static_root}/;
+            expires 1h;
+        }}""" if self.serve_static else ""
         wire = ""
         if self.gzip:
             wire += """
@@ -97,7 +108,7 @@ http {{
 {types}
     }}
     default_type application/octet-stream;
-    log_format cache '$msec $status $upstream_cache_status';
+    log_format cache '$msec $status $upstream_cache_status $request_time $uri';
     access_log {self.access_log} cache;
     client_body_temp_path {p}/tmp/client;
     proxy_temp_path {p}/tmp/proxy;
@@ -112,11 +123,7 @@ http {{
         keepalive 32;
     }}
     server {{
-        listen {HOST}:{self.port};
-        location /static/ {{
-            alias {self.static_root}/;
-            expires 1h;
-        }}
+        listen {HOST}:{self.port};{static}
         location / {{
             proxy_pass http://app;
             proxy_http_version 1.1;
@@ -132,7 +139,7 @@ http {{
         self.prefix.parent.chmod(0o755)
         for sub in ("", "tmp", "cache"):
             (self.prefix / sub).mkdir(parents=True, exist_ok=True)
-        if not self.static_root.exists():
+        if self.serve_static and not self.static_root.exists():
             shutil.copytree(self.source_static, self.static_root)
         self.access_log.touch()
         user = self.user
@@ -155,6 +162,25 @@ http {{
         status, _, _ = http_get(f"{self.url}/health/")
         return status == 200
 
+    def log_position(self) -> int:
+        """Where the access log ends now: pass it to :meth:`request_times` to read what
+        follows."""
+        return self.access_log.stat().st_size
+
+    def request_times(self, uri: str, since: int = 0) -> list[float]:
+        """nginx's own time (ms) for each request of ``uri`` logged after byte ``since`` of
+        the access log: from the request's first byte to the response's last, measured in
+        the server, so a busy client does not stretch it (millisecond resolution)."""
+        with open(self.access_log, "rb") as f:
+            f.seek(since)
+            chunk = f.read().decode("utf-8", "replace")
+        out = []
+        for line in chunk[:chunk.rfind("\n") + 1].splitlines():
+            parts = line.split()
+            if len(parts) == 5 and parts[4] == uri:
+                out.append(float(parts[3]) * 1000)
+        return out
+
     def stats(self) -> dict[str, int]:
         """Cumulative microcache hits and misses, read from the access log."""
         try:
@@ -167,7 +193,7 @@ http {{
         self._log_offset += len(complete.encode())
         for line in complete.splitlines():
             parts = line.split()
-            if len(parts) == 3:
+            if len(parts) >= 3:
                 self._counts[parts[2]] += 1
         hits = sum(self._counts[s] for s in HIT_STATUSES)
         misses = self._counts["MISS"] + self._counts["EXPIRED"] + self._counts["BYPASS"]

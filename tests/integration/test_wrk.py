@@ -54,3 +54,30 @@ def test_wrk_refuses_what_it_cannot_drive(vstack):
         wrk.url_of(vstack, Workload("v", mix={"v": 1}, pages={"v": ("POST", "/api/x/")}))
     with pytest.raises(ValueError, match="variants must be"):
         wrk.compare(vstack, {})
+
+
+def test_a_tuple_of_urls_is_requested_in_turn_and_a_pause_slows_each_connection(vstack):
+    """Half the turn is a missing file: half the requests fail, so wrk asked for both."""
+    turn = (vstack.app_url + "/health/", vstack.app_url + "/static/qa/missing.css")
+    row = wrk.point(vstack, turn, connections=2, duration=1, warmup=0)
+    assert row["urls"] == 2 and row["requests"] > 10
+    assert 0.4 <= row["failures"] / row["requests"] <= 0.6, row
+    from scalelab.runs import Run
+
+    run = Run.create("test-wrk-pause")
+    try:  # 2 connections, each pausing 100 ms: at most 20 requests a second
+        proc = wrk.start(run, (vstack.app_url + "/health/",), 2, 1, vstack.layout, "p.log", 100)
+        assert proc.wait(timeout=30) == 0
+        done = wrk.parse((run.dir / "logs" / "p.log").read_text())
+    finally:
+        run.close()
+    assert done["requests"] <= 30, done
+
+
+def test_a_turn_of_urls_must_share_one_server(vstack):
+    with pytest.raises(ValueError, match="share one server"):
+        wrk.point(vstack, (vstack.app_url + "/", "http://127.0.0.1:1/"))
+    with pytest.raises(ValueError, match="url must be"):
+        wrk.point(vstack, ())
+    with pytest.raises(ValueError, match="delay_ms"):
+        wrk._check(vstack.app_url, 1, 1, 0, delay_ms=-5)

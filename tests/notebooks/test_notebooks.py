@@ -45,7 +45,7 @@ def test_shape(name):
         assert re.search(r"\bC\d{1,2}\b", nb.cells[0].source), "claim ids in the title cell"
         assert "## Verdict" in text and "## The rules, stated before the data" in text
         rules_at = next(i for i, c in enumerate(nb.cells) if "## The rules" in c.source)
-        measuring = re.compile(r"\b(sweep|run|compare|measure)\(")
+        measuring = re.compile(r"\b(sweep|run|compare|measure)\(|on_point=saver\(")
         first_run = next((i for i, c in enumerate(nb.cells)
                           if c.cell_type == "code" and measuring.search(c.source)), None)
         assert first_run is not None, "the notebook measures something"

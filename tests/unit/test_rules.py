@@ -149,3 +149,81 @@ def test_every_rule_states_a_quote_and_what_would_decide_it():
         for rule in rs:
             assert rule.quote and rule.decides, (nb, rule.claim)
             assert rule.claim in rule.markdown()
+
+
+# --- 04 static offloading ---------------------------------------------------------------
+def static_rows(page, cached, asset, nginx_asset=0.03, repeats=(0, 1), urls=4, limit="server"):
+    """who_serves rows: per repeat and server, the assets (``urls`` of them) and two page
+    views (page + assets), as server CPU per view; nginx's assets cost ``nginx_asset``."""
+    out = []
+    for r in repeats:
+        for server, a in ((rules.DJANGO_VIEW, asset), (rules.NGINX, nginx_asset)):
+            out += [dict(config=server, variant="assets", repeat=r, cpu_ms_per_view=urls * a,
+                         limit=limit),
+                    dict(config=server, variant="page view", repeat=r,
+                         cpu_ms_per_view=page + urls * a, limit=limit),
+                    dict(config=server, variant="cached page view", repeat=r,
+                         cpu_ms_per_view=cached + urls * a, limit=limit)]
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("page, cached, asset, verdict", [
+    (4.0, 1.0, 1.2, "holds"),                   # assets 55% of a cheap page's view
+    (30.0, 1.7, 1.3, "holds with conditions"),  # 15% of an uncached view, 75% of a cached one
+    (30.0, 20.0, 1.3, "does not hold"),         # even the "cached" page dwarfs its assets
+    (30.0, 1.7, 0.05, "does not hold"),         # Django's view as cheap as nginx: no gain
+    (30.0, 6.0, 0.9, "inconclusive"),           # replaced below: repeats straddle a third
+])
+def test_c8(page, cached, asset, verdict):
+    df = static_rows(page, cached, asset)
+    if verdict == "inconclusive":  # the two repeats straddle a third: 30% and 40%
+        df = pd.concat([static_rows(page, 8.4, asset, repeats=(0,)),
+                        static_rows(page, 5.4, asset, repeats=(1,))])
+    d = rules.C8.decide(df, "04-static-offloading", "full")
+    assert d.verdict == verdict, d
+
+
+def test_c8_decides_on_server_bound_points_and_needs_both_stacks():
+    only_django = static_rows(4.0, 1.0, 1.2)
+    only_django = only_django[only_django.config == rules.DJANGO_VIEW]
+    d = rules.C8.decide(only_django, "04-static-offloading", "full")
+    assert d.verdict == "inconclusive" and "cached page-view gain: no valid point" in d.note
+    flagged = static_rows(4.0, 1.0, 1.2, limit="generator")
+    assert rules.C8.decide(flagged, "04-static-offloading", "full").verdict == "inconclusive"
+
+
+def wire_rows(plain, gzip, page_ms, cached_ms, links=(10, 100), repeats=(0, 1), failed=0):
+    """page_loads and backend_time rows: first-visit load times (ms) per link, plain and gzip,
+    and the uncached and cached page's backend medians."""
+    out = []
+    for r in repeats:
+        for link in links:
+            for variant, ms in (("first visit, plain", plain[link]),
+                                ("first visit, gzip", gzip[link]),
+                                ("revalidate visit, gzip", 60), ("fresh visit, gzip", 40)):
+                out.append(dict(config=f"{link} Mbit/s", variant=variant, link_mbit_s=link,
+                                repeat=r, page_load_ms=ms, failed=failed,
+                                limit="failures" if failed else "one user"))
+        out += [dict(variant="page", repeat=r, median_ms=page_ms, limit="one user"),
+                dict(variant="cached page", repeat=r, median_ms=cached_ms, limit="one user")]
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("plain, gzip, page_ms, verdict", [
+    ({10: 190, 100: 70}, {10: 130, 100: 35}, 30, "holds"),  # 35 ms saved even at 100 Mbit/s
+    ({10: 190, 100: 55}, {10: 130, 100: 51}, 30, "holds with conditions"),  # 60 vs 27 ms
+    ({10: 190, 100: 55}, {10: 130, 100: 51}, 200, "does not hold"),  # a slow backend wins
+    ({10: 190, 100: 55}, {10: 130, 100: 51}, 80, "inconclusive"),  # 60 ÷ 77 = 0.78 ± 20%
+])
+def test_c7(plain, gzip, page_ms, verdict):
+    d = rules.C7.decide(wire_rows(plain, gzip, page_ms, 3, repeats=(0,)),
+                        "04-static-offloading", "quick")
+    assert d.verdict == verdict, d
+
+
+def test_c7_needs_its_link_and_ignores_failed_loads():
+    d = rules.C7.decide(wire_rows({1: 1500}, {1: 900}, 30, 3, links=(1,)),
+                        "04-static-offloading", "full")
+    assert d.verdict == "inconclusive" and "no valid point" in d.note
+    failed = wire_rows({10: 190, 100: 55}, {10: 130, 100: 51}, 30, 3, failed=1)
+    assert rules.C7.decide(failed, "04-static-offloading", "full").verdict == "inconclusive"

@@ -26,3 +26,46 @@ def test_a_lifetime_comes_from_max_age_else_expires_minus_date():
     assert lifetime(_headers(Date="Fri, 27 Nov 2026 12:00:00 GMT",
                              Expires="Fri, 27 Nov 2026 13:00:00 GMT")) == 3600
     assert lifetime(_headers(Last_Modified="Fri, 27 Nov 2026 12:00:00 GMT")) == 0
+
+
+def test_a_link_is_shared_by_the_connections_of_one_browser():
+    import threading
+    import time
+
+    from scalelab.experiments.static import Link
+
+    link = Link(1)  # 125,000 bytes a second
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=lambda: [link.carry(12_500) for _ in range(4)])
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert time.perf_counter() - t0 >= 0.78, "100,000 bytes on 1 Mbit/s take 0.8 s, not 0.4"
+
+
+def test_the_crossover_is_the_bits_compression_saves_over_the_backend_time():
+    import pandas as pd
+
+    from scalelab.experiments.static import crossover_mbit_s
+
+    loads = pd.DataFrame({"variant": ["first visit, plain", "first visit, gzip"],
+                          "wire_kb": [200.0, 100.0]})
+    backend = pd.DataFrame({"variant": ["page", "cached page"], "median_ms": [25.0, 5.0]})
+    # 100 KB = 819,200 bits saved; 20 ms saved by the cache: 40.96 Mbit/s
+    assert abs(crossover_mbit_s(loads, backend) - 40.96) < 1e-9
+    assert abs(crossover_mbit_s(loads, backend, share=0.5) - 81.92) < 1e-9
+
+
+def test_a_visitor_timing_decides_only_visitor_rules():
+    import pandas as pd
+
+    from scalelab import validity
+
+    df = pd.DataFrame({"limit": ["one user", "server", "failures", "unexplained"]})
+    assert list(validity.usable(df, "one user").limit) == ["one user"]
+    assert list(validity.usable(df, "server-bound").limit) == ["server"]
+    assert "one user" not in set(validity.usable(df, "stated load").limit)
+    assert validity.worst_limit(pd.Series(["one user", "one user"])) == "one user"
+    assert validity.one_user_limit(1) == "failures"
