@@ -433,3 +433,51 @@ def _link_axis(ax, links) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("the visitor's link (Mbit/s, log scale)")
     ax.grid(alpha=0.3)
+
+
+def projection(tables: dict[str, pd.DataFrame], ax=None):
+    """Projected requests/s against app machines (log-log), one line per page, with the
+    linear line each would follow if nothing shared capped it."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for i, (name, t) in enumerate(tables.items()):
+        colour = _PALETTE[i % len(_PALETTE)]
+        ax.plot(t.machines, t.req_s, "o-", color=colour, label=f"{name}: projected")
+        ax.plot(t.machines, t.req_s.iloc[0] * t.machines / t.machines.iloc[0], ":",
+                color=colour, alpha=0.7, label=f"{name}: linear")
+        capped = t[t.limited_by != "app machines"]
+        if len(capped):
+            first = capped.iloc[0]
+            ax.annotate(f"capped by {first.limited_by}", (first.machines, first.req_s),
+                        textcoords="offset points", xytext=(-10, 10), fontsize=8,
+                        color=colour)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    machines = sorted({int(m) for t in tables.values() for m in t.machines})
+    _plain_ticks(ax, machines)
+    ax.set_xlabel("app machines (each with this machine's server CPUs)")
+    ax.set_ylabel("requests/s (log scale)")
+    ax.set_title("Projected from CPU per request by component")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def crash_timeline(rows: pd.DataFrame, ax=None):
+    """Requests answered and failed per second through a crash of one app server (killed at
+    the first dashed line, started again at the second)."""
+    ax = ax or plt.subplots(figsize=(8, 3.8))[1]
+    ok = rows.get_ok + rows.post_ok
+    failed = rows.get_failed + rows.post_failed
+    ax.bar(rows.second + 0.5, ok, width=0.9, color=_PALETTE[0], label="answered")
+    ax.bar(rows.second + 0.5, failed, bottom=ok, width=0.9, color="#d62728", label="failed")
+    for col, text in (("crashed_at_s", "killed"), ("restored_at_s", "back")):
+        if col in rows and rows[col].notna().any():
+            x = float(rows[col].iloc[0])
+            ax.axvline(x, color="k", ls="--", lw=1)
+            ax.annotate(text, (x, ok.max() * 1.02), fontsize=8, ha="left")
+    ax.set_xlabel("seconds into the run")
+    ax.set_ylabel("requests per second")
+    ax.set_title("One app server killed under load, then started again")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8, loc="lower left")
+    return ax

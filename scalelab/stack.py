@@ -22,6 +22,7 @@ from .runs import Run
 from .services import (AppConfig, Gunicorn, Memcached, Nginx, Postgres, Redis, Service,
                        SlowUpstream, Uvicorn)
 from .dataset import Dataset
+from .services.base import free_port
 from .stack_config import StackConfig
 
 CACHE_SERVICES = {"redis": Redis, "memcached": Memcached}  # cache server name -> its module
@@ -56,14 +57,16 @@ class Stack:
                  layout: CpuLayout | None = None, pg_settings: dict | None = None,
                  cache_servers: tuple[str, ...] = (), cache_middleware: bool = False,
                  proxy: str | None = None, microcache_ttl: int = 0, upstream: bool = False,
-                 gzip: bool = False, label: str = "stack"):
+                 gzip: bool = False, replicas: int = 1, balance: str = "round_robin",
+                 retry_post: bool = False, label: str = "stack"):
         self.config = StackConfig(
             workers=workers, worker_class=worker_class, threads=threads, server=server,
             cache=cache, session=session, questions=questions, seed=seed,
             conn_max_age=conn_max_age, db_pool=db_pool, static=static,
             cache_timeout=cache_timeout, pg_settings=pg_settings, cache_servers=cache_servers,
             cache_middleware=cache_middleware, proxy=proxy, microcache_ttl=microcache_ttl,
-            gzip=gzip, upstream=upstream)
+            gzip=gzip, upstream=upstream, replicas=replicas, balance=balance,
+            retry_post=retry_post)
         if not isinstance(label, str) or not label:
             raise ValueError(f"label must be a non-empty string, not {label!r}")
         if layout is not None and not isinstance(layout, CpuLayout):
@@ -125,20 +128,29 @@ class Stack:
                             cache_timeout=self.config["cache_timeout"],
                             session=self.config["session"], static=self.config["static"],
                             secret_key=secrets.token_urlsafe(40))
-            if self.config["server"] == "gunicorn":
-                server: Service = Gunicorn(self.run, app, cpus=cpus,
-                                           workers=self.config["workers"],
-                                           worker_class=self.config["worker_class"],
-                                           threads=self.config["threads"])
-            else:
-                server = Uvicorn(self.run, app, cpus=cpus, workers=self.config["workers"])
-            self.services["app"] = server.start()
+            replicas = self.config["replicas"]
+            for i in range(replicas):
+                # each replica on a port of its own, fixed: one that crashed comes back on it
+                name = "" if replicas == 1 else f"-{i + 1}"
+                port = None if replicas == 1 else free_port()
+                if self.config["server"] == "gunicorn":
+                    server: Service = Gunicorn(self.run, app, cpus=cpus, port=port,
+                                               workers=self.config["workers"],
+                                               worker_class=self.config["worker_class"],
+                                               threads=self.config["threads"],
+                                               log_name=f"gunicorn{name}")
+                else:
+                    server = Uvicorn(self.run, app, cpus=cpus, port=port,
+                                     workers=self.config["workers"], log_name=f"uvicorn{name}")
+                self.services["app" if i == 0 else f"app{name}"] = server.start()
             if self.config["proxy"] == "nginx":
-                self.services["proxy"] = Nginx(self.run, upstream_port=server.port, cpus=cpus,
+                self.services["proxy"] = Nginx(self.run, cpus=cpus,
+                                               upstream_port=[r.port for r in self.replicas],
                                                microcache_ttl=self.config["microcache_ttl"],
                                                gzip=self.config["gzip"],
-                                               serve_static=self.config["static"] == "none"
-                                               ).start()
+                                               serve_static=self.config["static"] == "none",
+                                               balance=self.config["balance"],
+                                               retry_post=self.config["retry_post"]).start()
         except BaseException:
             self.stop()
             raise
@@ -214,6 +226,28 @@ class Stack:
     def statement_calls(self) -> dict[str, float]:
         """Statement calls in the data set's database (see ``Dataset.statement_calls``)."""
         return self.dataset.statement_calls(self.db)
+
+    @property
+    def replicas(self) -> list[Service]:
+        """The app servers, in order (one unless ``replicas`` asked for more)."""
+        return [svc for key, svc in self.services.items()
+                if key == "app" or key.startswith("app-")]
+
+    def crash_replica(self, n: int) -> None:
+        """Kill app server ``n`` (1-based) and its workers at once, as a crash would."""
+        self._replica(n).crash()
+
+    def restore_replica(self, n: int) -> None:
+        """Start app server ``n`` again, on its port: nginx finds it there again."""
+        self._replica(n).start()
+
+    def _replica(self, n: int) -> Service:
+        if self.run is None:
+            raise RuntimeError("the stack is not running: use `with Stack(...) as stack:`")
+        reps = self.replicas
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(reps):
+            raise ValueError(f"n must be an app server from 1 to {len(reps)}, not {n!r}")
+        return reps[n - 1]
 
     @property
     def db(self) -> Postgres:

@@ -8,7 +8,7 @@ from typing import Any
 
 from .checks import check_bool, check_choice, check_int
 from .services.appserver import CACHES, SESSIONS, STATIC_MODES, THREADS, WORKER_CLASSES, WORKERS
-from .services.nginx import MICROCACHE_TTL
+from .services.nginx import BALANCE, MICROCACHE_TTL
 
 SERVERS = ("gunicorn", "uvicorn")
 CACHE_SERVERS = ("redis", "memcached")
@@ -39,6 +39,9 @@ class StackConfig:
     microcache_ttl: int = 0
     gzip: bool = False            # nginx compresses pages, CSS and JS
     upstream: bool = False
+    replicas: int = 1             # app servers behind nginx, each with ``workers`` workers
+    balance: str = "round_robin"  # how nginx spreads requests over them
+    retry_post: bool = False      # nginx passes a failed POST to the next app server too
 
     def __post_init__(self) -> None:
         self._check_values()
@@ -56,11 +59,12 @@ class StackConfig:
         check_choice("proxy", self.proxy, PROXIES)
         check_choice("session", self.session, SESSIONS)
         check_choice("static", self.static, STATIC_MODES)
+        check_choice("balance", self.balance, BALANCE)
         for name, (low, high) in (("workers", WORKERS), ("threads", THREADS),
                                   ("conn_max_age", (0, 86400)), ("cache_timeout", (0, 86400)),
-                                  ("microcache_ttl", MICROCACHE_TTL)):
+                                  ("microcache_ttl", MICROCACHE_TTL), ("replicas", (1, 16))):
             check_int(name, getattr(self, name), low, high)
-        for name in ("db_pool", "cache_middleware", "upstream", "gzip"):
+        for name in ("db_pool", "cache_middleware", "upstream", "gzip", "retry_post"):
             check_bool(name, getattr(self, name))
         cs = self.cache_servers
         if isinstance(cs, str) or not isinstance(cs, (tuple, list)) \
@@ -76,6 +80,11 @@ class StackConfig:
     def _check_combinations(self) -> None:
         if self.microcache_ttl and self.proxy is None:
             raise ValueError("microcache_ttl needs proxy='nginx'")
+        if self.replicas > 1 and self.proxy is None:
+            raise ValueError(f"replicas={self.replicas} needs a balancer in front: "
+                             "proxy='nginx'")
+        if (self.balance != "round_robin" or self.retry_post) and self.proxy is None:
+            raise ValueError("balance and retry_post are nginx's: they need proxy='nginx'")
         if self.gzip and self.proxy is None:
             raise ValueError("gzip is nginx's: it needs proxy='nginx'")
         if self.cache_middleware and self.cache == "none":

@@ -107,11 +107,17 @@ def lua_script(urls: tuple[str, ...], delay_ms: int = 0) -> str:
 
 
 def start(run: Run, url, connections: int, seconds: int, layout: CpuLayout, log_name: str,
-          delay_ms: int = 0):
-    """Start wrk (pinned to the generator CPUs, tied to this thread); return its process."""
+          delay_ms: int = 0, headers: dict[str, str] | None = None):
+    """Start wrk (pinned to the generator CPUs, tied to this thread); return its process.
+    ``headers`` go with every request (e.g. a session's cookie)."""
     urls = urls_of(url)
     exe = str(binaries.require("wrk").path())
     args = [exe, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for name, value in (headers or {}).items():
+        if not re.fullmatch(r"[A-Za-z0-9-]+", str(name)) or "\n" in str(value):
+            raise ValueError(f"headers must map header names to one-line values, not "
+                             f"{name!r}: {value!r}")
+        args += ["-H", f"{name}: {value}"]
     if len(urls) > 1 or delay_ms:
         script = run.dir / (log_name.rsplit(".", 1)[0] + ".lua")
         script.write_text(lua_script(urls, delay_ms))
@@ -122,10 +128,11 @@ def start(run: Run, url, connections: int, seconds: int, layout: CpuLayout, log_
 
 
 def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,
-         log_name: str, delay_ms: int = 0) -> tuple[str, float, float, int]:
+         log_name: str, delay_ms: int = 0, headers: dict[str, str] | None = None
+         ) -> tuple[str, float, float, int]:
     """Run wrk once; return its report, wall-clock start and end, and its pid."""
     log = run.dir / "logs" / log_name
-    proc = start(run, url, connections, seconds, layout, log_name, delay_ms)
+    proc = start(run, url, connections, seconds, layout, log_name, delay_ms, headers)
     started = time.time()
     try:
         code = proc.wait(timeout=seconds + 30)
@@ -143,7 +150,8 @@ def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,
 
 
 def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
-          layout: CpuLayout | None = None, variant: str = "", repeat: int = 0) -> dict:
+          layout: CpuLayout | None = None, variant: str = "", repeat: int = 0,
+          headers: dict[str, str] | None = None) -> dict:
     """One measured point of ``url`` (or of a tuple of URLs requested in turn) driven by wrk,
     as a row like Locust's; ``urls`` says how many URLs shared its requests."""
     _check(url, connections, duration, warmup)
@@ -152,13 +160,14 @@ def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
     run = Run.create("wrk")
     try:
         if warmup:
-            _wrk(run, url, connections, warmup, layout, "wrk-warmup.log")
+            _wrk(run, url, connections, warmup, layout, "wrk-warmup.log", headers=headers)
         # wrk closes its connections when it stops, but requests it queued are still served:
         # start the measured run on idle servers, or their CPU counts against it
         wait_until_idle(layout.server)
         sampler = start_sampler(tgt, layout)
         try:
-            report, t0, t1, _ = _wrk(run, url, connections, duration, layout, "wrk.log")
+            report, t0, t1, _ = _wrk(run, url, connections, duration, layout, "wrk.log",
+                                     headers=headers)
         finally:
             sampler.stop()
     finally:

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.urls import path, re_path
 from django.views.static import serve
 
-from . import caching, views, workers
+from . import caching, sessions, views, workers
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +24,9 @@ urlpatterns = [
     path("w/cpu/", workers.cpu, name="work_cpu"),
     path("w/io/", workers.io, name="work_io"),
     path("w/io-async/", workers.io_async, name="work_io_async"),
+    # a logged-in visitor's session (notebook 05)
+    path("s/login/", sessions.login, name="session_login"),
+    path("s/me/", sessions.me, name="session_me"),
 ]
 
 if settings.STATIC_MODE == "django":

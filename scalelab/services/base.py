@@ -213,6 +213,22 @@ class Service:
                 self._log_file.close()
                 self._log_file = None
 
+    def crash(self) -> None:
+        """Kill the whole process group at once (SIGKILL): a server that dies, as opposed to
+        one stopped. ``start()`` brings it back (on the same port if it was given one)."""
+        ex = self._executor
+        if ex is None:
+            return
+        try:
+            ex.kill()
+        except Exception:
+            pass
+        finally:
+            self._executor = None
+            if self._log_file:
+                self._log_file.close()
+                self._log_file = None
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             text = self.log_path.read_text(errors="replace").splitlines()

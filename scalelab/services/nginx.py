@@ -18,9 +18,10 @@ import shutil
 import signal
 from collections import Counter
 from pathlib import Path
+from typing import Sequence
 
 from .. import paths
-from ..checks import check_int
+from ..checks import check_choice, check_int
 from .appserver import http_get
 from .base import HOST, Service
 
@@ -31,6 +32,7 @@ TYPES = {
 }
 HIT_STATUSES = ("HIT", "STALE", "UPDATING", "REVALIDATED")
 MICROCACHE_TTL = (0, 3600)  # allowed microcache TTLs in seconds (0: off)
+BALANCE = ("round_robin", "least_conn")  # how nginx spreads requests over the app servers
 
 
 class Nginx(Service):
@@ -42,10 +44,25 @@ class Nginx(Service):
     stop_signal = signal.SIGTERM
     env_remove = ("NGINX",)
 
-    def __init__(self, run, upstream_port: int, cpus=None, port=None, microcache_ttl: int = 0,
-                 static_root: Path | None = None, log_name: str | None = None,
-                 gzip: bool = False, serve_static: bool = True):
+    def __init__(self, run, upstream_port: int | Sequence[int], cpus=None, port=None,
+                 microcache_ttl: int = 0, static_root: Path | None = None,
+                 log_name: str | None = None, gzip: bool = False, serve_static: bool = True,
+                 balance: str = "round_robin", retry_post: bool = False,
+                 fail_timeout: int = 2):
         super().__init__(run, cpus, port, log_name)
+        ports = [upstream_port] if isinstance(upstream_port, int) else list(upstream_port)
+        if not ports or not all(isinstance(p, int) and 0 < p < 65536 for p in ports):
+            raise ValueError(f"upstream_port must be a port or a list of ports, not "
+                             f"{upstream_port!r}")
+        check_choice("balance", balance, BALANCE)
+        check_int("fail_timeout", fail_timeout, 1, 600)
+        if not isinstance(retry_post, bool):
+            raise ValueError(f"retry_post must be True or False, not {retry_post!r}")
+        # several app servers: nginx spreads requests over them (``balance``), takes one out for
+        # ``fail_timeout`` s after a failed attempt (max_fails=1), and passes a request that
+        # failed on one to the next: GETs always, POSTs only with ``retry_post``
+        self.upstream_ports, self.balance = ports, balance
+        self.retry_post, self.fail_timeout = retry_post, fail_timeout
         check_int("microcache_ttl", microcache_ttl, *MICROCACHE_TTL)
         if not isinstance(gzip, bool):
             raise ValueError(f"gzip must be True or False, not {gzip!r}")
@@ -55,7 +72,6 @@ class Nginx(Service):
         # serve /static/ from its own copy (True), or pass it to the app like any other path
         # (False: the app serves its static files, e.g. WhiteNoise's hashed names)
         self.serve_static = serve_static
-        self.upstream_port = upstream_port
         self.microcache_ttl = microcache_ttl
         self.source_static = static_root or paths.APP_DIR / "qa" / "static"
         self.prefix = paths.state_dir() / "nginx" / run.id
@@ -98,6 +114,10 @@ class Nginx(Service):
     gzip_vary on;
     gzip_proxied any;
     gzip_types text/css application/javascript application/json image/svg+xml;"""
+        balance = "\n        least_conn;" if self.balance == "least_conn" else ""
+        servers = "\n".join(f"        server {HOST}:{port} max_fails=1 "
+                            f"fail_timeout={self.fail_timeout}s;" for port in self.upstream_ports)
+        retry = "error timeout http_502 http_503" + (" non_idempotent" if self.retry_post else "")
         return f"""# written by scalelab for one run
 worker_processes 1;
 pid {p}/nginx.pid;
@@ -118,8 +138,8 @@ http {{
     proxy_cache_path {p}/cache levels=1:2 keys_zone=micro:10m max_size=256m inactive=10m use_temp_path=off;
     sendfile on;
     keepalive_requests 100000;{wire}
-    upstream app {{
-        server {HOST}:{self.upstream_port};
+    upstream app {{{balance}
+{servers}
         keepalive 32;
     }}
     server {{
@@ -128,7 +148,9 @@ http {{
             proxy_pass http://app;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_set_header Host $host;{cache}
+            proxy_set_header Host $host;
+            proxy_next_upstream {retry};
+            proxy_connect_timeout 2s;{cache}
         }}
     }}
 }}

@@ -227,3 +227,85 @@ def test_c7_needs_its_link_and_ignores_failed_loads():
     assert d.verdict == "inconclusive" and "no valid point" in d.note
     failed = wire_rows({10: 190, 100: 55}, {10: 130, 100: 51}, 30, 3, failed=1)
     assert rules.C7.decide(failed, "04-static-offloading", "full").verdict == "inconclusive"
+
+
+# --- 05 app replicas --------------------------------------------------------------------
+def replica_rows(app, db, proxy, cache=0.05, cached_app=1.0, repeats=(0, 1), req_s=(40, 40),
+                 limit="server"):
+    """measure() rows: 1 × 2 workers and 2 × 1 worker, the uncached and the cached page."""
+    out = []
+    for r in repeats:
+        for n, x in zip((1, 2), req_s):
+            out += [dict(config=f"{n} × {2 // n} workers", replicas=n, workers=2 // n,
+                         balance="round_robin", variant="page", repeat=r, req_s=x,
+                         cpu_ms_per_req_app=app, cpu_ms_per_req_db=db,
+                         cpu_ms_per_req_proxy=proxy, cpu_ms_per_req_cache=0.0, limit=limit),
+                    dict(config=f"{n} × {2 // n} workers", replicas=n, workers=2 // n,
+                         balance="round_robin", variant="cached page", repeat=r, req_s=x * 10,
+                         cpu_ms_per_req_app=cached_app, cpu_ms_per_req_db=0.0,
+                         cpu_ms_per_req_proxy=proxy, cpu_ms_per_req_cache=cache, limit=limit)]
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("app, db, proxy, verdict", [
+    (20.0, 2.0, 0.1, "holds"),                   # the database keeps up with 10 app machines
+    (20.0, 10.0, 0.1, "holds with conditions"),  # 4 machines: 2x, the database caps it
+    (20.0, 20.0, 0.1, "does not hold"),          # 2 machines: 1x, the database is the limit
+    (20.0, 5.6, 0.1, "inconclusive"),            # 4 machines: 3.57x ± 20% straddles 3
+])
+def test_c9(app, db, proxy, verdict):
+    d = rules.C9.decide(replica_rows(app, db, proxy, repeats=(0,)), "05-app-replicas", "quick")
+    assert d.verdict == verdict, d
+
+
+def test_c9_decides_on_server_bound_points_only_and_shows_the_same_machine_gain():
+    d = rules.C9.decide(replica_rows(20, 2, 0.1, limit="generator"), "05-app-replicas", "full")
+    assert d.verdict == "inconclusive" and "no valid point" in d.note
+    d = rules.C9.decide(replica_rows(20, 2, 0.1, req_s=(40, 41)), "05-app-replicas", "full")
+    assert "same-machine gain 1.02×" in d.number
+
+
+@pytest.mark.parametrize("proxy, cache, verdict", [
+    (0.02, 0.02, "holds with conditions"),  # 10 machines: ten times one
+    (0.2, 0.02, "does not hold"),           # nginx caps it at 5 machines' worth
+])
+def test_c2_balancer_half(proxy, cache, verdict):
+    d = rules.C2_BALANCER.decide(replica_rows(20, 2, proxy, cache=cache), "05-app-replicas",
+                                 "full")
+    assert d.verdict == verdict, d
+
+
+def session_rows(per_process, shared, repeats=(0,)):
+    out = []
+    for r in repeats:
+        out.append(dict(kind="logins", engine="per-process memory", variant="per-process memory",
+                        repeat=r, lost_share=per_process, limit="one user"))
+        for engine, share in zip(("database", "cache (Redis)", "signed cookies"), shared):
+            out.append(dict(kind="logins", engine=engine, variant=engine, repeat=r,
+                            lost_share=share, limit="one user"))
+        out.append(dict(kind="cost", engine="database", variant="database", repeat=r,
+                        lost_share=float("nan"), limit="server"))
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("per_process, shared, verdict", [
+    (0.5, (0, 0, 0), "holds"),             # round robin: half the requests logged out
+    (0.0, (0, 0, 0), "does not hold"),     # sticky balancing: nothing tricky seen
+    (0.5, (0, 0.2, 0), "does not hold"),   # a shared store that loses sessions: no fix
+    (0.045, (0, 0, 0), "inconclusive"),    # 4.5% ± 20% straddles 5%
+])
+def test_c10(per_process, shared, verdict):
+    d = rules.C10.decide(session_rows(per_process, shared), "05-app-replicas", "quick")
+    assert d.verdict == verdict, d
+
+
+def test_the_projection_is_the_utilisation_law_with_shared_servers():
+    from scalelab.experiments.replicas import project
+
+    p = project({"app": 10.0, "db": 4.0, "proxy": 0.5}, (1, 2, 4))
+    # one app machine: 100 req/s; the database caps at 250, nginx at 2,000
+    assert list(p.req_s) == [100.0, 200.0, 250.0]
+    assert list(p.limited_by) == ["app machines", "app machines", "the db server"]
+    assert list(p.gain) == [1.0, 2.0, 2.5]
+    with pytest.raises(ValueError, match="app"):
+        project({"db": 1.0})

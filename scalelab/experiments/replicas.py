@@ -1,0 +1,331 @@
+"""App replicas behind a load balancer (notebook 05): configurations, a projection to N
+machines, a crash under load, and sessions across replicas.
+
+On one machine the replicas share the server CPUs, so capacity follows cores, not instances;
+what several machines would give is projected from the measured CPU per request by component
+(:func:`project`): each app machine brings the app's share, while the balancer and the
+database (or the cache) stay one each.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from .. import wrk
+from ..checks import check_choice, check_int
+from ..cpus import CpuLayout, default_layout, pinned
+from ..replay import replayable
+from ..results import finished
+from ..services.nginx import BALANCE
+from ..stack import Stack
+from ..validity import one_user_limit
+
+PAGES = {"page": "/", "cached page": "/c/view/"}  # the uncached home page; from the view cache
+ENGINES = {  # session engine -> the Stack settings that give it
+    "database": {"session": "db"},
+    "cache (Redis)": {"session": "cache", "cache": "redis"},
+    "cached_db": {"session": "cached_db", "cache": "redis"},
+    "signed cookies": {"session": "signed_cookies"},
+    "per-process memory": {"session": "cache", "cache": "locmem"},
+}
+PER_PROCESS = "per-process memory"
+
+
+@dataclass(frozen=True)
+class Config:
+    """App servers behind nginx: ``replicas`` instances of ``workers`` sync workers each."""
+
+    replicas: int
+    workers: int
+    balance: str = "round_robin"
+
+    @property
+    def label(self) -> str:
+        each = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
+        extra = ", least_conn" if self.balance == "least_conn" else ""
+        return f"{self.replicas} × {each}{extra}"
+
+
+def configurations(total_workers: int, replica_counts: Sequence[int] = (1, 2),
+                   least_conn: bool = False) -> list[Config]:
+    """The same number of workers in all, split into 1, 2, ... replicas (each count must
+    divide it); with ``least_conn``, the largest split once more under nginx's least_conn."""
+    check_int("total_workers", total_workers, 1, 64)
+    out = []
+    for n in replica_counts:
+        check_int("replica count", n, 1, 16)
+        if total_workers % n:
+            raise ValueError(f"replica counts must divide total_workers={total_workers}; "
+                             f"{n} does not")
+        out.append(Config(n, total_workers // n))
+    if least_conn:
+        top = out[-1]
+        out.append(Config(top.replicas, top.workers, "least_conn"))
+    return out
+
+
+@replayable
+def measure(configs: Sequence[Config], questions: int = 10_000, connections: int = 16,
+            duration: int = 3, warmup: int = 1, repeats: int = 1,
+            layout: CpuLayout | None = None,
+            on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Each configuration on a stack of its own (nginx in front, Redis for the cached page):
+    wrk on the uncached and the cached home page through nginx, repeats interleaved within
+    the stack. Adds ``config``, ``replicas``, ``workers`` and ``balance``."""
+    check_int("repeats", repeats, 1, 50)
+    if not configs:
+        raise ValueError("configs must name at least one configuration")
+    rows = []
+    for cfg in configs:
+        check_choice("balance", cfg.balance, BALANCE)
+        with Stack(replicas=cfg.replicas, workers=cfg.workers, balance=cfg.balance,
+                   proxy="nginx", cache="redis", questions=questions, layout=layout,
+                   label=f"05-replicas-{cfg.replicas}x{cfg.workers}") as stack:
+            for repeat in range(repeats):
+                for variant, path in PAGES.items():
+                    rec = wrk.point(stack, stack.base_url + path, connections, duration,
+                                    warmup if repeat == 0 else 0, layout, variant, repeat)
+                    rec.update(config=cfg.label, replicas=cfg.replicas, workers=cfg.workers,
+                               balance=cfg.balance)
+                    rows.append(rec)
+                    if on_point:
+                        on_point(rec)
+    finished(on_point)
+    return pd.DataFrame(rows)
+
+
+def project(costs: dict[str, float], machines: Sequence[int] = (1, 2, 4, 8, 16, 32),
+            shared: Sequence[str] = ("db", "cache", "proxy")) -> pd.DataFrame:
+    """Requests/s of N app machines, each with the server CPUs of this one, behind one
+    balancer and one database and cache machine of the same size: N ÷ the app's CPU-seconds
+    per request, capped by each shared server's 1 ÷ its own (the utilisation law). ``costs``:
+    CPU-ms per request by component. Also the gain over one app machine and what limits it."""
+    app = costs.get("app", 0.0)
+    if not app or app <= 0:
+        raise ValueError("costs must give the app's CPU-ms per request, above 0")
+    caps = {c: 1000 / costs[c] for c in shared if costs.get(c, 0) > 0}
+    rows = []
+    for n in machines:
+        check_int("machines", n, 1, 10_000)
+        cands = {"app machines": n * 1000 / app, **{f"the {c} server": v
+                                                   for c, v in caps.items()}}
+        limit = min(cands, key=cands.get)
+        rows.append({"machines": n, "req_s": cands[limit], "limited_by": limit})
+    out = pd.DataFrame(rows)
+    out["gain"] = out.req_s / out.req_s.iloc[0] if out.machines.iloc[0] == 1 else \
+        out.req_s / min(1000 / app, *caps.values())
+    return out
+
+
+def costs_of(rows: pd.DataFrame) -> dict[str, float]:
+    """Mean CPU-ms per request by component over ``rows`` (server-bound ones first)."""
+    part = rows[rows["limit"] == "server"] if (rows["limit"] == "server").any() else rows
+    return {c: float(part[f"cpu_ms_per_req_{c}"].mean()) for c in ("app", "db", "cache", "proxy")
+            if f"cpu_ms_per_req_{c}" in part}
+
+
+# --- a crash under load ------------------------------------------------------------------
+def _request(conn_box: dict, host: str, port: int, method: str, path: str) -> int:
+    """One request on this client's keep-alive connection (reopened when it breaks); the
+    status, or 0 when the connection failed."""
+    for attempt in (1, 2):
+        conn = conn_box.get("conn") or http.client.HTTPConnection(host, port, timeout=10)
+        conn_box["conn"] = conn
+        try:
+            conn.request(method, path, body=b"" if method == "POST" else None)
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn_box["conn"] = None
+            if attempt == 2:
+                return 0
+    return 0
+
+
+@replayable
+def crash(stack: Stack, seconds: int = 9, crash_at: float = 3, restore_at: float = 6,
+          clients: int = 8, post_share: float = 0.1, replica: int = 2,
+          on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """A closed load of ``clients`` (each: GET a question's JSON, or with ``post_share`` vote
+    on it) through nginx for ``seconds``; app server ``replica`` is killed at ``crash_at`` s
+    and started again at ``restore_at`` s. One row per second: GETs and POSTs answered and
+    failed (a 5xx or a broken connection). Every row also carries the votes answered 2xx and
+    the votes the database counted over the whole run: more counted than answered means a
+    vote was applied twice or applied without an answer."""
+    check_int("seconds", seconds, 2, 600)
+    check_int("clients", clients, 1, 64)
+    if not 0 < crash_at < restore_at <= seconds:
+        raise ValueError(f"crash_at and restore_at must satisfy 0 < crash_at < restore_at <= "
+                         f"seconds, not {crash_at}, {restore_at}, {seconds}")
+    if not 0 <= post_share <= 1:
+        raise ValueError(f"post_share must be from 0 to 1, not {post_share!r}")
+    stack._replica(replica)  # refuse a bad replica number before any load
+    parts = urllib.parse.urlsplit(stack.base_url)
+    qid = stack.popularity()["question_ids"][0]
+    score = lambda: stack.db.query("SELECT score FROM qa_question WHERE id = %s",  # noqa: E731
+                                   (qid,), dbname=stack.dataset.db_name)[0][0]
+    before = score()
+    counts: Counter = Counter()
+    lock, stop = threading.Lock(), threading.Event()
+    t0 = time.monotonic()
+
+    def client(k: int) -> None:
+        box: dict = {}
+        n = 0
+        with pinned(stack.layout.generator):
+            while not stop.is_set():
+                n += 1
+                post = post_share and (n * post_share) % 1 < post_share  # every 1/share-th
+                method, path = (("POST", f"/api/questions/{qid}/vote/") if post
+                                else ("GET", f"/api/questions/{qid}/"))
+                status = _request(box, parts.hostname, parts.port, method, path)
+                second = int(time.monotonic() - t0)
+                ok = 200 <= status < 400
+                with lock:
+                    counts[(second, method, ok)] += 1
+        if box.get("conn"):
+            box["conn"].close()
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
+    for t in threads:
+        t.start()
+    events = {}
+    try:
+        time.sleep(max(0.0, crash_at - (time.monotonic() - t0)))
+        events["crashed_at_s"] = time.monotonic() - t0
+        stack.crash_replica(replica)
+        time.sleep(max(0.0, restore_at - (time.monotonic() - t0)))
+        events["restore_started_s"] = time.monotonic() - t0
+        stack.restore_replica(replica)
+        events["restored_at_s"] = time.monotonic() - t0
+        time.sleep(max(0.0, seconds - (time.monotonic() - t0)))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+    applied = score() - before
+    answered = sum(n for (s, m, ok), n in counts.items() if m == "POST" and ok)
+    rows = []
+    for second in range(seconds):
+        get = lambda m, ok: counts.get((second, m, ok), 0)  # noqa: E731
+        rec = {"variant": "crash", "second": second, "get_ok": get("GET", True),
+               "get_failed": get("GET", False), "post_ok": get("POST", True),
+               "post_failed": get("POST", False), "retry_post": stack.config["retry_post"],
+               **events, "votes_answered": answered, "votes_counted": applied,
+               "limit": one_user_limit(0)}
+        rows.append(rec)
+        if on_point:
+            on_point(rec)
+    finished(on_point)
+    return pd.DataFrame(rows)
+
+
+def crash_summary(rows: pd.DataFrame) -> dict:
+    """Failed requests, the span from the first failure to the last (s), the votes, and the
+    slowest second against the median one."""
+    failed = rows.get_failed + rows.post_failed
+    bad = rows[failed > 0].second
+    answered = rows.get_ok + rows.post_ok
+    return {"slowest_second": int(rows.second[answered.idxmin()]),
+            "slowest_answered": int(answered.min()), "median_answered": float(answered.median()),
+            "failed_gets": int(rows.get_failed.sum()), "failed_posts": int(rows.post_failed.sum()),
+            "answered": int((rows.get_ok + rows.post_ok).sum()),
+            "errors_for_s": float(bad.max() - bad.min() + 1) if len(bad) else 0.0,
+            "votes_answered": int(rows.votes_answered.iloc[0]),
+            "votes_counted": int(rows.votes_counted.iloc[0])}
+
+
+# --- sessions across replicas ------------------------------------------------------------
+def _login(base_url: str, user: int) -> str:
+    """Log user ``user`` in; the session cookie the app set ("name=value")."""
+    parts = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("GET", f"/s/login/?user={user}")
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"login answered {resp.status}")
+        cookie = SimpleCookie(resp.getheader("Set-Cookie", ""))
+    finally:
+        conn.close()
+    if "sessionid" not in cookie:
+        raise RuntimeError("login set no session cookie")
+    return f"sessionid={cookie['sessionid'].value}"
+
+
+def count_lost(stack: Stack, users: int = 20, requests: int = 10) -> dict:
+    """``users`` visitors log in, then each asks for /s/me/ ``requests`` times on a new
+    connection each time (so the balancer may send any request anywhere): the share that
+    found no session (403)."""
+    check_int("users", users, 1, 10_000)
+    check_int("requests", requests, 1, 10_000)
+    parts = urllib.parse.urlsplit(stack.base_url)
+    lost = total = 0
+    served_by: set = set()
+    with pinned(stack.layout.generator):
+        for user in range(users):
+            cookie = _login(stack.base_url, user)
+            for _ in range(requests):
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+                try:
+                    conn.request("GET", "/s/me/", headers={"Cookie": cookie})
+                    resp = conn.getresponse()
+                    body = json.loads(resp.read() or b"{}")
+                finally:
+                    conn.close()
+                total += 1
+                lost += resp.status == 403
+                served_by.add(body.get("pid"))
+    return {"requests": total, "lost": lost, "lost_share": lost / total,
+            "processes_seen": len(served_by - {None})}
+
+
+def session_stack(engine: str, replicas: int = 2, questions: int = 10_000,
+                  layout: CpuLayout | None = None) -> Stack:
+    check_choice("engine", engine, tuple(ENGINES))
+    return Stack(replicas=replicas, workers=1, proxy="nginx", questions=questions,
+                 layout=layout, label=f"05-sessions-{engine.split()[0]}", **ENGINES[engine])
+
+
+@replayable
+def sessions(engines: Sequence[str] = tuple(ENGINES), replicas: int = 2, users: int = 20,
+             requests: int = 10, connections: int = 8, duration: int = 3, warmup: int = 1,
+             questions: int = 10_000, layout: CpuLayout | None = None,
+             on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Per session engine, on a stack of ``replicas`` app servers behind round-robin nginx:
+    the share of a logged-in visitor's requests that lost the session (``count_lost``), and
+    what a logged-in request costs (wrk on /s/me/ with one visitor's cookie; the request
+    reads the session and writes it back). Two rows per engine, told apart by ``kind``:
+    "logins" (``count_lost``'s figures: a visitor's count, limit ``one user``) and "cost"
+    (wrk's point; with a per-process store it fails about half its requests, and is flagged
+    so)."""
+    rows = []
+    for engine in engines:
+        with session_stack(engine, replicas, questions, layout) as stack:
+            lost = {"kind": "logins", "variant": engine, "engine": engine, "repeat": 0,
+                    **count_lost(stack, users, requests), "limit": one_user_limit(0)}
+            cookie = _login(stack.base_url, 10_000)
+            cost = wrk.point(stack, stack.base_url + "/s/me/", connections, duration, warmup,
+                             layout, engine, 0, headers={"Cookie": cookie})
+            cost.update(kind="cost", engine=engine)
+            for rec in (lost, cost):
+                rec["config"] = f"{replicas} replicas"
+                rows.append(rec)
+                if on_point:
+                    on_point(rec)
+    finished(on_point)
+    return pd.DataFrame(rows)
