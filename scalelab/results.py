@@ -294,6 +294,19 @@ def saver(notebook: str, **save_kwargs: Any):
     return writer
 
 
+def keep(rows: list, rec: dict, on_point: Any) -> None:
+    """A measured row: add it to ``rows`` and hand it to ``on_point`` (saved at once)."""
+    rows.append(rec)
+    if on_point:
+        on_point(rec)
+
+
+def done(rows: list, on_point: Any) -> pd.DataFrame:
+    """The measurement ended: tell ``on_point`` (``finished``) and return the rows."""
+    finished(on_point)
+    return pd.DataFrame(rows)
+
+
 def finished(on_point: Any) -> None:
     """Tell an ``on_point`` that can be told (a ``ResultWriter``) that the measurement ended."""
     if hasattr(on_point, "finish"):

@@ -33,7 +33,7 @@ from .cpus import CpuLayout, default_layout
 from .load import as_target, derive, start_sampler
 from .measure import wait_until_idle
 from .replay import replayable
-from .results import finished
+from .results import done, keep
 from .runs import Run
 from .processes import spawn, stop_group, wrap_command
 
@@ -222,11 +222,8 @@ def compare(target, variants: dict, connections: int | dict[str, int] = 8, durat
         for name, url in urls.items():
             rec = point(target, url, conns[name], duration, warmup if repeat == 0 else 0,
                         layout, name, repeat)
-            rows.append(rec)
-            if on_point:
-                on_point(rec)
-    finished(on_point)
-    return pd.DataFrame(rows)
+            keep(rows, rec, on_point)
+    return done(rows, on_point)
 
 
 @replayable
@@ -247,11 +244,8 @@ def calibrate(target, workload, users: int = 8, duration: int = 5, warmup: int =
                          layout=layout, progress=False, variant="locust")
         for rec in ({**lab.iloc[0].to_dict(), "generator": "locust", "repeat": repeat},
                     point(target, url, users, duration, warmup, layout, "wrk", repeat)):
-            rows.append(rec)
-            if on_point:
-                on_point(rec)
-    finished(on_point)
-    return pd.DataFrame(rows)
+            keep(rows, rec, on_point)
+    return done(rows, on_point)
 
 
 def agreement(df: pd.DataFrame) -> dict:

@@ -18,7 +18,7 @@ import pandas as pd
 from ..load import Workload
 from ..notebook import fmt
 from ..replay import replayable
-from ..results import finished
+from ..results import done, keep
 from ..services.appserver import http_get
 
 BACKENDS = ("locmem", "redis", "memcached", "db")
@@ -180,11 +180,8 @@ def stale_reads(stack, backends: Sequence[str] = ("locmem", "redis"), trials: in
     """``count_stale_reads`` for each backend in turn, one row each."""
     rows = []
     for backend in backends:
-        rows.append(count_stale_reads(stack, backend, trials=trials, reads=reads))
-        if on_point:
-            on_point(rows[-1])
-    finished(on_point)
-    return pd.DataFrame(rows)
+        keep(rows, count_stale_reads(stack, backend, trials=trials, reads=reads), on_point)
+    return done(rows, on_point)
 
 
 def count_stale_reads(stack, backend: str, trials: int = 10, reads: int = 8) -> dict:

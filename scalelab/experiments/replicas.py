@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import math
 import threading
 import time
 import urllib.parse
@@ -24,9 +23,9 @@ import pandas as pd
 
 from .. import wrk
 from ..checks import check_choice, check_int
-from ..cpus import CpuLayout, default_layout, pinned
+from ..cpus import CpuLayout, pinned
 from ..replay import replayable
-from ..results import finished
+from ..results import done, keep
 from ..services.nginx import BALANCE
 from ..stack import Stack
 from ..validity import one_user_limit
@@ -98,11 +97,8 @@ def measure(configs: Sequence[Config], questions: int = 10_000, connections: int
                                     warmup if repeat == 0 else 0, layout, variant, repeat)
                     rec.update(config=cfg.label, replicas=cfg.replicas, workers=cfg.workers,
                                balance=cfg.balance)
-                    rows.append(rec)
-                    if on_point:
-                        on_point(rec)
-    finished(on_point)
-    return pd.DataFrame(rows)
+                    keep(rows, rec, on_point)
+    return done(rows, on_point)
 
 
 def project(costs: dict[str, float], machines: Sequence[int] = (1, 2, 4, 8, 16, 32),
@@ -226,11 +222,8 @@ def crash(stack: Stack, seconds: int = 9, crash_at: float = 3, restore_at: float
                "post_failed": get("POST", False), "retry_post": stack.config["retry_post"],
                **events, "votes_answered": answered, "votes_counted": applied,
                "limit": one_user_limit(0)}
-        rows.append(rec)
-        if on_point:
-            on_point(rec)
-    finished(on_point)
-    return pd.DataFrame(rows)
+        keep(rows, rec, on_point)
+    return done(rows, on_point)
 
 
 def crash_summary(rows: pd.DataFrame) -> dict:
@@ -324,8 +317,5 @@ def sessions(engines: Sequence[str] = tuple(ENGINES), replicas: int = 2, users: 
             cost.update(kind="cost", engine=engine)
             for rec in (lost, cost):
                 rec["config"] = f"{replicas} replicas"
-                rows.append(rec)
-                if on_point:
-                    on_point(rec)
-    finished(on_point)
-    return pd.DataFrame(rows)
+                keep(rows, rec, on_point)
+    return done(rows, on_point)

@@ -37,7 +37,7 @@ from ..checks import check_choice, check_int
 from ..cpus import CpuLayout, pinned
 from ..processes import stop_group
 from ..replay import replayable
-from ..results import finished
+from ..results import done, keep
 from ..runs import Run
 from ..stack import Stack
 from ..validity import one_user_limit
@@ -172,7 +172,6 @@ class Browser:
         for attempt in (1, 2):  # a keep-alive connection the server closed: reconnect once
             conn = self._conn()
             try:
-                t0 = time.perf_counter()
                 conn.request("GET", target, headers=headers)
                 time.sleep(self.rtt)  # the request's way there and the response's way back
                 resp = conn.getresponse()
@@ -325,11 +324,8 @@ def who_serves(stacks: dict[str, Stack], connections: int = 16, proxy_connection
                 rec = wrk.point(stack, urls, conns, duration, warmup if repeat == 0 else 0,
                                 layout, variant, repeat)
                 rec.update(config=name, cpu_ms_per_view=rec["cpu_ms_per_req_server"] * len(urls))
-                rows.append(rec)
-                if on_point:
-                    on_point(rec)
-    finished(on_point)
-    return pd.DataFrame(rows)
+                keep(rows, rec, on_point)
+    return done(rows, on_point)
 
 
 def _page_times(url: str, seconds: float) -> list[float]:
@@ -405,11 +401,8 @@ def beside_assets(stacks: dict[str, Stack], seconds: int = 3, connections: int =
                        "page_p50_ms": float(np.percentile(times, 50)),
                        "page_p90_ms": float(np.percentile(times, 90)),
                        **asset, "limit": one_user_limit(0)}
-                rows.append(rec)
-                if on_point:
-                    on_point(rec)
-    finished(on_point)
-    return pd.DataFrame(rows)
+                keep(rows, rec, on_point)
+    return done(rows, on_point)
 
 
 @replayable
@@ -439,11 +432,8 @@ def page_loads(stack: Stack, links=LINKS, rtt_ms: float = 0, repeats: int = 1, p
                        "variant": f"{visit} visit, {'gzip' if compress else 'plain'}",
                        "link_mbit_s": link, "rtt_ms": rtt_ms, "compress": compress, "repeat": repeat, **load,
                        "limit": one_user_limit(load["failed"])}
-                rows.append(rec)
-                if on_point:
-                    on_point(rec)
-    finished(on_point)
-    return pd.DataFrame(rows)
+                keep(rows, rec, on_point)
+    return done(rows, on_point)
 
 
 @replayable
@@ -465,11 +455,8 @@ def backend_time(stack: Stack, seconds: float = 1.0, repeats: int = 1,
             rec = {"variant": variant.replace(" view", ""), "repeat": repeat,
                    "requests": len(times), "median_ms": float(np.median(times)),
                    "limit": one_user_limit(0)}
-            rows.append(rec)
-            if on_point:
-                on_point(rec)
-    finished(on_point)
-    return pd.DataFrame(rows)
+            keep(rows, rec, on_point)
+    return done(rows, on_point)
 
 
 def wire_against_backend(loads: pd.DataFrame, backend: pd.DataFrame) -> pd.DataFrame:

@@ -197,32 +197,27 @@ class Service:
 
     def stop(self) -> None:
         """Stop the whole process group (SIGKILL after the timeout); safe to call twice."""
+        self._end(graceful=True)
+
+    def crash(self) -> None:
+        """Kill the whole process group at once (SIGKILL): a server that dies, as opposed to
+        one stopped. ``start()`` brings it back (on the same port if it was given one)."""
+        self._end(graceful=False)
+
+    def _end(self, graceful: bool) -> None:
         ex = self._executor
         if ex is None:
             return
         try:
-            ex.stop()
+            if graceful:
+                ex.stop()
+            else:
+                ex.kill()
         except Exception:  # a non-zero exit on stop is not worth a crash: make sure it is gone
             try:
                 ex.kill()
             except Exception:
                 pass
-        finally:
-            self._executor = None
-            if self._log_file:
-                self._log_file.close()
-                self._log_file = None
-
-    def crash(self) -> None:
-        """Kill the whole process group at once (SIGKILL): a server that dies, as opposed to
-        one stopped. ``start()`` brings it back (on the same port if it was given one)."""
-        ex = self._executor
-        if ex is None:
-            return
-        try:
-            ex.kill()
-        except Exception:
-            pass
         finally:
             self._executor = None
             if self._log_file:
