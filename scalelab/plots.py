@@ -7,6 +7,7 @@ req/s says more about Locust than about Django) and says when it shows a single 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -465,19 +466,49 @@ def projection(tables: dict[str, pd.DataFrame], ax=None):
 def crash_timeline(rows: pd.DataFrame, ax=None):
     """Requests answered and failed per second through a crash of one app server (killed at
     the first dashed line, started again at the second)."""
+    return failure_timeline(rows, ("get_ok", "post_ok"), ("get_failed", "post_failed"),
+                            {"crashed_at_s": "killed", "restored_at_s": "back"},
+                            "One app server killed under load, then started again", ax)
+
+
+def failure_timeline(rows: pd.DataFrame, ok: Sequence[str], failed: Sequence[str],
+                     events: dict[str, str], title: str, ax=None):
+    """Requests answered (sum of the ``ok`` columns) and failed per second, with a dashed
+    line at each event (a column holding its time in seconds, and its label)."""
     ax = ax or plt.subplots(figsize=(8, 3.8))[1]
-    ok = rows.get_ok + rows.post_ok
-    failed = rows.get_failed + rows.post_failed
-    ax.bar(rows.second + 0.5, ok, width=0.9, color=_PALETTE[0], label="answered")
-    ax.bar(rows.second + 0.5, failed, bottom=ok, width=0.9, color="#d62728", label="failed")
-    for col, text in (("crashed_at_s", "killed"), ("restored_at_s", "back")):
+    answered = rows[list(ok)].sum(axis=1)
+    lost = rows[list(failed)].sum(axis=1)
+    ax.bar(rows.second + 0.5, answered, width=0.9, color=_PALETTE[0], label="answered")
+    ax.bar(rows.second + 0.5, lost, bottom=answered, width=0.9, color="#d62728",
+           label="failed")
+    top = (answered + lost).max()
+    for col, text in events.items():
         if col in rows and rows[col].notna().any():
             x = float(rows[col].iloc[0])
             ax.axvline(x, color="k", ls="--", lw=1)
-            ax.annotate(text, (x, ok.max() * 1.02), fontsize=8, ha="left")
+            ax.annotate(text, (x, top * 1.02), fontsize=8, ha="left")
     ax.set_xlabel("seconds into the run")
     ax.set_ylabel("requests per second")
-    ax.set_title("One app server killed under load, then started again")
+    ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8, loc="lower left")
+    return ax
+
+
+def lag_vs_writes(summary: pd.DataFrame, ax=None):
+    """The replica's lag (median and p90, ms) against the write rate, one point per number
+    of writers."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    s = summary.sort_values("writes_s")
+    ax.plot(s.writes_s, s.lag_ms_p50, "o-", color=_PALETTE[0], label="median")
+    ax.plot(s.writes_s, s.lag_ms_p90, "s--", color=_PALETTE[1], label="p90")
+    for _, r in s.iterrows():
+        ax.annotate(f"{int(r.name)} writers", (r.writes_s, r.lag_ms_p90), fontsize=7,
+                    textcoords="offset points", xytext=(4, 4))
+    ax.set_xlabel("votes per second (writes on the primary)")
+    ax.set_ylabel("replication lag (ms, replay_lag)")
+    ax.set_title("How far the replica trails the primary")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return ax

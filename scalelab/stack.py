@@ -19,8 +19,8 @@ from typing import Any
 from . import binaries, paths, replay
 from .cpus import CpuLayout, default_layout
 from .runs import Run
-from .services import (AppConfig, Gunicorn, Memcached, Nginx, Postgres, Redis, Service,
-                       SlowUpstream, Uvicorn)
+from .services import (AppConfig, Gunicorn, Memcached, Nginx, Postgres, PostgresReplica,
+                       Redis, Service, SlowUpstream, Uvicorn)
 from .dataset import Dataset
 from .services.base import free_port
 from .stack_config import StackConfig
@@ -58,7 +58,8 @@ class Stack:
                  cache_servers: tuple[str, ...] = (), cache_middleware: bool = False,
                  proxy: str | None = None, microcache_ttl: int = 0, upstream: bool = False,
                  gzip: bool = False, replicas: int = 1, balance: str = "round_robin",
-                 retry_post: bool = False, label: str = "stack"):
+                 retry_post: bool = False, read_replica: bool = False,
+                 read_your_writes_s: int = 0, label: str = "stack"):
         self.config = StackConfig(
             workers=workers, worker_class=worker_class, threads=threads, server=server,
             cache=cache, session=session, questions=questions, seed=seed,
@@ -66,7 +67,8 @@ class Stack:
             cache_timeout=cache_timeout, pg_settings=pg_settings, cache_servers=cache_servers,
             cache_middleware=cache_middleware, proxy=proxy, microcache_ttl=microcache_ttl,
             gzip=gzip, upstream=upstream, replicas=replicas, balance=balance,
-            retry_post=retry_post)
+            retry_post=retry_post, read_replica=read_replica,
+            read_your_writes_s=read_your_writes_s)
         if not isinstance(label, str) or not label:
             raise ValueError(f"label must be a non-empty string, not {label!r}")
         if layout is not None and not isinstance(layout, CpuLayout):
@@ -107,6 +109,10 @@ class Stack:
             seeded = self.dataset.ensure_seeded(db, self.run.logs / "seed.log")
             self.timings["seed_s"] = time.perf_counter() - t if seeded else 0.0
             self.dataset.enable_statement_stats(db)
+            replica_port = 0
+            if self.config["read_replica"]:  # copied from the primary once the data is in it
+                self.services["replica"] = PostgresReplica(self.run, db, cpus=cpus).start()
+                replica_port = self.services["replica"].port
             locations = {}
             for kind in self.config["cache_servers"]:
                 server = CACHE_SERVICES[kind](self.run, cpus=cpus)
@@ -121,7 +127,8 @@ class Stack:
                             cache_middleware=self.config["cache_middleware"],
                             redis_location=locations.get("redis", ""),
                             memcached_location=locations.get("memcached", ""),
-                            upstream_url=upstream_url,
+                            upstream_url=upstream_url, replica_port=replica_port,
+                            read_your_writes_s=self.config["read_your_writes_s"],
                             conn_max_age=self.config["conn_max_age"],
                             db_pool=self.config["db_pool"], cache=self.config["cache"],
                             cache_location=cache_location,
@@ -226,6 +233,13 @@ class Stack:
     def statement_calls(self) -> dict[str, float]:
         """Statement calls in the data set's database (see ``Dataset.statement_calls``)."""
         return self.dataset.statement_calls(self.db)
+
+    @property
+    def replica(self) -> PostgresReplica:
+        """The database's read replica (``read_replica=True``)."""
+        if "replica" not in self.services:
+            raise RuntimeError("this stack has no read replica: Stack(read_replica=True)")
+        return self.services["replica"]
 
     @property
     def replicas(self) -> list[Service]:

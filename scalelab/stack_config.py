@@ -42,6 +42,8 @@ class StackConfig:
     replicas: int = 1             # app servers behind nginx, each with ``workers`` workers
     balance: str = "round_robin"  # how nginx spreads requests over them
     retry_post: bool = False      # nginx passes a failed POST to the next app server too
+    read_replica: bool = False    # a streaming standby of PostgreSQL; the app reads from it
+    read_your_writes_s: int = 0   # after a write, that visitor reads from the primary this long
 
     def __post_init__(self) -> None:
         self._check_values()
@@ -62,9 +64,11 @@ class StackConfig:
         check_choice("balance", self.balance, BALANCE)
         for name, (low, high) in (("workers", WORKERS), ("threads", THREADS),
                                   ("conn_max_age", (0, 86400)), ("cache_timeout", (0, 86400)),
-                                  ("microcache_ttl", MICROCACHE_TTL), ("replicas", (1, 16))):
+                                  ("microcache_ttl", MICROCACHE_TTL), ("replicas", (1, 16)),
+                                  ("read_your_writes_s", (0, 3600))):
             check_int(name, getattr(self, name), low, high)
-        for name in ("db_pool", "cache_middleware", "upstream", "gzip", "retry_post"):
+        for name in ("db_pool", "cache_middleware", "upstream", "gzip", "retry_post",
+                     "read_replica"):
             check_bool(name, getattr(self, name))
         cs = self.cache_servers
         if isinstance(cs, str) or not isinstance(cs, (tuple, list)) \
@@ -85,6 +89,9 @@ class StackConfig:
                              "proxy='nginx'")
         if (self.balance != "round_robin" or self.retry_post) and self.proxy is None:
             raise ValueError("balance and retry_post are nginx's: they need proxy='nginx'")
+        if self.read_your_writes_s and not self.read_replica:
+            raise ValueError("read_your_writes_s needs read_replica=True: without a replica "
+                             "every read is the primary's")
         if self.gzip and self.proxy is None:
             raise ValueError("gzip is nginx's: it needs proxy='nginx'")
         if self.cache_middleware and self.cache == "none":

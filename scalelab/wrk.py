@@ -28,7 +28,7 @@ from typing import Callable
 import pandas as pd
 
 from . import binaries
-from .checks import check_int
+from .checks import check_choice, check_int
 from .cpus import CpuLayout, default_layout
 from .load import as_target, derive, start_sampler
 from .measure import wait_until_idle
@@ -37,6 +37,7 @@ from .results import done, keep
 from .runs import Run
 from .processes import spawn, stop_group, wrap_command
 
+METHODS = ("GET", "POST")  # what a wrk point may send (a POST has an empty body)
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
@@ -90,9 +91,11 @@ def urls_of(url) -> tuple[str, ...]:
     return urls
 
 
-def lua_script(urls: tuple[str, ...], delay_ms: int = 0) -> str:
+def lua_script(urls: tuple[str, ...], delay_ms: int = 0, method: str = "GET") -> str:
     """A wrk script that requests the paths of ``urls`` in turn (one counter for all
-    connections of its one thread) and, with ``delay_ms``, pauses before each request."""
+    connections of its one thread) with ``method`` and, with ``delay_ms``, pauses before each
+    request."""
+    check_choice("method", method, METHODS)
     def path(u: str) -> str:
         parts = urllib.parse.urlsplit(u)
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -100,14 +103,14 @@ def lua_script(urls: tuple[str, ...], delay_ms: int = 0) -> str:
     listed = ", ".join(json.dumps(path(u)) for u in urls)
     script = (f"local paths = {{{listed}}}\nlocal i = 0\n"
               "request = function()\n  i = i % #paths + 1\n"
-              "  return wrk.format(\"GET\", paths[i])\nend\n")
+              f"  return wrk.format(\"{method}\", paths[i])\nend\n")
     if delay_ms:
         script += f"delay = function() return {int(delay_ms)} end\n"
     return script
 
 
 def start(run: Run, url, connections: int, seconds: int, layout: CpuLayout, log_name: str,
-          delay_ms: int = 0, headers: dict[str, str] | None = None):
+          delay_ms: int = 0, headers: dict[str, str] | None = None, method: str = "GET"):
     """Start wrk (pinned to the generator CPUs, tied to this thread); return its process.
     ``headers`` go with every request (e.g. a session's cookie)."""
     urls = urls_of(url)
@@ -118,9 +121,9 @@ def start(run: Run, url, connections: int, seconds: int, layout: CpuLayout, log_
             raise ValueError(f"headers must map header names to one-line values, not "
                              f"{name!r}: {value!r}")
         args += ["-H", f"{name}: {value}"]
-    if len(urls) > 1 or delay_ms:
+    if len(urls) > 1 or delay_ms or method != "GET":
         script = run.dir / (log_name.rsplit(".", 1)[0] + ".lua")
-        script.write_text(lua_script(urls, delay_ms))
+        script.write_text(lua_script(urls, delay_ms, method))
         args += ["-s", str(script)]
     command = wrap_command(args + [urls[0]], cpus=layout.generator, deathsig="SIGTERM")
     env = {**os.environ, **run.env()}  # marked as ours, so the reaper knows it
@@ -128,11 +131,11 @@ def start(run: Run, url, connections: int, seconds: int, layout: CpuLayout, log_
 
 
 def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,
-         log_name: str, delay_ms: int = 0, headers: dict[str, str] | None = None
-         ) -> tuple[str, float, float, int]:
+         log_name: str, delay_ms: int = 0, headers: dict[str, str] | None = None,
+         method: str = "GET") -> tuple[str, float, float, int]:
     """Run wrk once; return its report, wall-clock start and end, and its pid."""
     log = run.dir / "logs" / log_name
-    proc = start(run, url, connections, seconds, layout, log_name, delay_ms, headers)
+    proc = start(run, url, connections, seconds, layout, log_name, delay_ms, headers, method)
     started = time.time()
     try:
         code = proc.wait(timeout=seconds + 30)
@@ -151,7 +154,7 @@ def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,
 
 def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
           layout: CpuLayout | None = None, variant: str = "", repeat: int = 0,
-          headers: dict[str, str] | None = None) -> dict:
+          headers: dict[str, str] | None = None, method: str = "GET") -> dict:
     """One measured point of ``url`` (or of a tuple of URLs requested in turn) driven by wrk,
     as a row like Locust's; ``urls`` says how many URLs shared its requests."""
     _check(url, connections, duration, warmup)
@@ -160,14 +163,15 @@ def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
     run = Run.create("wrk")
     try:
         if warmup:
-            _wrk(run, url, connections, warmup, layout, "wrk-warmup.log", headers=headers)
+            _wrk(run, url, connections, warmup, layout, "wrk-warmup.log", headers=headers,
+                 method=method)
         # wrk closes its connections when it stops, but requests it queued are still served:
         # start the measured run on idle servers, or their CPU counts against it
         wait_until_idle(layout.server)
         sampler = start_sampler(tgt, layout)
         try:
             report, t0, t1, _ = _wrk(run, url, connections, duration, layout, "wrk.log",
-                                     headers=headers)
+                                     headers=headers, method=method)
         finally:
             sampler.stop()
     finally:

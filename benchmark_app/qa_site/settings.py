@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "qa.middleware.QueryCountMiddleware",
+    "qa.routers.ReadYourWritesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -120,6 +121,17 @@ if DB_ENGINE == "postgres":
         "CONN_HEALTH_CHECKS": False,
         "OPTIONS": _options,
     }}
+    # a read replica (notebook 06): a streaming standby of the same database; the router sends
+    # reads there and writes to "default" (qa/routers.py)
+    _replica_port = os.environ.get("QA_DB_REPLICA_PORT", "")
+    if _replica_port:
+        DATABASES["replica"] = {**DATABASES["default"],
+                                "PORT": env_int("QA_DB_REPLICA_PORT", 5432, 1, 65535),
+                                "OPTIONS": dict(_options), "TEST": {"MIRROR": "default"}}
+        DATABASE_ROUTERS = ["qa.routers.PrimaryReplicaRouter"]
+    # after a write, a visitor's reads go to the primary for this many seconds (0: never), so
+    # they see their own write however far the replica lags
+    READ_YOUR_WRITES_S = env_int("QA_READ_YOUR_WRITES_S", 0, 0, 3600)
 else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3",

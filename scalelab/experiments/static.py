@@ -88,8 +88,8 @@ class Link:
         with self._lock:
             now = time.perf_counter()
             self._free_at = max(now, self._free_at) + nbytes / self.bytes_per_s
-            done = self._free_at
-        ahead = done - time.perf_counter()
+            until = self._free_at
+        ahead = until - time.perf_counter()
         if ahead > 0:
             time.sleep(ahead)
 
@@ -388,9 +388,9 @@ def beside_assets(stacks: dict[str, Stack], seconds: int = 3, connections: int =
                         except BaseException:
                             stop_group(proc)
                             raise
-                        done = wrk.parse((run.dir / "logs" / "wrk-assets.log").read_text())
-                        asset = {"asset_req_s": done["requests"] / done["wrk_seconds"],
-                                 "asset_p50_ms": done["p50_ms"], "asset_p90_ms": done["p90_ms"]}
+                        report = wrk.parse((run.dir / "logs" / "wrk-assets.log").read_text())
+                        asset = {"asset_req_s": report["requests"] / report["wrk_seconds"],
+                                 "asset_p50_ms": report["p50_ms"], "asset_p90_ms": report["p90_ms"]}
                 finally:
                     run.close()
                 if not times:

@@ -50,6 +50,8 @@ class AppConfig:
     redis_location: str = ""      # every cache server started becomes an alias of its own
     memcached_location: str = ""
     upstream_url: str = ""
+    replica_port: int = 0         # a read replica of the database (0: none)
+    read_your_writes_s: int = 0   # after a write, the visitor reads from the primary this long
     extra: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -74,6 +76,9 @@ class AppConfig:
             "QA_STATIC_MODE": self.static,
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+        if self.replica_port:
+            env["QA_DB_REPLICA_PORT"] = str(self.replica_port)
+            env["QA_READ_YOUR_WRITES_S"] = str(self.read_your_writes_s)
         if self.secret_key:
             env["QA_SECRET_KEY"] = self.secret_key
         if self.static_root:

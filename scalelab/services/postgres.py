@@ -25,6 +25,7 @@ from .base import HOST, Service, ServiceError, wrap_command
 
 SUPERUSER = "scalelab"
 MAX_CLUSTERS = 8  # stacks that may run at once, each on a cluster of its own
+SLOT_PREFIX = "scalelab_"  # replication slots of the lab's standbys (postgres_replica.py)
 
 
 class Postgres(Service):
@@ -94,10 +95,12 @@ class Postgres(Service):
                 self._unlock()
                 continue
             try:
-                return super().start()
+                super().start()
             except BaseException:
                 self._unlock()
                 raise
+            self.drop_stale_slots()
+            return self
         if self._cluster_fixed:
             raise ServiceError(f"PostgreSQL cluster {self.cluster!r} in {self.data_dir.parent} "
                                "is in use by another running stack")
@@ -182,6 +185,21 @@ class Postgres(Service):
         with self.connect(autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
         return True
+
+    def drop_slot(self, slot: str) -> None:
+        """Drop replication slot ``slot`` if it exists and no standby uses it."""
+        self.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                   "WHERE slot_name = %s AND NOT active", (slot,))
+
+    def drop_stale_slots(self) -> list[str]:
+        """Drop the lab's inactive replication slots: this cluster is this stack's alone (its
+        lock), so a slot of ours with no standby on it was left by a run that was killed; it
+        would make the primary keep WAL for ever."""
+        rows = self.query("SELECT slot_name FROM pg_replication_slots WHERE NOT active AND "
+                          "slot_name LIKE %s", (SLOT_PREFIX + "%",))
+        for (slot,) in rows:
+            self.drop_slot(slot)
+        return [slot for (slot,) in rows]
 
     def drop_database(self, dbname: str) -> None:
         with self.connect(autocommit=True) as conn:

@@ -309,3 +309,52 @@ def test_the_projection_is_the_utilisation_law_with_shared_servers():
     assert list(p.gain) == [1.0, 2.0, 2.5]
     with pytest.raises(ValueError, match="app"):
         project({"db": 1.0})
+
+
+# --- 06 database replicas ---------------------------------------------------------------
+def db_rows(read_db, read_primary, read_replica, write_db, write_primary, repeats=(0, 1),
+            limit="server"):
+    out = []
+    for r in repeats:
+        out += [dict(config=rules.WITHOUT, kind="reads", variant="reads", repeat=r,
+                     cpu_ms_per_req_db=read_db, cpu_ms_per_req_replica=0.0, limit=limit),
+                dict(config=rules.WITH, kind="reads", variant="reads", repeat=r,
+                     cpu_ms_per_req_db=read_primary, cpu_ms_per_req_replica=read_replica,
+                     limit=limit),
+                dict(config=rules.WITHOUT, kind="writes", variant="writes", repeat=r,
+                     cpu_ms_per_req_db=write_db, cpu_ms_per_req_replica=0.0, limit=limit),
+                dict(config=rules.WITH, kind="writes", variant="writes", repeat=r,
+                     cpu_ms_per_req_db=write_primary, cpu_ms_per_req_replica=0.2,
+                     limit=limit)]
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("read_primary, read_replica, verdict", [
+    (0.1, 2.0, "holds with conditions"),  # reads left the primary, a replica does them alike
+    (1.0, 2.0, "does not hold"),          # half the read work stayed on the primary
+    (0.1, 4.0, "does not hold"),          # a replica pays twice as much for a read
+    (0.1, 2.5, "inconclusive"),           # 1.25x ± 20%: on the threshold
+])
+def test_c11(read_primary, read_replica, verdict):
+    d = rules.C11.decide(db_rows(2.0, read_primary, read_replica, 1.0, 1.0, repeats=(0,)),
+                         "06-database-replicas", "quick")
+    assert d.verdict == verdict, d
+
+
+@pytest.mark.parametrize("write_primary, verdict", [
+    (1.0, "holds with conditions"),  # every write still on the primary
+    (0.5, "does not hold"),          # half the write work went elsewhere: not what replicas do
+])
+def test_c12_replica_half(write_primary, verdict):
+    d = rules.C12_REPLICA.decide(db_rows(2.0, 0.1, 2.0, 1.0, write_primary),
+                                 "06-database-replicas", "full")
+    assert d.verdict == verdict, d
+
+
+def test_c11_and_c12_need_server_bound_points_on_both_stacks():
+    d = rules.C11.decide(db_rows(2.0, 0.1, 2.0, 1.0, 1.0, limit="generator"),
+                         "06-database-replicas", "full")
+    assert d.verdict == "inconclusive"
+    rows = db_rows(2.0, 0.1, 2.0, 1.0, 1.0)
+    d = rules.C12_REPLICA.decide(rows[rows.config == rules.WITH], "06-database-replicas", "full")
+    assert d.verdict == "inconclusive" and "no valid point" in d.note

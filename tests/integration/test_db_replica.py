@@ -1,0 +1,81 @@
+"""A streaming read replica (notebook 06): it starts from a base backup and streams, the
+router reads from it and writes to the primary, a write reaches it, lag is measured, the
+read-your-writes fix sends a writer's reads to the primary, and no replica or slot survives."""
+
+import time
+import urllib.request
+
+import pytest
+
+from scalelab import Stack
+
+Q = 2_000
+
+
+def aliases(url, method="GET", cookie=""):
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None,
+                                 headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
+        return resp.headers.get("X-DB-Queries-By-Alias", ""), resp.headers.get("Set-Cookie", "")
+
+
+@pytest.fixture(scope="module")
+def rstack():
+    with Stack(read_replica=True, read_your_writes_s=2, questions=Q,
+               label="test-db-replica") as s:
+        yield s
+
+
+def test_the_replica_streams_and_reads_go_to_it_writes_to_the_primary(rstack):
+    rep = rstack.replica
+    assert rep.query("SELECT pg_is_in_recovery()")[0][0] is True
+    assert rep.is_ready(), "streaming from its slot"
+    read, _ = aliases(rstack.app_url + "/")
+    assert "replica=" in read and "default=" not in read, read
+    qid = rstack.popularity()["question_ids"][0]
+    wrote, cookie = aliases(rstack.app_url + f"/api/questions/{qid}/vote/", "POST")
+    counts = dict(item.split("=") for item in wrote.split(","))
+    # the vote's one read before its write (the member) may use the replica; its writes and
+    # the score it reads back after them use the primary
+    assert int(counts["default"]) >= 3 and int(counts.get("replica", 0)) <= 1, wrote
+    assert "qa_wrote=1" in cookie and "Max-Age=2" in cookie
+
+
+def test_a_write_reaches_the_replica_and_lag_is_measured(rstack):
+    qid = rstack.popularity()["question_ids"][1]
+    sql = "SELECT score FROM qa_question WHERE id = %s"
+    db = rstack.dataset.db_name
+    before = rstack.db.query(sql, (qid,), dbname=db)[0][0]
+    aliases(rstack.app_url + f"/api/questions/{qid}/vote/", "POST")
+    deadline = time.monotonic() + 10
+    while rstack.replica.query(sql, (qid,), dbname=db)[0][0] != before + 1:
+        assert time.monotonic() < deadline, "the write never reached the replica"
+        time.sleep(0.05)
+    lag = rstack.replica.lag()
+    assert lag["lag_bytes"] >= 0 and not lag["lag_s"] < 0
+
+
+def test_a_visitor_who_wrote_reads_from_the_primary_until_the_mark_expires(rstack):
+    read, _ = aliases(rstack.app_url + "/", cookie="qa_wrote=1")
+    assert "default=" in read and "replica=" not in read, read
+    read, _ = aliases(rstack.app_url + "/")
+    assert "replica=" in read
+
+
+def test_no_slot_or_replica_data_survives_and_stale_slots_are_dropped():
+    with Stack(read_replica=True, questions=Q, label="test-db-replica-stop") as st:
+        rep = st.replica
+        slot, data = rep.slot, rep.data_dir
+        assert st.db.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,))
+        rep.stop()
+        assert not st.db.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s",
+                               (slot,))
+        assert not data.exists()
+        st.db.query("SELECT pg_create_physical_replication_slot('scalelab_left_behind')")
+        assert st.db.drop_stale_slots() == ["scalelab_left_behind"]
+
+
+def test_read_your_writes_needs_a_replica():
+    with pytest.raises(ValueError, match="read_replica"):
+        Stack(read_your_writes_s=5)
