@@ -100,6 +100,8 @@ class Postgres(Service):
                 self._unlock()
                 raise
             self.drop_stale_slots()
+            # a standby's copy a killed run left beside this cluster (this stack's alone)
+            shutil.rmtree(self.data_dir.parent / f"{self.cluster}-replica", ignore_errors=True)
             return self
         if self._cluster_fixed:
             raise ServiceError(f"PostgreSQL cluster {self.cluster!r} in {self.data_dir.parent} "

@@ -109,19 +109,21 @@ class PostgresReplica(Service):
             (self.slot,)))
 
     def lag(self) -> dict[str, float]:
-        """How far behind the primary it is, as the primary sees it (``pg_stat_replication``
-        for this standby's slot): WAL bytes sent but not yet replayed, and ``replay_lag``,
-        the time between the primary flushing recent WAL and hearing that the standby
-        replayed it (NaN when the primary has nothing recent to time)."""
+        """How far behind the primary it is: WAL bytes between the primary's position
+        (``pg_current_wal_lsn()``, read first) and this replica's replay position
+        (``pg_last_wal_replay_lsn()``, read just after, so never ahead of the truth), and the
+        primary's ``replay_lag`` for this standby: the time from the primary flushing recent
+        WAL to hearing that the standby replayed it (NaN when it has nothing recent to time)."""
         rows = self.primary.query(
-            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::float8, "
-            "EXTRACT(EPOCH FROM r.replay_lag)::float8 FROM pg_stat_replication r "
-            "JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = %s",
-            (self.slot,))
+            "SELECT pg_current_wal_lsn()::text, EXTRACT(EPOCH FROM r.replay_lag)::float8 "
+            "FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid "
+            "WHERE s.slot_name = %s", (self.slot,))
         if not rows:
             raise ServiceError(f"the replica is not streaming from slot {self.slot}; see "
                                f"{self.log_path}")
-        behind, seconds = rows[0]
+        primary_lsn, seconds = rows[0]
+        behind = self.query("SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())"
+                            "::float8", (primary_lsn,))[0][0]
         return {"lag_bytes": max(0.0, float(behind or 0.0)),
                 "lag_s": float(seconds) if seconds is not None else float("nan")}
 
