@@ -184,6 +184,23 @@ class Stack:
         _LIVE.pop(id(self), None)
 
     @staticmethod
+    def start_together(stacks: dict[str, "Stack"]) -> dict[str, "Stack"]:
+        """Start every stack of ``stacks`` in turn (a notebook comparing ways to run the app);
+        if one fails, the ones started are stopped and the error raised."""
+        try:
+            for stack in stacks.values():
+                stack.start()
+        except BaseException:
+            Stack.stop_together(stacks)
+            raise
+        return stacks
+
+    @staticmethod
+    def stop_together(stacks: dict[str, "Stack"]) -> None:
+        for stack in stacks.values():
+            stack.stop()
+
+    @staticmethod
     def running() -> list["Stack"]:
         """Every stack this process started and has not stopped."""
         return list(_LIVE.values())

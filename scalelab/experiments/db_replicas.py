@@ -37,21 +37,14 @@ def start_stacks(questions: int = 10_000, workers: int = 2, layout: CpuLayout | 
                  label: str = "06") -> dict[str, Stack]:
     """The same app on two stacks, one reading from a streaming replica (with the
     read-your-writes cookie honoured for READ_YOUR_WRITES_S seconds); both started, or none."""
-    stacks: dict[str, Stack] = {}
-    try:
-        for name, extra in STACKS.items():
-            fix = {"read_your_writes_s": READ_YOUR_WRITES_S} if extra else {}
-            stacks[name] = Stack(questions=questions, workers=workers, layout=layout,
-                                 label=f"{label}-{name.split()[0]}", **extra, **fix).start()
-    except BaseException:
-        stop(stacks)
-        raise
-    return stacks
+    fix = {"read_your_writes_s": READ_YOUR_WRITES_S}
+    return Stack.start_together({
+        name: Stack(questions=questions, workers=workers, layout=layout,
+                    label=f"{label}-{name.split()[0]}", **extra, **(fix if extra else {}))
+        for name, extra in STACKS.items()})
 
 
-def stop(stacks: dict[str, Stack]) -> None:
-    for stack in stacks.values():
-        stack.stop()
+stop = Stack.stop_together
 
 
 def _reads(stack: Stack, n: int = 4) -> tuple[str, ...]:

@@ -264,21 +264,14 @@ def start_stacks(servers=tuple(SERVERS), questions: int = 10_000, workers: int =
     if isinstance(servers, str) or not servers or not set(servers) <= set(SERVERS):
         raise ValueError(f"servers must be a non-empty list of {', '.join(SERVERS)}, "
                          f"not {servers!r}")
-    stacks: dict[str, Stack] = {}
-    try:
-        for name in servers:
-            tag = name.split("'")[0].split()[0].lower()
-            stacks[name] = Stack(questions=questions, workers=workers, layout=layout,
-                                 label=f"{label}-{tag}", **FRONT, **SERVERS[name]).start()
-    except BaseException:
-        stop(stacks)
-        raise
-    return stacks
+    tag = {"Django's view": "django", "WhiteNoise": "whitenoise", "nginx": "nginx"}
+    return Stack.start_together({
+        name: Stack(questions=questions, workers=workers, layout=layout,
+                    label=f"{label}-{tag[name]}", **FRONT, **SERVERS[name])
+        for name in servers})
 
 
-def stop(stacks: dict[str, Stack]) -> None:
-    for stack in stacks.values():
-        stack.stop()
+stop = Stack.stop_together
 
 
 def page_view(stack: Stack, path: str) -> tuple[str, ...]:

@@ -28,7 +28,33 @@ MAX_CLUSTERS = 8  # stacks that may run at once, each on a cluster of its own
 SLOT_PREFIX = "scalelab_"  # replication slots of the lab's standbys (postgres_replica.py)
 
 
-class Postgres(Service):
+class SqlAccess:
+    """Connections and queries to a PostgreSQL server of the lab (``self.port``), as the
+    loopback superuser: the primary's and the replica's, one way."""
+
+    port: int | None
+
+    def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
+        return {"host": HOST, "port": self.port, "user": SUPERUSER, "dbname": dbname}
+
+    def connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
+        return psycopg.connect(**self.conninfo(dbname), connect_timeout=3, **kwargs)
+
+    def query(self, sql: str, params=None, dbname: str = "postgres") -> list[tuple]:
+        with self.connect(dbname, autocommit=True) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+
+def server_command(found, data_dir: Path, port: int, settings: dict[str, str]) -> list[str]:
+    """``postgres -D <data> -p <port> -c key=value ...``: how the lab starts a server."""
+    command = [str(found.path()), "-D", str(data_dir), "-p", str(port)]
+    for key, value in settings.items():
+        command += ["-c", f"{key}={value}"]
+    return command
+
+
+class Postgres(SqlAccess, Service):
     name = "postgres"
     component = "db"
     binary = "postgresql"
@@ -159,26 +185,12 @@ class Postgres(Service):
         if (Path(self.found.path()).parent.parent / "lib" / "pg_stat_statements.so").exists():
             settings["shared_preload_libraries"] = "pg_stat_statements"
         settings.update({k: str(v) for k, v in self.settings.items()})
-        command = [str(self.found.path()), "-D", str(self.data_dir), "-p", str(self.port)]
-        for key, value in settings.items():
-            command += ["-c", f"{key}={value}"]
-        return command
-
-    def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
-        return {"host": HOST, "port": self.port, "user": SUPERUSER, "dbname": dbname}
-
-    def connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
-        return psycopg.connect(**self.conninfo(dbname), connect_timeout=3, **kwargs)
+        return server_command(self.found, self.data_dir, self.port, settings)
 
     def is_ready(self) -> bool:
         with self.connect(autocommit=True) as conn:
             conn.execute("SELECT 1")
         return True
-
-    def query(self, sql: str, params=None, dbname: str = "postgres") -> list[tuple]:
-        with self.connect(dbname, autocommit=True) as conn:
-            cur = conn.execute(sql, params)
-            return cur.fetchall() if cur.description else []
 
     def ensure_database(self, dbname: str) -> bool:
         """Create the database if missing; return True when it was created."""

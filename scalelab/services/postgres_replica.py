@@ -19,10 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from .base import HOST, Service, ServiceError, wrap_command
-from .postgres import SUPERUSER, SLOT_PREFIX, Postgres
+from .postgres import SUPERUSER, SLOT_PREFIX, Postgres, SqlAccess, server_command
 
 
 def _pg_ms(ms: int) -> str:
@@ -35,7 +33,7 @@ def _pg_ms(ms: int) -> str:
     return f"{ms}ms"
 
 
-class PostgresReplica(Service):
+class PostgresReplica(SqlAccess, Service):
     name = "postgres-replica"
     component = "replica"
     binary = "postgresql"
@@ -83,21 +81,7 @@ class PostgresReplica(Service):
         settings = {"listen_addresses": HOST, "unix_socket_directories": "",
                     "logging_collector": "off", "log_min_messages": "warning",
                     "hot_standby": "on", "hot_standby_feedback": "on"}
-        command = [str(self.found.path()), "-D", str(self.data_dir), "-p", str(self.port)]
-        for key, value in settings.items():
-            command += ["-c", f"{key}={value}"]
-        return command
-
-    def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
-        return {"host": HOST, "port": self.port, "user": SUPERUSER, "dbname": dbname}
-
-    def connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
-        return psycopg.connect(**self.conninfo(dbname), connect_timeout=3, **kwargs)
-
-    def query(self, sql: str, params=None, dbname: str = "postgres") -> list[tuple]:
-        with self.connect(dbname, autocommit=True) as conn:
-            cur = conn.execute(sql, params)
-            return cur.fetchall() if cur.description else []
+        return server_command(self.found, self.data_dir, self.port, settings)
 
     def is_ready(self) -> bool:
         """Accepting read-only queries, in recovery, and streaming from the primary."""
