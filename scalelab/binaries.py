@@ -54,6 +54,9 @@ SERVERS: dict[str, Server] = {
                     ("nginx-light", "nginx"), "nginx", version_args=("-v",)),
     "memcached": Server("memcached", ("memcached",), "SCALELAB_MEMCACHED", False,
                         ("memcached",), None, required=False, version_args=("-V",)),
+    # the connection pooler of notebook 07 (its pooler experiment is skipped without it)
+    "pgbouncer": Server("pgbouncer", ("pgbouncer",), "SCALELAB_PGBOUNCER", False,
+                        ("pgbouncer",), "pgbouncer", required=False),
     # not a server: the independent load generator (scalelab.wrk) that calibrates Locust and
     # drives pages too cheap for Locust (notebooks 00 and 02)
     "wrk": Server("wrk", ("wrk",), "SCALELAB_WRK", False, ("wrk",), "wrk",

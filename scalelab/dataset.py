@@ -14,6 +14,8 @@ from . import paths
 from .services import AppConfig, Postgres, ServiceError
 
 MAX_QUESTIONS = 2_000_000
+DROPPED_TABLE = ("CREATE TABLE IF NOT EXISTS scalelab_dropped_index "
+                 "(name text PRIMARY KEY, definition text NOT NULL)")
 SEED_TIMEOUT = 900
 
 
@@ -81,6 +83,42 @@ class Dataset:
         except Exception:
             return False
         return migrations <= applied and done[0][0] > 0 and cache_table[0][0] is not None
+
+    def drop_index(self, db: Postgres, table: str, column: str) -> list[str]:
+        """Drop every index on ``table`` that covers ``column`` alone (an experiment on a page
+        without its index), after noting each one's definition in ``scalelab_dropped_index``
+        so that :meth:`restore_indexes` puts them back, even after a run killed meanwhile.
+        Returns the names dropped."""
+        name = self.db_name
+        found = db.query(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0] "
+            "WHERE t.relname = %s AND a.attname = %s AND x.indnatts = 1 "
+            "AND NOT x.indisprimary AND NOT x.indisunique", (table, column), dbname=name)
+        if not found and not db.query("SELECT 1 FROM information_schema.columns WHERE "
+                                      "table_name = %s AND column_name = %s", (table, column),
+                                      dbname=name):
+            raise ValueError(f"no column {column!r} in table {table!r} of {name}")
+        db.query(DROPPED_TABLE, dbname=name)
+        for index, definition in found:
+            db.query("INSERT INTO scalelab_dropped_index VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                     (index, definition), dbname=name)
+            db.query(f'DROP INDEX IF EXISTS "{index}"', dbname=name)
+        return [index for index, _ in found]
+
+    def restore_indexes(self, db: Postgres) -> list[str]:
+        """Create again every index :meth:`drop_index` dropped; returns their names."""
+        name = self.db_name
+        if db.query("SELECT to_regclass('scalelab_dropped_index')", dbname=name)[0][0] is None:
+            return []
+        rows = db.query("SELECT name, definition FROM scalelab_dropped_index", dbname=name)
+        for index, definition in rows:
+            if db.query("SELECT to_regclass(%s)", (index,), dbname=name)[0][0] is None:
+                db.query(definition, dbname=name)
+            db.query("DELETE FROM scalelab_dropped_index WHERE name = %s", (index,),
+                     dbname=name)
+        return [index for index, _ in rows]
 
     def enable_statement_stats(self, db: Postgres) -> None:
         """pg_stat_statements in the data set's database, where the server preloads it."""

@@ -19,15 +19,18 @@ from typing import Any
 from . import binaries, paths, replay
 from .cpus import CpuLayout, default_layout
 from .runs import Run
-from .services import (AppConfig, Gunicorn, Memcached, Nginx, Postgres, PostgresReplica,
-                       Redis, Service, SlowUpstream, Uvicorn)
+from .services import (AppConfig, Gunicorn, Memcached, Nginx, PgBouncer, Postgres,
+                       PostgresReplica, Redis, Service, SlowUpstream, Uvicorn)
 from .dataset import Dataset
 from .services.base import free_port
 from .stack_config import StackConfig
 
 CACHE_SERVICES = {"redis": Redis, "memcached": Memcached}  # cache server name -> its module
 REPLAYED_URL = "http://127.0.0.1:0"  # what a stack in reference mode names: nothing listens
-_LIVE: dict[int, "Stack"] = {}  # every started, not yet stopped stack of this process
+_LIVE: dict[int, "Stack"] = {}
+FRONT = ("pooler", "app", "proxy")  # services ``reconfigure`` restarts (and app-2, app-3, ...)
+# what a running stack keeps: the servers started beside the database
+FIXED_AT_START = ("cache", "cache_servers", "upstream", "read_replica")  # every started, not yet stopped stack of this process
 
 
 def kernel_shell():
@@ -45,7 +48,8 @@ def _in_notebook_kernel() -> bool:
 class Stack:
     """PostgreSQL and the app server (gunicorn or uvicorn), plus what the configuration asks
     for: Redis and/or memcached (``cache``, ``cache_servers``), nginx in front (``proxy``,
-    ``microcache_ttl``, ``gzip``), the slow upstream (``upstream``); static
+    ``microcache_ttl``, ``gzip``), the slow upstream (``upstream``), PgBouncer between the
+    app and PostgreSQL (``pooler``, ``pool_size``); static
     files served by Django, WhiteNoise or nobody (``static``; with "none", nginx in front serves
     them, otherwise it passes /static/ to the app). All on loopback, all pinned to the server
     CPUs of ``layout``; every bad parameter is refused before anything starts."""
@@ -59,7 +63,8 @@ class Stack:
                  proxy: str | None = None, microcache_ttl: int = 0, upstream: bool = False,
                  gzip: bool = False, replicas: int = 1, balance: str = "round_robin",
                  retry_post: bool = False, read_replica: bool = False,
-                 read_your_writes_s: int = 0, label: str = "stack"):
+                 read_your_writes_s: int = 0, pooler: str | None = None, pool_size: int = 4,
+                 label: str = "stack"):
         self.config = StackConfig(
             workers=workers, worker_class=worker_class, threads=threads, server=server,
             cache=cache, session=session, questions=questions, seed=seed,
@@ -68,7 +73,7 @@ class Stack:
             cache_middleware=cache_middleware, proxy=proxy, microcache_ttl=microcache_ttl,
             gzip=gzip, upstream=upstream, replicas=replicas, balance=balance,
             retry_post=retry_post, read_replica=read_replica,
-            read_your_writes_s=read_your_writes_s)
+            read_your_writes_s=read_your_writes_s, pooler=pooler, pool_size=pool_size)
         if not isinstance(label, str) or not label:
             raise ValueError(f"label must be a non-empty string, not {label!r}")
         if layout is not None and not isinstance(layout, CpuLayout):
@@ -80,6 +85,7 @@ class Stack:
         self.services: dict[str, Service] = {}
         self.timings: dict[str, float] = {}
         self.replayed = False  # reference mode: started nothing, shows the recorded run
+        self._wiring: dict[str, Any] = {}  # what the front needs of the servers behind it
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> "Stack":
@@ -103,12 +109,7 @@ class Stack:
         _LIVE[id(self)] = self
         try:
             cpus = self.layout.server
-            db = Postgres(self.run, cpus=cpus, settings=self.config["pg_settings"])
-            self.services["db"] = db.start()
-            t = time.perf_counter()
-            seeded = self.dataset.ensure_seeded(db, self.run.logs / "seed.log")
-            self.timings["seed_s"] = time.perf_counter() - t if seeded else 0.0
-            self.dataset.enable_statement_stats(db)
+            db = self._start_db()
             replica_port = 0
             if self.config["read_replica"]:  # copied from the primary once the data is in it
                 self.services["replica"] = PostgresReplica(self.run, db, cpus=cpus).start()
@@ -118,57 +119,136 @@ class Stack:
                 server = CACHE_SERVICES[kind](self.run, cpus=cpus)
                 self.services[kind] = server.start()
                 locations[kind] = server.location
-            cache_location = locations.get(self.config["cache"], "")
             upstream_url = ""
             if self.config["upstream"]:
                 self.services["upstream"] = SlowUpstream(self.run, cpus=cpus).start()
                 upstream_url = self.services["upstream"].url
-            app = AppConfig(db_port=db.port, db_name=self.dataset.db_name,
-                            cache_middleware=self.config["cache_middleware"],
-                            redis_location=locations.get("redis", ""),
-                            memcached_location=locations.get("memcached", ""),
-                            upstream_url=upstream_url, replica_port=replica_port,
-                            read_your_writes_s=self.config["read_your_writes_s"],
-                            conn_max_age=self.config["conn_max_age"],
-                            db_pool=self.config["db_pool"], cache=self.config["cache"],
-                            cache_location=cache_location,
-                            cache_timeout=self.config["cache_timeout"],
-                            session=self.config["session"], static=self.config["static"],
-                            secret_key=secrets.token_urlsafe(40))
-            replicas = self.config["replicas"]
-            for i in range(replicas):
-                # each replica on a port of its own, fixed: one that crashed comes back on it
-                name = "" if replicas == 1 else f"-{i + 1}"
-                port = None if replicas == 1 else free_port()
-                if self.config["server"] == "gunicorn":
-                    server: Service = Gunicorn(self.run, app, cpus=cpus, port=port,
-                                               workers=self.config["workers"],
-                                               worker_class=self.config["worker_class"],
-                                               threads=self.config["threads"],
-                                               log_name=f"gunicorn{name}")
-                else:
-                    server = Uvicorn(self.run, app, cpus=cpus, port=port,
-                                     workers=self.config["workers"], log_name=f"uvicorn{name}")
-                self.services["app" if i == 0 else f"app{name}"] = server.start()
-            if self.config["proxy"] == "nginx":
-                self.services["proxy"] = Nginx(self.run, cpus=cpus,
-                                               upstream_port=[r.port for r in self.replicas],
-                                               microcache_ttl=self.config["microcache_ttl"],
-                                               gzip=self.config["gzip"],
-                                               serve_static=self.config["static"] == "none",
-                                               balance=self.config["balance"],
-                                               retry_post=self.config["retry_post"]).start()
+            self._wiring = {"locations": locations, "upstream_url": upstream_url,
+                            "replica_port": replica_port}
+            self._start_front()
         except BaseException:
             self.stop()
             raise
         self.timings["start_s"] = time.perf_counter() - t_start
         return self
 
-    def _check_binaries(self) -> None:
-        """Raise MissingBinary naming every server this configuration needs and lacks."""
-        needed = ["postgresql", *self.config["cache_servers"]]
+    def _start_db(self, cluster: str | None = None) -> Postgres:
+        """PostgreSQL with the configuration's settings (on ``cluster``, or the first free
+        one), the data set seeded in it (once), any index an interrupted experiment dropped
+        put back."""
+        db = Postgres(self.run, cpus=self.layout.server, settings=self.config["pg_settings"],
+                      cluster=cluster)
+        self.services["db"] = db.start()
+        self._ensure_data()
+        return db
+
+    def _ensure_data(self) -> None:
+        db = self.services["db"]
+        t = time.perf_counter()
+        seeded = self.dataset.ensure_seeded(db, self.run.logs / "seed.log")
+        self.timings["seed_s"] = time.perf_counter() - t if seeded else 0.0
+        self.dataset.restore_indexes(db)
+        self.dataset.enable_statement_stats(db)
+
+    def _start_front(self) -> None:
+        """What stands between the database and the visitor: the pooler, the app servers,
+        nginx. Started by ``start`` and again by ``reconfigure``."""
+        cpus, wiring, db = self.layout.server, self._wiring, self.services["db"]
+        db_port = db.port
+        if self.config["pooler"] == "pgbouncer":
+            self.services["pooler"] = PgBouncer(self.run, db.port, cpus=cpus,
+                                                pool_size=self.config["pool_size"]).start()
+            db_port = self.services["pooler"].port
+        locations = wiring["locations"]
+        app = AppConfig(db_port=db_port, db_name=self.dataset.db_name,
+                        db_pgbouncer=self.config["pooler"] == "pgbouncer",
+                        cache_middleware=self.config["cache_middleware"],
+                        redis_location=locations.get("redis", ""),
+                        memcached_location=locations.get("memcached", ""),
+                        upstream_url=wiring["upstream_url"],
+                        replica_port=wiring["replica_port"],
+                        read_your_writes_s=self.config["read_your_writes_s"],
+                        conn_max_age=self.config["conn_max_age"],
+                        db_pool=self.config["db_pool"], cache=self.config["cache"],
+                        cache_location=locations.get(self.config["cache"], ""),
+                        cache_timeout=self.config["cache_timeout"],
+                        session=self.config["session"], static=self.config["static"],
+                        secret_key=secrets.token_urlsafe(40))
+        replicas = self.config["replicas"]
+        for i in range(replicas):
+            # each replica on a port of its own, fixed: one that crashed comes back on it
+            name = "" if replicas == 1 else f"-{i + 1}"
+            port = None if replicas == 1 else free_port()
+            if self.config["server"] == "gunicorn":
+                server: Service = Gunicorn(self.run, app, cpus=cpus, port=port,
+                                           workers=self.config["workers"],
+                                           worker_class=self.config["worker_class"],
+                                           threads=self.config["threads"],
+                                           log_name=f"gunicorn{name}")
+            else:
+                server = Uvicorn(self.run, app, cpus=cpus, port=port,
+                                 workers=self.config["workers"], log_name=f"uvicorn{name}")
+            self.services["app" if i == 0 else f"app{name}"] = server.start()
         if self.config["proxy"] == "nginx":
+            self.services["proxy"] = Nginx(self.run, cpus=cpus,
+                                           upstream_port=[r.port for r in self.replicas],
+                                           microcache_ttl=self.config["microcache_ttl"],
+                                           gzip=self.config["gzip"],
+                                           serve_static=self.config["static"] == "none",
+                                           balance=self.config["balance"],
+                                           retry_post=self.config["retry_post"]).start()
+
+    def reconfigure(self, **changes) -> "Stack":
+        """Change some settings of a running stack and restart only what they touch: the
+        pooler, app servers and nginx for their own settings; PostgreSQL too for
+        ``pg_settings`` (its data stays); another data set for ``questions`` or ``seed``
+        (seeded once, like at start). Caches, the upstream and a read replica stay as they
+        are and cannot be changed here. Checked before anything stops; if a restart fails,
+        the whole stack is stopped and the error raised. Returns the stack."""
+        new = self.config.replace(**changes)
+        fixed = [k for k in FIXED_AT_START if new[k] != self.config[k]]
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot change on a running stack: start "
+                             f"another Stack (changeable: everything but {', '.join(FIXED_AT_START)})")
+        if new["pg_settings"] != self.config["pg_settings"] and new["read_replica"]:
+            raise ValueError("pg_settings cannot change on a stack with a read replica")
+        dataset = Dataset(new["questions"], new["seed"])
+        self._check_binaries(new)
+        if new == self.config:
+            return self
+        if self.run is None or self.replayed:
+            self.config, self.dataset = new, dataset
+            return self
+        try:
+            for key in [k for k in reversed(list(self.services)) if k in FRONT
+                        or k.startswith("app-")]:
+                self.services.pop(key).stop()
+            restart_db = new["pg_settings"] != self.config["pg_settings"]
+            new_data = dataset != self.dataset
+            self.config, self.dataset = new, dataset
+            if restart_db:
+                old = self.services.pop("db")
+                old.stop()
+                db = self._start_db(cluster=old.cluster)
+                # keep the order start() gives: the database first
+                self.services = {"db": db, **{k: v for k, v in self.services.items()
+                                              if k != "db"}}
+            elif new_data:
+                self._ensure_data()
+            self._start_front()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _check_binaries(self, config: StackConfig | None = None) -> None:
+        """Raise MissingBinary naming every server the configuration needs and lacks."""
+        config = config or self.config
+        needed = ["postgresql", *config["cache_servers"]]
+        if config["proxy"] == "nginx":
             needed.append("nginx")
+        if config["pooler"]:
+            needed.append(config["pooler"])
         missing = [f for f in (binaries.find(n) for n in needed) if not f.ok]
         if missing:
             raise binaries.MissingBinary(binaries.missing_message(missing))

@@ -3,16 +3,19 @@ refused, by name and with what is allowed, before any server starts; the service
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .checks import check_bool, check_choice, check_int
 from .services.appserver import CACHES, SESSIONS, STATIC_MODES, THREADS, WORKER_CLASSES, WORKERS
 from .services.nginx import BALANCE, MICROCACHE_TTL
+from .services.pgbouncer import POOL_SIZE
 
 SERVERS = ("gunicorn", "uvicorn")
 CACHE_SERVERS = ("redis", "memcached")
 PROXIES = (None, "nginx")
+POOLERS = (None, "pgbouncer")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class StackConfig:
     retry_post: bool = False      # nginx passes a failed POST to the next app server too
     read_replica: bool = False    # a streaming standby of PostgreSQL; the app reads from it
     read_your_writes_s: int = 0   # after a write, that visitor reads from the primary this long
+    pooler: str | None = None     # PgBouncer between the app and PostgreSQL (transaction mode)
+    pool_size: int = 4            # the pooler's PostgreSQL connections
 
     def __post_init__(self) -> None:
         self._check_values()
@@ -62,10 +67,12 @@ class StackConfig:
         check_choice("session", self.session, SESSIONS)
         check_choice("static", self.static, STATIC_MODES)
         check_choice("balance", self.balance, BALANCE)
+        check_choice("pooler", self.pooler, POOLERS)
         for name, (low, high) in (("workers", WORKERS), ("threads", THREADS),
                                   ("conn_max_age", (0, 86400)), ("cache_timeout", (0, 86400)),
                                   ("microcache_ttl", MICROCACHE_TTL), ("replicas", (1, 16)),
-                                  ("read_your_writes_s", (0, 3600))):
+                                  ("read_your_writes_s", (0, 3600)),
+                                  ("pool_size", POOL_SIZE)):
             check_int(name, getattr(self, name), low, high)
         for name in ("db_pool", "cache_middleware", "upstream", "gzip", "retry_post",
                      "read_replica"):
@@ -96,6 +103,11 @@ class StackConfig:
             raise ValueError("gzip is nginx's: it needs proxy='nginx'")
         if self.cache_middleware and self.cache == "none":
             raise ValueError("cache_middleware=True needs a cache (cache='redis', ...)")
+        if self.pooler and self.db_pool:
+            raise ValueError("pooler='pgbouncer' and db_pool=True: choose one pool")
+        if self.pooler and self.read_replica:
+            raise ValueError("pooler='pgbouncer' pools the primary only: not with "
+                             "read_replica=True")
         if self.db_pool and self.conn_max_age:
             raise ValueError("db_pool=True needs conn_max_age=0 (the pool replaces persistent "
                              "connections)")
@@ -105,6 +117,14 @@ class StackConfig:
         if self.server == "uvicorn" and (self.worker_class != "sync" or self.threads != 1):
             raise ValueError("worker_class and threads apply to gunicorn only; uvicorn runs "
                              "ASGI workers")
+
+    def replace(self, **changes) -> "StackConfig":
+        """A copy with ``changes``, checked like any configuration (unknown names refused)."""
+        unknown = sorted(set(changes) - set(self.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown stack setting(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(self.__dataclass_fields__)}")
+        return dataclasses.replace(self, **changes)
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.__dataclass_fields__:

@@ -265,6 +265,8 @@ def _num(x: float, unit: str) -> str:
         return f"{x:.0%}" if abs(x) < 10 else f"{x:.0f}%"
     if unit == "×":
         return f"{x:.3g}×"
+    if abs(x) >= 1000:  # 2,000 votes/s, not 2e+03
+        return f"{x:,.0f} {unit}".strip()
     return f"{x:.3g} {unit}".strip()
 
 

@@ -2,7 +2,7 @@
 # Idempotent: make sure the server binaries the lab starts are present.
 #   required: PostgreSQL (postgres, initdb, pg_ctl, pg_basebackup), Redis (redis-server), nginx,
 #             wrk (the independent load generator)
-#   optional: memcached (experiments that need it skip with a visible note)
+#   optional: memcached, PgBouncer (experiments that need them skip with a visible note)
 # Order of lookup is the harness's own (scalelab.binaries): an environment variable override,
 # the active conda env, PATH, Debian's versioned PostgreSQL directory. What is missing is
 # installed with apt on Debian as root; anyone else gets a precise message.
@@ -44,12 +44,13 @@ else
   "$PYBIN" -m scalelab.binaries --explain >&2 || true
   cat >&2 <<'MSG'
 Install them in one of these ways, then run make again:
-  - Debian/Ubuntu as root:  apt-get install postgresql redis-server nginx-light memcached wrk
+  - Debian/Ubuntu as root:  apt-get install postgresql redis-server nginx-light memcached pgbouncer wrk
   - conda (no root needed): conda env create -f environment.yml && conda activate scalelab
     (conda-forge has no memcached: the experiments that need it are skipped with a note)
   - or point the lab at your own binaries: SCALELAB_POSTGRES_BIN=/path/to/pg/bin,
     SCALELAB_REDIS_SERVER=/path/to/redis-server, SCALELAB_NGINX=/path/to/nginx,
-    SCALELAB_MEMCACHED=/path/to/memcached, SCALELAB_WRK=/path/to/wrk
+    SCALELAB_MEMCACHED=/path/to/memcached, SCALELAB_PGBOUNCER=/path/to/pgbouncer,
+    SCALELAB_WRK=/path/to/wrk
 MSG
   exit 1
 fi

@@ -97,8 +97,14 @@ TEMPLATES = [{
 DB_ENGINE = env("QA_DB", "sqlite", ("sqlite", "postgres"))
 CONN_MAX_AGE = env_int("QA_DB_CONN_MAX_AGE", 60, 0, 86400)
 DB_POOL = env_bool("QA_DB_POOL", False)
+# PgBouncer in transaction pooling mode in front (notebook 07): consecutive transactions of one
+# connection may reach different server sessions, so nothing may outlive a transaction: no
+# server-side prepared statements, no server-side cursors
+DB_PGBOUNCER = env_bool("QA_DB_PGBOUNCER", False)
 if DB_ENGINE == "postgres":
-    _options = {}
+    _options = {"prepare_threshold": None} if DB_PGBOUNCER else {}
+    if DB_PGBOUNCER and DB_POOL:
+        raise ImproperlyConfigured("QA_DB_PGBOUNCER=1 and QA_DB_POOL=1: choose one pool")
     if DB_POOL:
         if CONN_MAX_AGE:
             raise ImproperlyConfigured(
@@ -119,6 +125,7 @@ if DB_ENGINE == "postgres":
         "PASSWORD": env("QA_DB_PASSWORD", ""),
         "CONN_MAX_AGE": CONN_MAX_AGE,
         "CONN_HEALTH_CHECKS": False,
+        "DISABLE_SERVER_SIDE_CURSORS": DB_PGBOUNCER,
         "OPTIONS": _options,
     }}
     # a read replica (notebook 06): a streaming standby of the same database; the router sends

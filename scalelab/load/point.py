@@ -17,7 +17,7 @@ from ..cpus import CpuLayout
 from ..measure import CpuSampler
 from .target import Target
 
-COMPONENTS = ("app", "db", "cache", "proxy", "upstream", "replica")  # server trees, by role
+COMPONENTS = ("app", "db", "cache", "proxy", "upstream", "replica", "pooler")  # server trees, by role
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class AppConfig:
     db_user: str = "scalelab"
     conn_max_age: int = 60
     db_pool: bool = False
+    db_pgbouncer: bool = False    # the database port is PgBouncer's (transaction pooling)
     cache: str = "none"
     cache_location: str = ""
     cache_timeout: int = 60
@@ -65,6 +66,7 @@ class AppConfig:
             "QA_DB_USER": self.db_user,
             "QA_DB_CONN_MAX_AGE": str(self.conn_max_age),
             "QA_DB_POOL": "1" if self.db_pool else "0",
+            "QA_DB_PGBOUNCER": "1" if self.db_pgbouncer else "0",
             "QA_CACHE": self.cache,
             "QA_CACHE_LOCATION": self.cache_location,
             "QA_CACHE_TIMEOUT": str(self.cache_timeout),

@@ -111,7 +111,8 @@ class Postgres(SqlAccess, Service):
         time seeds once and then reuses its cluster too."""
         if self.running:
             return super().start()
-        names = [self.cluster] if self._cluster_fixed else \
+        # once started, the server comes back on its own cluster (after a crash, say)
+        names = [self.cluster] if self._cluster_fixed or self.started_at else \
             ["main" if i == 0 else f"main-{i}" for i in range(MAX_CLUSTERS)]
         for name in names:
             self.cluster = name
@@ -139,6 +140,16 @@ class Postgres(SqlAccess, Service):
     def stop(self) -> None:
         try:
             super().stop()
+        finally:
+            self._unlock()
+
+    def crash(self) -> None:
+        """Kill the postmaster and every backend at once (SIGKILL of the process group), as a
+        power cut would to the processes (not to the disk: what reached the OS stays).
+        ``start()`` brings it back on the same cluster and port, through crash recovery."""
+        self._fixed_port = True  # where its clients look for it
+        try:
+            super().crash()
         finally:
             self._unlock()
 
