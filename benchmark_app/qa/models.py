@@ -58,3 +58,13 @@ class SeedInfo(models.Model):
     format_version = models.IntegerField()
     seconds = models.FloatField()
     finished = models.DateTimeField(auto_now_add=True)
+
+
+class PendingVote(models.Model):
+    """A vote appended on its own, no row locked (notebook 07's append-only way): a roll-up
+    (``qa.design.roll_up``) moves pending votes into ``Vote`` and adds them to the scores."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    question = models.ForeignKey(Question, on_delete=models.CASCADE)
+    value = models.SmallIntegerField()
+    created = models.DateTimeField()

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.urls import path, re_path
 from django.views.static import serve
 
-from . import caching, sessions, views, workers
+from . import caching, design, sessions, views, workers
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,6 +27,10 @@ urlpatterns = [
     # a logged-in visitor's session (notebook 05)
     path("s/login/", sessions.login, name="session_login"),
     path("s/me/", sessions.me, name="session_me"),
+    # database design variants (notebook 07)
+    path("d/home/naive/", design.home_naive, name="home_naive"),
+    path("d/vote/<str:way>/<int:pk>/", design.vote, name="design_vote"),
+    path("d/rollup/", design.rollup, name="design_rollup"),
 ]
 
 if settings.STATIC_MODE == "django":

@@ -22,10 +22,21 @@ def _sidebar_tags():
     return list(Tag.objects.order_by("-question_count")[:SIDEBAR_TAGS])
 
 
+def home_questions():
+    """The home page's questions: top by score, each with its author and tags."""
+    return (Question.objects.select_related("author").prefetch_related("tags")
+            .order_by("-score", "id")[:HOME_QUESTIONS])
+
+
+def tag_questions(tag):
+    """A tag page's questions, by score (the page shows TAG_PAGE_SIZE of them)."""
+    return (tag.questions.select_related("author").prefetch_related("tags")
+            .order_by("-score", "id"))
+
+
 def home(request):
     """Top questions by score, each with its author and tags, plus the popular tags."""
-    questions = (Question.objects.select_related("author").prefetch_related("tags")
-                 .order_by("-score", "id")[:HOME_QUESTIONS])
+    questions = home_questions()
     return render(request, "qa/home.html",
                   {"questions": questions, "sidebar_tags": _sidebar_tags()})
 
@@ -44,9 +55,7 @@ def tag_page(request, name):
     if "\x00" in name:  # PostgreSQL refuses NUL in text: no tag can have it
         raise Http404("no such tag")
     tag = get_object_or_404(Tag, name=name)
-    questions = (tag.questions.select_related("author").prefetch_related("tags")
-                 .order_by("-score", "id"))
-    page = Paginator(questions, TAG_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(tag_questions(tag), TAG_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "qa/tag.html", {"tag": tag, "page": page,
                                            "sidebar_tags": _sidebar_tags()})
 

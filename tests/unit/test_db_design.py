@@ -1,0 +1,166 @@
+"""Notebook 07's rules on hand-made rows (every branch, and what data would break each), and
+the pure parts of its experiments: plans read, settings compared, bad parameters refused."""
+
+import pandas as pd
+import pytest
+
+from scalelab import rules
+from scalelab.experiments import db_design as dd
+from scalelab.stack import Stack
+from scalelab.stack_config import StackConfig
+
+NB = "07-database-design"
+
+
+def index_rows(costs, app=5.0, repeats=(0,), limit="server"):
+    """costs: {questions: (cpu without the index, cpu with it)} for the home page."""
+    rows = []
+    for r in repeats:
+        for q, (without, with_) in costs.items():
+            for present, cpu in ((False, without), (True, with_)):
+                rows.append(dict(config=f"{q} questions", variant="home", repeat=r, page="home",
+                                 questions=q, index_present=present, cpu_ms_per_req_server=cpu,
+                                 cpu_ms_per_req_app=app, limit=limit))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("costs, verdict", [
+    ({10_000: (33, 30), 100_000: (200, 30)}, "holds with conditions"),   # 6.7×, growing
+    ({10_000: (33, 30), 100_000: (45, 30)}, "does not hold"),           # 1.5×: not worth it
+    ({10_000: (60, 30), 100_000: (66, 30)}, "does not hold"),           # 2.2× but not growing
+    ({10_000: (33, 30), 100_000: (60, 30)}, "inconclusive"),            # 2× ± 20%: straddles
+])
+def test_c5(costs, verdict):
+    assert rules.C5.decide(index_rows(costs), NB, "quick").verdict == verdict
+
+
+def test_c5_needs_tables_five_times_apart():
+    d = rules.C5.decide(index_rows({10_000: (33, 30), 20_000: (200, 30)}), NB, "quick")
+    assert d.verdict == "inconclusive" and "growth with the table: no valid point" in d.note
+
+
+def test_c5_and_c4_ignore_points_that_were_not_server_bound():
+    d = rules.C5.decide(index_rows({10_000: (33, 30), 100_000: (200, 30)}, limit="unexplained"),
+                        NB, "full")
+    assert d.verdict == "inconclusive" and "no valid point" in d.note
+
+
+@pytest.mark.parametrize("costs, app, verdict", [
+    ({100_000: (200, 30)}, 25, "holds with conditions"),  # gain 6.7 against bound 1.14
+    ({100_000: (40, 30)}, 30, "does not hold"),           # gain 1.3 against bound 4: framework wins
+    ({100_000: (60, 30)}, 30, "inconclusive"),            # gain 2 against bound 2
+])
+def test_c4(costs, app, verdict):
+    assert rules.C4.decide(index_rows(costs, app=app), NB, "quick").verdict == verdict
+
+
+def settings_rows(reads, writes, repeats=(0,), limit="server"):
+    """reads, writes: (defaults req/s, tuned req/s)."""
+    rows = []
+    for r in repeats:
+        for kind, (d, t) in (("reads", reads), ("writes", writes)):
+            for config, x in (("defaults", d), ("tuned", t)):
+                rows.append(dict(config=config, variant=f"{kind}, {config}", kind=kind, repeat=r,
+                                 req_s=x, limit=limit))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("reads, writes, verdict", [
+    ((50, 80), (300, 300), "holds"),            # reads 1.6×
+    ((50, 50), (200, 400), "holds"),            # writes 2×
+    ((50, 51), (300, 290), "does not hold"),    # no gain either way
+    ((50, 62), (300, 300), "inconclusive"),     # 1.24× ± 20%
+])
+def test_c6(reads, writes, verdict):
+    assert rules.C6.decide(settings_rows(reads, writes), NB, "quick").verdict == verdict
+
+
+def test_c6_uses_disk_bound_points_but_not_failed_ones():
+    ok = rules.C6.decide(settings_rows((50, 50), (100, 200), limit="unexplained"), NB, "quick")
+    assert ok.verdict == "holds"
+    bad = rules.C6.decide(settings_rows((50, 50), (100, 200), limit="failures"), NB, "quick")
+    assert bad.verdict == "inconclusive"
+
+
+def write_rows(lost_share, db_ms, repeats=(0,)):
+    rows = []
+    for r in repeats:
+        for target in ("one hot question", "64 questions"):
+            for way, lost in (("read-modify-write", lost_share), ("F() expression", 0.0)):
+                recorded = 1000
+                rows.append(dict(config=f"{target}, 4 connections", variant=way, way=way,
+                                 target=target, users=4, repeat=r, lost_share=lost,
+                                 lost_updates=lost * recorded, cpu_ms_per_req_db=db_ms,
+                                 limit="server"))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("lost, db_ms, verdict", [
+    (0.4, 1.0, "holds with conditions"),  # naive loses, 1,000 votes/s per core
+    (0.0, 1.0, "does not hold"),          # concurrency lost nothing
+    (0.4, 0.1, "does not hold"),          # 10,000 votes/s per core: thousands are easy
+    (0.4, 0.5, "inconclusive"),           # 2,000 votes/s ± 20%
+])
+def test_c12_writes(lost, db_ms, verdict):
+    assert rules.C12_WRITES.decide(write_rows(lost, db_ms), NB, "quick").verdict == verdict
+
+
+def test_a_way_that_lost_votes_never_sets_the_write_ceiling():
+    rows = write_rows(0.4, 1.0)
+    rows.loc[rows.way == "read-modify-write", "cpu_ms_per_req_db"] = 0.01  # cheap but wrong
+    est = rules.db_writes_per_core(rows[rows.target == "64 questions"].assign(
+        lost_updates=[5, 0]))
+    assert est.values == (1000.0,)
+
+
+def test_plan_figures_are_read_from_explain_output():
+    plan = ("Limit  (cost=1.0..2.0 rows=30 width=1) (actual time=0.1..0.2 rows=30 loops=1)\n"
+            "  Buffers: shared hit=97 read=35\n"
+            "  ->  Index Scan Backward using qa_question_score on qa_question\n"
+            "Planning Time: 1.0 ms\nExecution Time: 0.879 ms")
+    f = dd._plan_figures(plan)
+    assert f == {"execution_ms": 0.879, "buffers_hit": 97, "buffers_read": 35,
+                 "scan": "index scan"}
+    assert dd._plan_figures("Seq Scan on qa_question\nExecution Time: 5 ms")["scan"] == \
+        "sequential scan"
+
+
+def test_tuned_settings_follow_memory_and_sizes_compare_in_bytes():
+    t = dd.tuned_settings(16 * 2 ** 30)
+    assert t["shared_buffers"] == "4096MB" and t["effective_cache_size"] == "8192MB"
+    assert dd.tuned_settings(256 * 2 ** 30)["shared_buffers"] == "8192MB"  # capped
+    assert dd._same_setting("4096MB", "4GB") and not dd._same_setting("4096MB", "128MB")
+    assert dd._same_setting("off", "off") and not dd._same_setting("1.1", "4")
+    table = dd.settings_table(dd.pg_configs(16 * 2 ** 30))
+    assert table.loc["synchronous_commit", "tuned"] == "default"
+    assert table.loc["synchronous_commit", "tuned + synchronous_commit=off"] == "off"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: dd.write_ways(None, ways=["optimistic"]), "ways must be among"),
+    (lambda: dd.write_ways(None, targets=["all"]), "targets must be among"),
+    (lambda: dd.write_ways(None, rollup_every_s=0), "rollup_every_s"),
+    (lambda: dd.indexes(None, sizes=(10,)), "sizes"),
+    (lambda: dd.indexes(None, pages=("answers",)), "pages must be among"),
+    (lambda: dd.crash_loses(None, crash_at=5, seconds=2), "crash_at"),
+    (lambda: dd.too_many_connections(None, max_connections=100), "must exceed"),
+    (lambda: dd.connection_modes(None, modes={"x": {"workers": 3}}), "must set only"),
+])
+def test_bad_parameters_are_refused_by_name(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_stack_settings_refused_by_name():
+    with pytest.raises(ValueError, match="pooler must be one of"):
+        StackConfig(pooler="odyssey")
+    with pytest.raises(ValueError, match="choose one pool"):
+        StackConfig(pooler="pgbouncer", db_pool=True, conn_max_age=0)
+    with pytest.raises(ValueError, match="read_replica"):
+        StackConfig(pooler="pgbouncer", read_replica=True)
+    with pytest.raises(ValueError, match="unknown stack setting"):
+        StackConfig().replace(conn_max_ag=0)
+    with pytest.raises(ValueError, match="cannot change on a running stack"):
+        Stack().reconfigure(cache="redis")
+    # a stack not started takes the new settings as they are
+    assert Stack().reconfigure(conn_max_age=0).config["conn_max_age"] == 0
