@@ -121,11 +121,14 @@ class Postgres(SqlAccess, Service):
             if self._in_use():  # a postmaster started without the lock (an older harness)
                 self._unlock()
                 continue
+            first = not self.started_at
             try:
                 super().start()
             except BaseException:
                 self._unlock()
                 raise
+            if first:  # settings a killed run changed at run time (set_runtime) are cleared
+                self.set_runtime({})
             self.drop_stale_slots()
             # a standby's copy a killed run left beside this cluster (this stack's alone)
             shutil.rmtree(self.data_dir.parent / f"{self.cluster}-replica", ignore_errors=True)
@@ -210,6 +213,21 @@ class Postgres(SqlAccess, Service):
         with self.connect(autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
         return True
+
+    def set_runtime(self, settings: dict[str, Any]) -> None:
+        """Change settings that need no restart, on the running server and every session
+        (``ALTER SYSTEM``, then a reload); ``{}`` puts every one back. They outlive a crash,
+        as a real server's would; a stack's next start clears them. Settings given at start
+        (``settings``, ``-c``) win over these."""
+        from psycopg import sql
+
+        with self.connect(autocommit=True) as conn:
+            if not settings:
+                conn.execute("ALTER SYSTEM RESET ALL")
+            for key, value in settings.items():
+                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    sql.Identifier(key), sql.Literal(str(value))))
+            conn.execute("SELECT pg_reload_conf()")
 
     def drop_slot(self, slot: str) -> None:
         """Drop replication slot ``slot`` if it exists and no standby uses it."""
