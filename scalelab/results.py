@@ -173,6 +173,17 @@ def save(df: pd.DataFrame, notebook: str, name: str, mode: str = "", params: dic
     return csv_path
 
 
+def load_reference(notebook: str, name: str) -> pd.DataFrame:
+    """Rows of another notebook's reference run (``data/reference/``), to set its figures
+    beside this one's: ratios hold between runs better than absolute costs."""
+    path = paths.reference_dir() / _check_name("notebook", notebook) / \
+        f"{_check_name('name', name)}.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"no reference result {name!r} of {notebook!r} in "
+                                f"{paths.relative(path.parent)}")
+    return pd.read_csv(path)
+
+
 def load(notebook: str, name: str) -> tuple[pd.DataFrame, dict]:
     """Read a saved result and its metadata."""
     csv_path = result_path(notebook, name)

@@ -654,8 +654,8 @@ C4 = Rule(
     clauses=[Clause("holds with conditions", [Criterion("design ÷ framework", ">=", 1)],
                     conditions="for a page whose query lacks its index on a large table; once "
                                "the index is in place the app server's Python is most of the "
-                               "cost (the gains of swapping framework layers are measured in "
-                               "the where-the-time-goes notebook, planned)")],
+                               "cost (08-where-the-time-goes sets the gains of swapping "
+                               "framework layers beside these)")],
     decides="more repeats (MODE='full')")
 
 
@@ -760,6 +760,27 @@ C12_WRITES = Rule(
             "of CPU here, close to 2,000 a second per core, so the spread may stay across it")
 
 
+# --- 08 where the time goes ----------------------------------------------------------------
+AS_WRITTEN, BOTH_SWAPPED = "ORM + Django templates", "raw SQL + Jinja2"  # time_split.swaps
+
+C14 = Rule(
+    claim="C14",
+    quote="Python is very good but it is a interpreted language which makes it slow. [...] "
+          "(against:) without replacing core components often labeled as \u201ctoo slow\u201d "
+          "such as the database ORM or the template layer.",
+    figures=[
+        Figure("layer swap gain", "server CPU per home page with the ORM and Django's "
+                                  "templates ÷ with raw SQL and Jinja2 (the same page)",
+               lambda rows: ratio_by_repeat(rows, "cpu_ms_per_req_server", AS_WRITTEN,
+                                            BOTH_SWAPPED)),
+    ],
+    # "too slow, need replacing" is true when replacing both layers at least halves the
+    # page's cost: the issue's own yardstick ("what it would take to halve the cost"), and a
+    # gain an index (07) or a cache (02) gives many times over
+    clauses=[Clause("holds", [Criterion("layer swap gain", ">=", 2)])],
+    decides="more repeats (MODE='full')")
+
+
 RULES: dict[str, list[Rule]] = {
     "01-baseline": [C13],
     "02-caching": [C1, C2, C3, C18],
@@ -768,4 +789,5 @@ RULES: dict[str, list[Rule]] = {
     "05-app-replicas": [C9, C10, C2_BALANCER],
     "06-database-replicas": [C11, C12_REPLICA],
     "07-database-design": [C4, C5, C6, C12_WRITES],
+    "08-where-the-time-goes": [C14],
 }

@@ -64,7 +64,7 @@ class Stack:
                  gzip: bool = False, replicas: int = 1, balance: str = "round_robin",
                  retry_post: bool = False, read_replica: bool = False,
                  read_your_writes_s: int = 0, pooler: str | None = None, pool_size: int = 4,
-                 label: str = "stack"):
+                 middleware: str = "full", python: str = "", label: str = "stack"):
         self.config = StackConfig(
             workers=workers, worker_class=worker_class, threads=threads, server=server,
             cache=cache, session=session, questions=questions, seed=seed,
@@ -73,7 +73,8 @@ class Stack:
             cache_middleware=cache_middleware, proxy=proxy, microcache_ttl=microcache_ttl,
             gzip=gzip, upstream=upstream, replicas=replicas, balance=balance,
             retry_post=retry_post, read_replica=read_replica,
-            read_your_writes_s=read_your_writes_s, pooler=pooler, pool_size=pool_size)
+            read_your_writes_s=read_your_writes_s, pooler=pooler, pool_size=pool_size,
+            middleware=middleware, python=python)
         if not isinstance(label, str) or not label:
             raise ValueError(f"label must be a non-empty string, not {label!r}")
         if layout is not None and not isinstance(layout, CpuLayout):
@@ -173,6 +174,7 @@ class Stack:
                         cache_location=locations.get(self.config["cache"], ""),
                         cache_timeout=self.config["cache_timeout"],
                         session=self.config["session"], static=self.config["static"],
+                        middleware=self.config["middleware"],
                         secret_key=secrets.token_urlsafe(40))
         replicas = self.config["replicas"]
         for i in range(replicas):
@@ -184,6 +186,7 @@ class Stack:
                                            workers=self.config["workers"],
                                            worker_class=self.config["worker_class"],
                                            threads=self.config["threads"],
+                                           python=self.config["python"],
                                            log_name=f"gunicorn{name}")
             else:
                 server = Uvicorn(self.run, app, cpus=cpus, port=port,

@@ -4,11 +4,13 @@ refused, by name and with what is allowed, before any server starts; the service
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .checks import check_bool, check_choice, check_int
-from .services.appserver import CACHES, SESSIONS, STATIC_MODES, THREADS, WORKER_CLASSES, WORKERS
+from .services.appserver import (CACHES, MIDDLEWARE, SESSIONS, STATIC_MODES, THREADS,
+                                 WORKER_CLASSES, WORKERS)
 from .services.nginx import BALANCE, MICROCACHE_TTL
 from .services.pgbouncer import POOL_SIZE
 
@@ -49,6 +51,8 @@ class StackConfig:
     read_your_writes_s: int = 0   # after a write, that visitor reads from the primary this long
     pooler: str | None = None     # PgBouncer between the app and PostgreSQL (transaction mode)
     pool_size: int = 4            # the pooler's PostgreSQL connections
+    middleware: str = "full"      # "minimal": only what a page that reads no session needs
+    python: str = ""              # the interpreter running the app ("" = the lab's own)
 
     def __post_init__(self) -> None:
         self._check_values()
@@ -68,6 +72,11 @@ class StackConfig:
         check_choice("static", self.static, STATIC_MODES)
         check_choice("balance", self.balance, BALANCE)
         check_choice("pooler", self.pooler, POOLERS)
+        check_choice("middleware", self.middleware, MIDDLEWARE)
+        if not isinstance(self.python, str) or (self.python and not (
+                os.path.isfile(self.python) and os.access(self.python, os.X_OK))):
+            raise ValueError(f"python must be '' (the lab's own) or the path of an "
+                             f"interpreter with the app's packages, not {self.python!r}")
         for name, (low, high) in (("workers", WORKERS), ("threads", THREADS),
                                   ("conn_max_age", (0, 86400)), ("cache_timeout", (0, 86400)),
                                   ("microcache_ttl", MICROCACHE_TTL), ("replicas", (1, 16)),
@@ -101,6 +110,10 @@ class StackConfig:
                              "every read is the primary's")
         if self.gzip and self.proxy is None:
             raise ValueError("gzip is nginx's: it needs proxy='nginx'")
+        if self.middleware == "minimal" and (self.cache_middleware or self.read_replica
+                                             or self.session != "db"):
+            raise ValueError("middleware='minimal' runs no session, cache or replica "
+                             "middleware: not with cache_middleware, read_replica or sessions")
         if self.cache_middleware and self.cache == "none":
             raise ValueError("cache_middleware=True needs a cache (cache='redis', ...)")
         if self.pooler and self.db_pool:
@@ -114,6 +127,8 @@ class StackConfig:
         if self.session in ("cache", "cached_db") and self.cache == "none":
             raise ValueError(f"session={self.session!r} needs a cache: set cache='redis' or "
                              "'locmem'")
+        if self.python and self.server != "gunicorn":
+            raise ValueError("python applies to gunicorn only")
         if self.server == "uvicorn" and (self.worker_class != "sync" or self.threads != 1):
             raise ValueError("worker_class and threads apply to gunicorn only; uvicorn runs "
                              "ASGI workers")

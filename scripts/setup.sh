@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-python.sh
 bash scripts/setup-servers.sh
+# another Python for notebook 08's interpreter comparison, if this machine has one (optional)
+.venv/bin/python -m scalelab.interpreters --build || true
 # MathJax and reveal.js for exported pages; `make export` insists, other targets only warn
 bash scripts/setup-site-assets.sh || echo "setup: the site's scripts were not fetched (see above); exported pages will lack maths and slides until they are" >&2

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.urls import path, re_path
 from django.views.static import serve
 
-from . import caching, design, sessions, views, workers
+from . import caching, design, layers, sessions, views, workers
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -31,6 +31,10 @@ urlpatterns = [
     path("d/home/naive/", design.home_naive, name="home_naive"),
     path("d/vote/<str:way>/<int:pk>/", design.vote, name="design_vote"),
     path("d/rollup/", design.rollup, name="design_rollup"),
+    # the home page with its layers swapped (notebook 08; /bare/ is served before Django)
+    path("l/home/raw/", layers.home_raw, name="home_raw"),
+    path("l/home/jinja/", layers.home_jinja, name="home_jinja"),
+    path("l/home/raw-jinja/", layers.home_raw_jinja, name="home_raw_jinja"),
 ]
 
 if settings.STATIC_MODE == "django":

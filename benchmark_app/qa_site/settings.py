@@ -82,15 +82,28 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
+# minimal (notebook 08): only the query counter, what a page that reads no session, user or
+# form needs; full: everything a Django site usually carries
+if env("QA_MIDDLEWARE", "full", ("full", "minimal")) == "minimal":
+    MIDDLEWARE = ["qa.middleware.QueryCountMiddleware"]
+
 ROOT_URLCONF = "qa_site.urls"
 WSGI_APPLICATION = "qa_site.wsgi.application"
 ASGI_APPLICATION = "qa_site.asgi.application"
 
 TEMPLATES = [{
+    "NAME": "django",
     "BACKEND": "django.template.backends.django.DjangoTemplates",
     "DIRS": [],
     "APP_DIRS": True,
     "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+}, {
+    # the same pages in Jinja2 (qa/jinja2/, notebook 08); Django's backend is found first
+    "NAME": "jinja2",
+    "BACKEND": "django.template.backends.jinja2.Jinja2",
+    "DIRS": [],
+    "APP_DIRS": True,
+    "OPTIONS": {"environment": "qa.jinja2_env.environment"},
 }]
 
 # --- database -------------------------------------------------------------------------

@@ -27,6 +27,7 @@ THREADS = (1, 64)
 CACHES = ("none", "locmem", "redis", "memcached", "db")
 SESSIONS = ("db", "cache", "cached_db", "signed_cookies")
 STATIC_MODES = ("django", "whitenoise", "none")
+MIDDLEWARE = ("full", "minimal")
 
 
 @dataclass
@@ -45,6 +46,7 @@ class AppConfig:
     cache_timeout: int = 60
     session: str = "db"
     static: str = "django"
+    middleware: str = "full"      # minimal: only the query counter (notebook 08)
     static_root: str = ""         # whitenoise: where collectstatic puts the files it serves
     secret_key: str = ""
     cache_middleware: bool = False
@@ -76,6 +78,7 @@ class AppConfig:
             "QA_UPSTREAM_URL": self.upstream_url,
             "QA_SESSION_ENGINE": self.session,
             "QA_STATIC_MODE": self.static,
+            "QA_MIDDLEWARE": self.middleware,
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         if self.replica_port:
@@ -157,12 +160,15 @@ class _AppServer(Service):
 
 
 class Gunicorn(_AppServer):
+    stop_signal = signal.SIGINT  # quick shutdown: a stopped stack's app has no request left
     name = "gunicorn"
 
     def __init__(self, run, app: AppConfig, cpus=None, port=None, workers: int = 1,
-                 worker_class: str = "sync", threads: int = 1, log_name: str | None = None):
+                 worker_class: str = "sync", threads: int = 1, python: str = "",
+                 log_name: str | None = None):
         super().__init__(run, app, cpus, port, workers, log_name)
         check_choice("worker_class", worker_class, WORKER_CLASSES)
+        self.python = python or sys.executable  # another interpreter's venv (notebook 08)
         check_int("threads", threads, *THREADS)
         if threads > 1 and worker_class == "sync":
             worker_class = "gthread"  # what gunicorn itself does with --threads > 1
@@ -174,7 +180,7 @@ class Gunicorn(_AppServer):
         return metadata.version("gunicorn")
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "gunicorn", "qa_site.wsgi:application",
+        return [self.python, "-m", "gunicorn", "qa_site.wsgi:application",
                 "--bind", f"{HOST}:{self.port}", "--workers", str(self.workers),
                 "--worker-class", self.worker_class, "--threads", str(self.threads),
                 "--timeout", "60", "--graceful-timeout", "5", "--keep-alive", "5",
@@ -183,7 +189,8 @@ class Gunicorn(_AppServer):
 
     def describe(self):
         info = super().describe()
-        info.update(workers=self.workers, worker_class=self.worker_class, threads=self.threads)
+        info.update(workers=self.workers, worker_class=self.worker_class, threads=self.threads,
+                    python=self.python)
         return info
 
 

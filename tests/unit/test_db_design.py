@@ -164,3 +164,15 @@ def test_stack_settings_refused_by_name():
         Stack().reconfigure(cache="redis")
     # a stack not started takes the new settings as they are
     assert Stack().reconfigure(conn_max_age=0).config["conn_max_age"] == 0
+
+
+@pytest.mark.parametrize("as_written, swapped, verdict", [
+    (30, 10, "holds"),          # 3×: the layers were the cost
+    (30, 25, "does not hold"),  # 1.2×
+    (30, 15, "inconclusive"),   # 2× ± 20%
+])
+def test_c14(as_written, swapped, verdict):
+    rows = pd.DataFrame([dict(variant=v, repeat=0, cpu_ms_per_req_server=c, limit="server")
+                         for v, c in ((rules.AS_WRITTEN, as_written),
+                                      (rules.BOTH_SWAPPED, swapped))])
+    assert rules.C14.decide(rows, "08-where-the-time-goes", "quick").verdict == verdict

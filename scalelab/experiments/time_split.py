@@ -1,0 +1,226 @@
+"""Where a request's time goes (notebook 08): CPU per request by component and a sampling
+profile of the app's Python, the same page with its layers swapped, and the floor (a request
+that does nothing) against the best cache-hit path.
+
+One stack: the app under gunicorn on PostgreSQL with Django's local-memory cache (for the
+per-view cached page; its hits cost the app alone), persistent connections.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import interpreters, profiler, wrk
+from ..checks import check_int
+from ..cpus import CpuLayout
+from ..processes import stop_group
+from ..replay import replayable
+from ..results import done, keep
+from ..runs import Run
+from ..stack import Stack
+
+WORKERS = 2
+
+
+def start_stack(questions: int = 10_000, workers: int = WORKERS,
+                layout: CpuLayout | None = None, label: str = "08") -> Stack:
+    return Stack(questions=questions, workers=workers, cache="locmem", layout=layout,
+                 label=label).start()
+
+
+def stop(stack: Stack) -> None:
+    stack.stop()
+
+
+def _top_question(stack: Stack) -> int:
+    return stack.db.query("SELECT id FROM qa_question ORDER BY view_count DESC, id LIMIT 1",
+                          dbname=stack.dataset.db_name)[0][0]
+
+
+# --- 1. a request, taken apart ----------------------------------------------------------------
+def pages(stack: Stack) -> dict[str, str]:
+    """The uncached home page and the same page from Django's per-view cache."""
+    return {"uncached home page": stack.app_url + "/",
+            "cached home page": stack.app_url + "/c/view/"}
+
+
+@replayable
+def profiles(stack: Stack, targets: dict[str, str] | None = None, seconds: int = 3,
+             rate: int = 100, connections: int = 8, layout: CpuLayout | None = None,
+             on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """For each page (name -> URL): wrk loads it while py-spy samples the app's workers for
+    ``seconds``. One row per distinct stack: ``page``, ``stack`` (frames joined by ';',
+    outermost first) and ``samples``."""
+    check_int("seconds", seconds, 1, 600)
+    targets = pages(stack) if targets is None else targets
+    lay = layout or stack.layout
+    rows = []
+    for name, url in targets.items():
+        run = Run.create("profiled-load")
+        try:
+            load = wrk.start(run, url, connections, seconds + 2, lay, "wrk-profiled.log")
+            try:
+                prof = profiler.record(stack, seconds, rate, lay)
+            finally:
+                stop_group(load)
+        finally:
+            run.close()
+        for frames, n in zip(prof.stacks.frames, prof.stacks.samples):
+            keep(rows, {"page": name, "stack": ";".join(frames), "samples": int(n),
+                        "seconds": seconds, "rate": rate}, on_point)
+    return done(rows, on_point)
+
+
+def profile_of(rows: pd.DataFrame, page: str) -> profiler.Profile:
+    """The :class:`profiler.Profile` of one page from ``profiles``' rows."""
+    part = rows[rows.page == page]
+    if part.empty:
+        raise ValueError(f"page must be one of {sorted(set(rows.page))}, not {page!r}")
+    stacks = pd.DataFrame({"frames": [tuple(s.split(";")) for s in part["stack"]],
+                           "samples": part["samples"].astype(int).values})
+    return profiler.Profile(stacks, float(part.seconds.iloc[0]), int(part.rate.iloc[0]))
+
+
+def layer_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each page's samples by layer (share of its samples), pages as columns."""
+    return pd.DataFrame({page: profile_of(rows, page).layer_shares().set_index("layer").share
+                         for page in dict.fromkeys(rows.page)})
+
+
+# --- 2. swap a layer, keep the page -------------------------------------------------------
+def swaps(stack: Stack) -> dict[str, str]:
+    """The home page as written and with its layers swapped; the question API through Django
+    and as a plain WSGI function."""
+    app, qid = stack.app_url, _top_question(stack)
+    return {"ORM + Django templates": app + "/",
+            "raw SQL + Django templates": app + "/l/home/raw/",
+            "ORM + Jinja2": app + "/l/home/jinja/",
+            "raw SQL + Jinja2": app + "/l/home/raw-jinja/",
+            "JSON API, Django": f"{app}/api/questions/{qid}/",
+            "JSON API, plain WSGI": f"{app}/bare/api/questions/{qid}/"}
+
+
+MINIMAL = "ORM + Django templates, minimal middleware"
+
+
+@replayable
+def layer_swaps(stack: Stack, connections: int = 8, duration: int = 3, warmup: int = 1,
+                repeats: int = 1, layout: CpuLayout | None = None,
+                on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Every variant of ``swaps`` and the page as written under an app with only the
+    middleware it needs (``Stack(middleware="minimal")``, restarted for it), one wrk point
+    each, interleaved within each repeat."""
+    check_int("repeats", repeats, 1, 50)
+    rows = []
+    try:
+        for repeat in range(repeats):
+            stack.reconfigure(middleware="full")
+            for name, url in swaps(stack).items():
+                rec = wrk.point(stack, url, connections, duration, warmup, layout, name, repeat)
+                keep(rows, rec, on_point)
+            stack.reconfigure(middleware="minimal")
+            rec = wrk.point(stack, stack.app_url + "/", connections, duration, warmup, layout,
+                            MINIMAL, repeat)
+            keep(rows, rec, on_point)
+    finally:
+        if stack.run is not None:
+            stack.reconfigure(middleware="full")
+    return done(rows, on_point)
+
+
+def gains(rows: pd.DataFrame, baseline: str = "ORM + Django templates",
+          api_baseline: str = "JSON API, Django") -> pd.DataFrame:
+    """Per variant: server CPU and app CPU per request (mean over repeats) and the gain over
+    its baseline (the page as written, or the API through Django)."""
+    m = rows.groupby("variant", sort=False)[["cpu_ms_per_req_server", "cpu_ms_per_req_app",
+                                             "cpu_ms_per_req_db", "req_s"]].mean()
+    base = {v: (api_baseline if v.startswith("JSON API") else baseline) for v in m.index}
+    m["gain"] = [m.loc[base[v], "cpu_ms_per_req_server"] / m.loc[v, "cpu_ms_per_req_server"]
+                 for v in m.index]
+    return m
+
+
+def beside_design(swap_rows: pd.DataFrame, floor_rows: pd.DataFrame) -> pd.DataFrame:
+    """The gains of swapping framework layers (this run) beside those of the database fixes
+    (07's reference run: the index at its largest table, the N+1 fix) and of the per-view
+    cache (this run): server CPU per request before ÷ after, each within its own run."""
+    from ..results import load_reference
+
+    g = gains(swap_rows)
+    out = [("swap the ORM for raw SQL", g.loc["raw SQL + Django templates", "gain"], "this run"),
+           ("swap Django's templates for Jinja2", g.loc["ORM + Jinja2", "gain"], "this run"),
+           ("swap both", g.loc["raw SQL + Jinja2", "gain"], "this run"),
+           ("only the middleware the page needs", g.loc[MINIMAL, "gain"], "this run")]
+    f = floor_rows.groupby("variant").cpu_ms_per_req_server.mean()
+    out.append(("cache the page (per-view cache)",
+                f["uncached home page"] / f["cached home page"], "this run"))
+    try:
+        ix = load_reference("07-database-design", "indexes")
+        home = ix[(ix.page == "home") & (ix.questions == ix.questions.max())]
+        by = home.groupby("index_present").cpu_ms_per_req_server.mean()
+        out.append((f"add the missing index ({int(home.questions.iloc[0]):,} questions)",
+                    by[False] / by[True], "07's reference run"))
+        n1 = load_reference("07-database-design", "n-plus-one")
+        by = n1.groupby("variant").cpu_ms_per_req_server.mean()
+        out.append(("fix the N+1 queries", by["naive (N+1)"]
+                    / by["select_related + prefetch_related"], "07's reference run"))
+    except FileNotFoundError:
+        pass
+    return pd.DataFrame(out, columns=["change", "gain", "measured in"]).set_index("change")
+
+
+# --- 3. the floor -------------------------------------------------------------------------
+def floor_targets(stack: Stack) -> dict[str, str]:
+    app = stack.app_url
+    return {"health check (no database)": app + "/health/",
+            "health check + SELECT 1": app + "/health/?db=1",
+            "cached home page": app + "/c/view/",
+            "uncached home page": app + "/"}
+
+
+def floor_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per request kind: server CPU per request, and how many times the floor's it is."""
+    m = rows.groupby("variant", sort=False)[["cpu_ms_per_req_server", "cpu_ms_per_req_app",
+                                             "cpu_ms_per_req_db", "req_s"]].mean()
+    m["times the floor"] = m.cpu_ms_per_req_server / m.cpu_ms_per_req_server.iloc[0]
+    return m.replace([np.inf, -np.inf], np.nan)
+
+
+def python_share(rows: pd.DataFrame, variant: str = "uncached home page") -> float:
+    """The app server's share of a request's server CPU (its Python, running, not waiting)."""
+    part = rows[rows.variant == variant]
+    return float(part.cpu_ms_per_req_app.mean() / part.cpu_ms_per_req_server.mean())
+
+
+# --- 4. the interpreter -----------------------------------------------------------------
+@replayable
+def interpreters_compared(stack: Stack, connections: int = 8, duration: int = 3,
+                          warmup: int = 1, repeats: int = 1, layout: CpuLayout | None = None,
+                          on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """The home page and the question API on the lab's Python and on the newest other
+    interpreter whose app venv is built (``scalelab.interpreters``), interleaved; the app
+    restarts between them. With no other interpreter, only the lab's own rows (column
+    ``interpreter``)."""
+    check_int("repeats", repeats, 1, 50)
+    others = interpreters.ready()[:1]
+    variants = {interpreters.own().name + " (the lab's)": ""}
+    variants.update({it.name: str(it.app_python) for it in others})
+    qid = _top_question(stack)
+    rows = []
+    try:
+        for repeat in range(repeats):
+            for name, python in variants.items():
+                stack.reconfigure(python=python)
+                for k, (page, path) in enumerate((("home page", "/"),
+                                                  ("question API", f"/api/questions/{qid}/"))):
+                    rec = wrk.point(stack, stack.app_url + path, connections, duration,
+                                    warmup if k == 0 else 0, layout, f"{page}, {name}", repeat)
+                    rec.update(config=name, interpreter=name, page=page)
+                    keep(rows, rec, on_point)
+    finally:
+        if stack.run is not None:
+            stack.reconfigure(python="")
+    return done(rows, on_point)

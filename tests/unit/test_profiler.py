@@ -1,0 +1,68 @@
+"""The profile's arithmetic on hand-made py-spy output: stacks parsed, self time, layers."""
+
+import pandas as pd
+import pytest
+
+from scalelab import profiler
+from scalelab.experiments import time_split as ts
+
+RAW = """process 123:"gunicorn: worker";thread (0x7f) MainThread;run (gunicorn/arbiter.py:10);handle (django/core/handlers/base.py:5);render (django/template/base.py:9) 60
+process 124:"gunicorn: worker";run (gunicorn/arbiter.py:10);handle (django/core/handlers/base.py:5);home (benchmark_app/qa/views.py:40);_fetch_all (django/db/models/query.py:1) 30
+run (gunicorn/arbiter.py:10);handle (django/core/handlers/base.py:5);execute (psycopg/cursor.py:7) 10
+garbage line
+"""
+
+
+def test_collapsed_stacks_are_parsed_without_process_and_thread_frames():
+    df = profiler.parse_collapsed(RAW)
+    assert df.samples.sum() == 100 and len(df) == 3
+    assert all(not f.startswith(("process ", "thread ")) for frames in df.frames for f in frames)
+
+
+def test_self_time_and_layers():
+    prof = profiler.Profile(profiler.parse_collapsed(RAW), seconds=1, rate=100)
+    top = prof.top_frames(2)
+    assert top.frame.iloc[0] == "render (django/template/base.py:9)" and top.share.iloc[0] == 0.6
+    shares = prof.layer_shares().set_index("layer").share
+    assert shares["templates"] == 0.6
+    assert shares["ORM (building queries, making objects)"] == 0.3
+    assert shares["database driver (sending queries, reading rows)"] == 0.1
+    assert shares.sum() == pytest.approx(1.0)
+
+
+def test_profile_rows_round_trip_to_a_profile():
+    prof = profiler.Profile(profiler.parse_collapsed(RAW), seconds=2, rate=50)
+    rows = pd.DataFrame([{"page": "p", "stack": ";".join(f), "samples": n, "seconds": 2,
+                          "rate": 50} for f, n in zip(prof.stacks.frames, prof.stacks.samples)])
+    again = ts.profile_of(rows, "p")
+    assert again.samples == 100 and list(again.stacks.frames) == list(prof.stacks.frames)
+    with pytest.raises(ValueError, match="page must be one of"):
+        ts.profile_of(rows, "q")
+
+
+def test_bad_profile_settings_are_refused():
+    with pytest.raises(ValueError, match="seconds"):
+        profiler.record(None, seconds=0)
+    with pytest.raises(ValueError, match="rate"):
+        profiler.record(None, seconds=1, rate=5000)
+
+
+def test_other_interpreters_exclude_the_labs_own_version_and_pin_the_labs_packages():
+    from scalelab import interpreters
+
+    me = interpreters.own()
+    for it in interpreters.candidates():
+        assert it.version_tuple[:2] != me.version_tuple[:2]
+        assert it.version_tuple[:2] >= interpreters.MIN_VERSION
+    reqs = interpreters._requirements()
+    assert any(r.startswith("django==") for r in reqs)
+    assert any(r.startswith("gunicorn==") for r in reqs)
+
+
+def test_reference_rows_of_another_notebook_are_read_or_refused_by_name():
+    from scalelab import results
+
+    rows = results.load_reference("07-database-design", "indexes")
+    assert {"questions", "index_present", "cpu_ms_per_req_server"} <= set(rows.columns)
+    with pytest.raises(FileNotFoundError, match="no reference result"):
+        results.load_reference("07-database-design", "nothing")
