@@ -82,39 +82,38 @@ def _popular(stack: Stack, n: int = 64) -> dict[str, list]:
     return _POPULAR[key]
 
 
-class _Sampler:
-    """Run one SQL query (a single number back) every ``every_s`` seconds on one connection of
-    its own, from a thread on the generator's CPUs, while a block runs; ``values`` holds the
-    answers (a failed query is skipped)."""
+class _Periodic:
+    """Call ``step()`` every ``every_s`` seconds from a thread on ``cpus`` while a block runs
+    (first at once, or after one interval with ``wait_first``); ``values`` holds what the calls
+    returned (a call that raised is skipped); ``close()`` runs in that thread at the end."""
 
-    def __init__(self, stack: Stack, sql: str, params=None, layout: CpuLayout | None = None,
-                 every_s: float = 0.1):
-        self.stack, self.sql, self.params = stack, sql, params
-        self.layout, self.every_s = layout or stack.layout, every_s
+    def __init__(self, step: Callable[[], float], cpus, every_s: float,
+                 wait_first: bool = False, close: Callable[[], None] | None = None):
+        self.step, self.cpus, self.every_s = step, cpus, every_s
+        self.wait_first, self.close = wait_first, close
         self.values: list[float] = []
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
-        with pinned(self.layout.generator):
-            conn = None
-            while not self._halt.is_set():
-                try:
-                    conn = conn or self.stack.db.connect(autocommit=True)
-                    self.values.append(float(conn.execute(self.sql, self.params).fetchone()[0]))
-                except Exception:
-                    conn = None
-                self._halt.wait(self.every_s)
-            if conn is not None:
-                conn.close()
+        with pinned(self.cpus):
+            if not (self.wait_first and self._halt.wait(self.every_s)):
+                while not self._halt.is_set():
+                    try:
+                        self.values.append(float(self.step()))
+                    except Exception:
+                        pass
+                    self._halt.wait(self.every_s)
+            if self.close:
+                self.close()
 
-    def __enter__(self) -> "_Sampler":
+    def __enter__(self) -> "_Periodic":
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._halt.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=30)
 
     @property
     def mean(self) -> float:
@@ -123,6 +122,26 @@ class _Sampler:
     @property
     def peak(self) -> float:
         return float(np.max(self.values)) if self.values else np.nan
+
+
+def _sampler(stack: Stack, sql: str, params, layout: CpuLayout | None,
+             every_s: float = 0.1) -> _Periodic:
+    """A query answering one number, run every ``every_s`` on one connection of its own."""
+    box: dict = {}
+
+    def step() -> float:
+        try:
+            box["conn"] = box.get("conn") or stack.db.connect(autocommit=True)
+            return float(box["conn"].execute(sql, params).fetchone()[0])
+        except Exception:
+            box["conn"] = None
+            raise
+
+    def close() -> None:
+        if box.get("conn") is not None:
+            box["conn"].close()
+
+    return _Periodic(step, (layout or stack.layout).generator, every_s, close=close)
 
 
 # --- 1. indexes -----------------------------------------------------------------------------
@@ -297,9 +316,9 @@ def _api_turn(stack: Stack, n: int = 8) -> tuple[str, ...]:
     return tuple(f"{stack.app_url}/api/questions/{q}/" for q in _popular(stack)["question_ids"][:n])
 
 
-def _backends(stack: Stack, layout: CpuLayout | None) -> _Sampler:
+def _backends(stack: Stack, layout: CpuLayout | None) -> _Periodic:
     """Samples of the client connections PostgreSQL holds to the data set's database."""
-    return _Sampler(stack, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+    return _sampler(stack, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
                     "backend_type = 'client backend'", (stack.dataset.db_name,), layout)
 
 
@@ -578,9 +597,9 @@ def _score_and_votes(stack: Stack, qids: Sequence[int]) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _lock_waiters(stack: Stack, layout: CpuLayout) -> _Sampler:
+def _lock_waiters(stack: Stack, layout: CpuLayout) -> _Periodic:
     """Samples of the backends of the data set's database waiting for a lock."""
-    return _Sampler(stack, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+    return _sampler(stack, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
                     "wait_event_type = 'Lock'", (stack.dataset.db_name,), layout)
 
 
@@ -589,32 +608,6 @@ def roll_up(stack: Stack) -> int:
     req = urllib.request.Request(stack.app_url + "/d/rollup/", data=b"", method="POST")
     with urllib.request.urlopen(req, timeout=30) as resp:
         return int(json.loads(resp.read())["rolled"])
-
-
-class _RollUps:
-    """The roll-up every ``every_s`` seconds in a thread while a block runs (a periodic task)."""
-
-    def __init__(self, stack: Stack, every_s: float):
-        self.stack, self.every_s, self.moved, self.runs = stack, every_s, 0, 0
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        with pinned(self.stack.layout.generator):
-            while not self._halt.wait(self.every_s):
-                try:
-                    self.moved += roll_up(self.stack)
-                    self.runs += 1
-                except Exception:
-                    pass
-
-    def __enter__(self) -> "_RollUps":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._halt.set()
-        self._thread.join(timeout=30)
 
 
 @replayable
@@ -650,7 +643,9 @@ def write_ways(stack: Stack, ways: Sequence[str] | None = None,
                 for way in ways:
                     slug = WAYS[way]
                     score0, votes0 = _score_and_votes(stack, qids)
-                    rolls = _RollUps(stack, rollup_every_s) if slug == "append" \
+                    # the append way's roll-up, as a periodic task would run it
+                    rolls = _Periodic(lambda: roll_up(stack), lay.generator, rollup_every_s,
+                                      wait_first=True) if slug == "append" \
                         else contextlib.nullcontext()
                     with rolls, _lock_waiters(stack, lay) as waits:
                         rec = wrk.point(stack, _vote_urls(stack, slug, qids), conns, duration,
@@ -664,6 +659,6 @@ def write_ways(stack: Stack, ways: Sequence[str] | None = None,
                                score_added=added, lost_updates=recorded - added,
                                lost_share=(recorded - added) / recorded if recorded else np.nan,
                                lock_waiting_mean=waits.mean, lock_waiting_peak=waits.peak,
-                               rollups=getattr(rolls, "runs", 0))
+                               rollups=len(getattr(rolls, "values", ())))
                     keep(rows, rec, on_point)
     return done(rows, on_point)
