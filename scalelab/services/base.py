@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import atexit
 
 import mirakuru.base
+import psutil
 from mirakuru import Executor
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
 
@@ -208,6 +209,10 @@ class Service:
         ex = self._executor
         if ex is None:
             return
+        try:  # the whole tree, to wait for below: a killed child may take a moment to go
+            tree = psutil.Process(self.pid).children(recursive=True) if self.pid else []
+        except psutil.Error:
+            tree = []
         try:
             if graceful:
                 ex.stop()
@@ -219,6 +224,7 @@ class Service:
             except Exception:
                 pass
         finally:
+            _wait_gone(tree, timeout=5.0)
             self._executor = None
             if self._log_file:
                 self._log_file.close()
@@ -245,6 +251,24 @@ class Service:
     def __repr__(self) -> str:
         state = f"{HOST}:{self.port}" if self.running else "stopped"
         return f"<{type(self).__name__} {self.name} {state}>"
+
+
+def _wait_gone(procs: list, timeout: float) -> None:
+    """Return when every process of ``procs`` has exited (a zombie counts as gone: it runs no
+    more, whoever reaps it), or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while procs and time.monotonic() < deadline:
+        alive = []
+        for p in procs:
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.Error:
+                pass
+        if not alive:
+            return
+        procs = alive
+        time.sleep(0.02)
 
 
 class _PortTaken(Exception):
