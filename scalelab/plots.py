@@ -541,13 +541,14 @@ def cost_by_table_size(rows: pd.DataFrame, ax=None, metric: str = "cpu_ms_per_re
     return ax
 
 
-def flame_graph(profile, ax=None, title: str = "", min_share: float = 0.01, max_depth: int = 40):
+def flame_graph(profile, ax=None, title: str = "", min_share: float = 0.01, max_depth: int = 200):
     """A flame graph of a :class:`scalelab.profiler.Profile`: each frame a bar as wide as the
     share of samples with it on the stack, its callers below it; frames under ``min_share``
     are not drawn, labels only where they fit. Colour by layer (``profiler.LAYERS``)."""
     from .profiler import LAYERS, OTHER, layer_of
 
-    ax = ax or plt.subplots(figsize=(13, 6))[1]
+    deepest = max((len(f) for f in profile.stacks.frames), default=1)
+    ax = ax or plt.subplots(figsize=(13, max(6.0, min(deepest, max_depth) * 0.16)))[1]
     total = profile.samples or 1
     colours = {name: _PALETTE[i % len(_PALETTE)] for i, (name, _) in enumerate(LAYERS)}
     colours[OTHER] = "#bbbbbb"
@@ -587,5 +588,5 @@ def flame_graph(profile, ax=None, title: str = "", min_share: float = 0.01, max_
     ax.set_xlabel(f"share of samples ({total:,} samples, {profile.rate} a second)")
     ax.set_ylabel("stack depth")
     ax.set_title(title or "Flame graph")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
     return ax
