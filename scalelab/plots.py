@@ -42,6 +42,17 @@ def _plain_ticks(ax, users, log_y: bool = False) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
 
 
+def _plain_log(ax, axes: str = "xy") -> None:
+    """Plain numbers (5, 10, 200) on log axes, not powers of ten."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:,.10g}")
+    for name in axes:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(NullFormatter())
+
+
 def _groups(df: pd.DataFrame, hue: str | None):
     if hue and hue in df.columns and df[hue].nunique() > 1:
         return list(df.groupby(hue, sort=False))
@@ -52,6 +63,7 @@ LIMIT_STYLE = {  # how a point not limited by the server is marked: edge colour,
     "generator": ("red", "limited by the generator"),
     "unexplained": ("0.45", "not server-bound: limited by something else (users, slots, waits)"),
     "failures": ("black", "requests failed"),
+    "rate": ("#2ca02c", "an open load at its offered rate (below capacity by design)"),
 }
 
 
@@ -204,7 +216,7 @@ def bars(df: pd.DataFrame, metric: str, by: str = "variant", ax=None, ylabel: st
     x = np.arange(len(order))
     limits = _limits_by(df, by).reindex(order)
     colours = {"server": "#1f77b4", "generator": "#d62728", "unexplained": "0.6",
-               "failures": "black"}
+               "failures": "black", "rate": "#2ca02c", "one user": "0.6"}
     ax.bar(x, mean, color=[colours[lim] for lim in limits], width=0.6)
     for xi, lim in zip(x, limits):
         if lim != "server":
@@ -590,3 +602,64 @@ def flame_graph(profile, ax=None, title: str = "", min_share: float = 0.01, max_
     ax.set_title(title or "Flame graph")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
     return ax
+
+
+def cores_vs_think(curve: pd.DataFrame, think_range: tuple[float, float] = (7, 60),
+                   line: float = 30, ax=None):
+    """Cores needed (log scale) against the seconds between a user's page views, one line
+    per configuration (median cost, min-max band over the cost's repeats); the plausible
+    range of think times shaded, and a horizontal line at ``line`` cores (the thread's 30
+    servers, counted as one core each)."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for i, (config, part) in enumerate(curve.groupby("config", sort=False)):
+        colour = _PALETTE[i % len(_PALETTE)]
+        ax.plot(part.think_s, part.cores, "o-", color=colour, label=config, ms=3)
+        ax.fill_between(part.think_s, part.cores_min, part.cores_max, color=colour, alpha=0.2)
+    ax.axvspan(*think_range, color="0.9", zorder=0,
+               label=f"a page every {think_range[0]:g} to {think_range[1]:g} s")
+    ax.axhline(line, color="black", lw=1, ls="--", label=f"the thread's {line:g} servers")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("seconds between a user's page views (think time)")
+    ax.set_ylabel("cores busy 70% at the peak")
+    ax.set_title("Cores for 20,000 concurrent users")
+    _plain_log(ax)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def predicted_vs_measured(pred: pd.DataFrame, axes=None):
+    """The check run: per open point (by offered rate), the server CPUs' utilisation the
+    model predicted, the one this run's saturated point predicts, and the one measured
+    (left); the mean response time measured against M/M/1 and M/D/1 (right)."""
+    axes = axes if axes is not None else plt.subplots(1, 2, figsize=(11, 4))[1]
+    g = pred.groupby("offered req/s")
+    x = np.array(sorted(pred["offered req/s"].unique()))
+    for i, (col, style) in enumerate((("U predicted (model)", "s--"),
+                                      ("U predicted (this run)", "^--"),
+                                      ("U measured", "o-"))):
+        mean, lo, hi = g[col].mean().reindex(x), g[col].min().reindex(x), g[col].max().reindex(x)
+        axes[0].errorbar(x, mean, yerr=[mean - lo, hi - mean], fmt=style, capsize=3,
+                         color=_PALETTE[i], label=col)
+    axes[0].set_xlabel("offered rate (requests/s, open Poisson arrivals)")
+    axes[0].set_ylabel("server CPU busy (share of one core)")
+    axes[0].set_ylim(0, 1.05)
+    axes[0].set_title("Utilisation: predicted and measured")
+    for i, (col, style) in enumerate((("R M/D/1 (ms)", "^--"), ("R M/M/1 (ms)", "s--"),
+                                      ("R M/M/1, measured U (ms)", "d:"),
+                                      ("R measured (ms)", "o-"))):
+        vals = g[col].mean().reindex(x).replace(np.inf, np.nan)
+        lo, hi = g[col].min().reindex(x), g[col].max().reindex(x)
+        axes[1].errorbar(x, vals, yerr=[(vals - lo).clip(lower=0), (hi - vals).clip(lower=0)],
+                         fmt=style, capsize=3, color=_PALETTE[i + 3], label=col[:-5])
+    axes[1].set_xlabel("offered rate (requests/s, open Poisson arrivals)")
+    axes[1].set_ylabel("mean response time (ms)")
+    axes[1].set_yscale("log")
+    axes[1].set_title("Response time: queueing models and measured")
+    _plain_log(axes[1], "y")
+    for ax in axes:
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    _single_run_note(axes[0], pred)
+    return axes

@@ -184,6 +184,17 @@ def load_reference(notebook: str, name: str) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def reference_meta(notebook: str, name: str) -> dict:
+    """The metadata of another notebook's reference result: when, on what machine, at what
+    commit it was measured."""
+    path = paths.reference_dir() / _check_name("notebook", notebook) / \
+        f"{_check_name('name', name)}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no reference result {name!r} of {notebook!r} in "
+                                f"{paths.relative(path.parent)}")
+    return json.loads(path.read_text())
+
+
 def load(notebook: str, name: str) -> tuple[pd.DataFrame, dict]:
     """Read a saved result and its metadata."""
     csv_path = result_path(notebook, name)

@@ -15,6 +15,9 @@ Every point gets a ``limit``:
 - ``one user``: not a load point: one simulated browser or client, timing what one visitor
   sees (a page load over a link, a page's response time). It says nothing about capacity and
   may decide only rules about what a visitor waits for.
+- ``rate``: an open load's point (``scalelab.open_rate``) whose servers kept up and whose
+  generator kept to its schedule: the offered rate set its load, by design below capacity. It
+  shows what the servers do at that rate (utilisation, latency), never a capacity.
 - ``unexplained``: none of these. Something else held it back: client-side latency, too few
   users, a lock, a pool, or a foreign process on the server CPUs. Shown, flagged
   ``unexplained_limit``, never used for a capacity or cost verdict.
@@ -41,7 +44,8 @@ SERVER_OWN = 0.75           # ... of which at least this share in the servers' o
 GENERATOR_SATURATED = 0.80  # generator CPU-set load from which a point is generator-bound
 FAILED = 0.01               # share of failed requests above which a point is failed
 
-LIMITS = ("server", "generator", "failures", "unexplained", "one user")
+LIMITS = ("server", "generator", "failures", "unexplained", "one user", "rate")
+RATE = "rate"  # the limit of an open load's point that kept to its offered rate (see above)
 ONE_USER = "one user"  # the limit of a visitor's timing, not a load point (see above)
 POINTS = {
     "server-bound": "server-bound points only (server CPUs ≥ {:.0%} busy, ≥ {:.0%} of it the "
@@ -77,10 +81,14 @@ def server_saturated(server_cpu_util: float, server_cpus_busy: float = math.nan)
     return server_cpus_busy >= SERVER_BUSY and server_cpu_util >= SERVER_OWN
 
 
-def flags(rec: dict) -> dict:
-    """The limit of a measured point and its flags, to merge into the point's row."""
-    lim = limit(rec.get("server_cpu_util", math.nan), rec.get("generator_load", math.nan),
-                rec.get("fail_ratio", math.nan), rec.get("server_cpus_busy", math.nan))
+def flags(rec: dict, lim: str | None = None) -> dict:
+    """The limit of a measured point and its flags, to merge into the point's row (``lim``
+    when the caller knows more, as an open load does: see ``RATE``)."""
+    if lim is None:
+        lim = limit(rec.get("server_cpu_util", math.nan), rec.get("generator_load", math.nan),
+                    rec.get("fail_ratio", math.nan), rec.get("server_cpus_busy", math.nan))
+    elif lim not in LIMITS:
+        raise ValueError(f"lim must be one of {', '.join(LIMITS)}, not {lim!r}")
     return {"limit": lim, "server_bound": lim == "server",
             # the method's flag, shown beside the limit: a server-bound point may carry it
             # (both were busy; the server had no capacity left, so it is still server-bound)

@@ -8,6 +8,7 @@
 - ``db_replicas``: 06, a streaming replica: reads and writes, lag, read-your-writes
 - ``db_design``: 07, indexes, N+1, connections, PostgreSQL's settings, four ways to vote
 - ``time_split``: 08, CPU by component, a profile, layer swaps, the floor, interpreters
+- ``capacity``: 09, the capacity model, the reference costs, scenarios, the open-load check
 - ``primer``: the primer's simulated queues
 
 A new notebook's helpers go in a new module here; the app's variants live in

@@ -33,9 +33,17 @@ COLUMNS: dict[str, Column] = {
     "workload": Column("", "name of the Workload"),
     "repeat": Column("", "which repeat of the comparison or sweep, from 0"),
     "users": Column("users", "simulated users (Locust) or open connections (wrk)"),
-    "generator": Column("", "the load generator: locust or wrk"),
+    "generator": Column("", "the load generator: locust, wrk, or open (scalelab.open_rate)"),
+    "offered_rate": Column("requests/s", "an open load's arrival rate (Poisson), whatever the "
+                                         "server does"),
+    "offered": Column("requests", "an open load's requests intended in the window"),
+    "late_share": Column("share", "an open load's requests sent over 20 ms after their "
+                                  "intended time: the generator fell behind"),
+    "in_flight_mean": Column("requests", "an open load's requests in flight, time-averaged "
+                                         "over the window (the generator's own count)"),
     "req_s": Column("requests/s", "completed requests per second in the window"),
-    "limit": Column("", "what limited the point: server, generator, failures or unexplained"),
+    "limit": Column("", "what limited the point: server, generator, failures, unexplained, "
+                        "one user, or rate (an open load at its offered rate)"),
     "p50_ms": Column("ms", "median latency in the window"),
     "p75_ms": Column("ms", "75th percentile latency in the window (wrk only)"),
     "p90_ms": Column("ms", "90th percentile latency in the window"),

@@ -28,6 +28,10 @@ def test_shape(name):
     nb = _nb(name)
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert nb.cells[0].source.startswith("# "), "a title first"
+    # the exported page's title (nbconvert's <title>) is the heading's "NN · Name"
+    heading = nb.cells[0].source.splitlines()[0][2:]
+    assert heading.startswith(nb.metadata.get("title", "<no title>") + ":"), \
+        f"{name}: metadata title {nb.metadata.get('title')!r} is not its heading's"
     for section in SECTIONS:
         assert section in text, f"{name} lacks {section}"
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]

@@ -1,0 +1,486 @@
+"""Capacity planning (notebook 09): from traffic to load, from load to cores, and a check of
+the model against the machine.
+
+The arithmetic is plain functions, each a line of the model, tested against hand-computed
+cases (tests/unit/test_capacity.py):
+
+- traffic to load: daily users × session length ÷ the day = average concurrent users; × a
+  peak factor = the peak; users ÷ (think time + response time) = page views a second; plus
+  the assets each page view asks for; monthly page views ÷ the seconds of a month, × the peak
+  factor, for the cited sites;
+- load to cores: requests a second × CPU-seconds per request ÷ the target utilisation (70%:
+  headroom, as *High Performance Django* advises), per component, then servers.
+
+The CPU per request comes from the lab's reference results (``data/reference/``), with the
+machine and commit they were measured on: 02-caching's home page uncached, from Django's
+per-view cache and from nginx's microcache (one run, interleaved), and 04-static-offloading's
+cost of an asset served by nginx. The check run measures the same page here, now, under an
+open arrival rate (``scalelab.open_rate``) at the rate the model says one core sustains.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import open_rate, results, wrk
+from ..checks import check_int
+from ..cpus import CpuLayout
+from ..replay import replayable
+from ..results import done, keep
+from ..stack import Stack
+
+# --- the thread's numbers (docs/claims.md C15 to C17) ------------------------------------
+THREAD_DAILY_USERS = 100_000   # "100,000 users daily"
+THREAD_SESSION_HOURS = 2.0     # "each visiting the site for a couple of hours"
+THREAD_PEAK_USERS = 20_000     # "meaning max of 20K+ concurrent users"
+THREAD_SERVERS = 30            # "expect at least 30 servers"
+THREAD_USERS_PER_SERVER = 1_000
+HITS_A_DAY = 100_000           # C16: "Django can certainly do 100k hits/day and more"
+SITES = {  # C17: name -> (what the thread counts, per month)
+    "Disqus": ("page views", 8e9),
+    "curse.com (low)": ("page views", 60e6),
+    "curse.com (high)": ("page views", 90e6),
+    "Mahalo": ("uniques", 10e6),
+}
+DAY_S = 86_400
+MONTH_S = 30 * DAY_S           # a 30-day month
+# The peak factor the thread's own answer implies: 100,000 users × 2 h spread over 24 h are
+# 8,333 at once on average; its "max of 20K+" is 2.4 times that. Used for every daily or
+# monthly figure, so the cited sites are planned with the thread's own peak.
+PEAK_FACTOR = THREAD_PEAK_USERS / (THREAD_DAILY_USERS * THREAD_SESSION_HOURS / 24)
+UTILISATION = 0.7              # plan cores for 70% busy at the peak (High Performance Django)
+THINK_S = 30.0                 # seconds between a reader's page views (stated, see notebook)
+THINK_RANGE = (7.0, 60.0)      # TPC-W's browsing think time (7 s) to a minute a page
+ASSETS_PER_VIEW = 4            # the app's CSS, JS and images: every view a first visit
+PAGES_PER_UNIQUE = 10          # Mahalo counts uniques: page views each, assumed (a slider)
+CONFIGS = {  # a configuration of the model -> 02-caching's where-to-cache variant
+    "uncached": "no cache",
+    "per-view cache": "view",
+    "nginx microcache": "nginx microcache",
+}
+
+
+def _positive(name: str, value, allow_zero: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+                         f"number, not {value!r}")
+    return float(value)
+
+
+def _share(name: str, value, low_open: bool = False) -> float:
+    v = _positive(name, value, allow_zero=not low_open)
+    if v > 1:
+        raise ValueError(f"{name} must be a share from 0 to 1, not {value!r}")
+    return v
+
+
+# --- 1. from traffic to load ----------------------------------------------------------------
+def average_concurrency(daily_users: float, session_hours: float, day_hours: float = 24
+                        ) -> float:
+    """Users on the site at once, on average: each of ``daily_users`` stays
+    ``session_hours`` within a day of ``day_hours``."""
+    users = _positive("daily_users", daily_users)
+    hours = _positive("session_hours", session_hours)
+    day = _positive("day_hours", day_hours)
+    if hours > day:
+        raise ValueError(f"session_hours ({session_hours}) cannot exceed day_hours ({day_hours})")
+    return users * hours / day
+
+
+def peak_concurrency(daily_users: float, session_hours: float,
+                     peak_factor: float = PEAK_FACTOR, day_hours: float = 24) -> float:
+    """Users at once at the busiest time: the average × ``peak_factor``."""
+    factor = _positive("peak_factor", peak_factor)
+    if factor < 1:
+        raise ValueError(f"peak_factor must be at least 1 (the peak is no less than the "
+                         f"average), not {peak_factor!r}")
+    return average_concurrency(daily_users, session_hours, day_hours) * factor
+
+
+def page_views_per_s(users: float, think_s: float, response_s: float = 0.0) -> float:
+    """Each user views a page, reads for ``think_s``, views the next: users ÷ (think time +
+    response time) page views a second (Little's law for the users' cycle)."""
+    return _positive("users", users, allow_zero=True) / (
+        _positive("think_s", think_s) + _positive("response_s", response_s, allow_zero=True))
+
+
+def requests_per_s(page_views: float, assets_per_view: float = ASSETS_PER_VIEW) -> float:
+    """HTTP requests a second: each page view is the page and its assets."""
+    return _positive("page_views", page_views, allow_zero=True) * (
+        1 + _positive("assets_per_view", assets_per_view, allow_zero=True))
+
+
+def per_month_to_peak_per_s(per_month: float, peak_factor: float = PEAK_FACTOR) -> float:
+    """A monthly count (page views, hits) as a rate at the peak: ÷ the seconds of a 30-day
+    month, × ``peak_factor``."""
+    return _positive("per_month", per_month, allow_zero=True) / MONTH_S * \
+        _positive("peak_factor", peak_factor)
+
+
+def per_day_to_peak_per_s(per_day: float, peak_factor: float = PEAK_FACTOR) -> float:
+    """A daily count as a rate at the peak: ÷ 86,400 s, × ``peak_factor``."""
+    return _positive("per_day", per_day, allow_zero=True) / DAY_S * \
+        _positive("peak_factor", peak_factor)
+
+
+def implied_peak_factor(daily_users: float = THREAD_DAILY_USERS,
+                        session_hours: float = THREAD_SESSION_HOURS,
+                        peak_users: float = THREAD_PEAK_USERS) -> float:
+    """The peak factor at which the average concurrency reaches ``peak_users``."""
+    return _positive("peak_users", peak_users) / average_concurrency(daily_users, session_hours)
+
+
+# --- 2. from load to cores -----------------------------------------------------------------
+def cores(rate_per_s: float, cpu_ms_per_request: float, utilisation: float = UTILISATION
+          ) -> float:
+    """Cores busy ``utilisation`` of the time serving ``rate_per_s`` requests of
+    ``cpu_ms_per_request`` each (the utilisation law, U = X × D, solved for the cores)."""
+    return _positive("rate_per_s", rate_per_s, allow_zero=True) * \
+        _positive("cpu_ms_per_request", cpu_ms_per_request, allow_zero=True) / 1000 / \
+        _share("utilisation", utilisation, low_open=True)
+
+
+def servers(n_cores: float, cores_per_server: int = 1) -> int:
+    """Whole servers of ``cores_per_server`` cores for ``n_cores``."""
+    check_int("cores_per_server", cores_per_server, 1, 1024)
+    return int(math.ceil(_positive("n_cores", n_cores, allow_zero=True) / cores_per_server
+                         - 1e-9))
+
+
+def rate_per_core(cpu_ms_per_request: float, utilisation: float = UTILISATION) -> float:
+    """Requests a second one core serves at ``utilisation``."""
+    return _share("utilisation", utilisation, low_open=True) * 1000 / \
+        _positive("cpu_ms_per_request", cpu_ms_per_request)
+
+
+def users_per_core(cpu_ms_per_view: float, think_s: float = THINK_S,
+                   utilisation: float = UTILISATION) -> float:
+    """Concurrent users one core carries at ``utilisation``: page views a second it serves ×
+    each user's seconds between page views."""
+    return rate_per_core(cpu_ms_per_view, utilisation) * _positive("think_s", think_s)
+
+
+def break_even_think_s(cpu_ms_per_view: float, users: float = THREAD_PEAK_USERS,
+                       n_servers: float = THREAD_SERVERS, cores_per_server: int = 1,
+                       utilisation: float = UTILISATION) -> float:
+    """The think time at which ``users`` need exactly ``n_servers`` servers: users who view
+    a page more often than this need more servers, users who read longer need fewer."""
+    check_int("cores_per_server", cores_per_server, 1, 1024)
+    capacity = _positive("n_servers", n_servers) * cores_per_server * \
+        rate_per_core(cpu_ms_per_view, utilisation)
+    return _positive("users", users) / capacity
+
+
+def hit_mix(miss_ms: float, hit_ms: float, hit_ratio: float) -> float:
+    """CPU per page with a cache that hits ``hit_ratio`` of the time: hits cost the cached
+    page, misses the uncached one (the cost of filling the entry is in the miss)."""
+    h = _share("hit_ratio", hit_ratio)
+    return h * _positive("hit_ms", hit_ms, allow_zero=True) + \
+        (1 - h) * _positive("miss_ms", miss_ms, allow_zero=True)
+
+
+# --- the measured costs ------------------------------------------------------------------------
+def reference_costs(assets_per_view: float = ASSETS_PER_VIEW) -> pd.DataFrame:
+    """One row per configuration and repeat of 02-caching's where-to-cache reference (the
+    home page on 100,000 questions), server-bound points only: CPU-ms per page by component,
+    one nginx asset's CPU (04-static-offloading's reference, the median of its server-bound
+    points), CPU-ms per page view (page + ``assets_per_view`` assets), and where they were
+    measured."""
+    _positive("assets_per_view", assets_per_view, allow_zero=True)
+    pages = results.load_reference("02-caching", "where-to-cache")
+    assets = results.load_reference("04-static-offloading", "who-serves")
+    asset = assets[(assets.config == "nginx") & (assets.variant == "assets")
+                   & (assets.limit == "server")]
+    asset_ms = float(asset.cpu_ms_per_req_server.median()) if len(asset) else math.nan
+    meta = results.reference_meta("02-caching", "where-to-cache")
+    env = meta.get("environment", {})
+    rows = []
+    for config, variant in CONFIGS.items():
+        for _, r in pages[pages.variant == variant].iterrows():
+            row = {"config": config, "variant": variant, "repeat": int(r["repeat"]),
+                   "limit": r["limit"]}
+            for comp in ("app", "db", "cache", "proxy", "server"):
+                row[f"cpu_ms_per_req_{comp}"] = float(r[f"cpu_ms_per_req_{comp}"])
+            row["asset_cpu_ms"] = asset_ms
+            row["cpu_ms_per_view"] = row["cpu_ms_per_req_server"] + assets_per_view * asset_ms
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    df.attrs["measured_on"] = (f"{env.get('cores', '?')} cores ({env.get('cpu_model', '?')}), "
+                               f"commit {str(env.get('git_commit', '?'))[:7]}, "
+                               f"{str(meta.get('saved', '?'))[:10]}")
+    return df[df.limit == "server"].reset_index(drop=True)
+
+
+def measured_on(costs: pd.DataFrame) -> str:
+    """Where the costs were measured, as a phrase."""
+    return costs.attrs.get("measured_on", "the reference machine")
+
+
+def cost_summary(costs: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: CPU-ms per page view (median, min, max over repeats) and by
+    component, and the page views one core serves at 70%."""
+    g = costs.groupby("config", sort=False)
+    out = pd.DataFrame({
+        "cpu_ms_per_view": g.cpu_ms_per_view.median(),
+        "min": g.cpu_ms_per_view.min(), "max": g.cpu_ms_per_view.max(),
+        "app_ms": g.cpu_ms_per_req_app.median(), "db_ms": g.cpu_ms_per_req_db.median(),
+        "proxy_ms": g.cpu_ms_per_req_proxy.median(),
+        "assets_ms": g.asset_cpu_ms.median() * ASSETS_PER_VIEW,
+        "repeats": g.size()})
+    out["views_per_s_per_core"] = [rate_per_core(v) for v in out.cpu_ms_per_view]
+    return out
+
+
+# --- scenarios ----------------------------------------------------------------------------------
+def scenarios(daily_users: float = THREAD_DAILY_USERS,
+              session_hours: float = THREAD_SESSION_HOURS, think_s: float = THINK_S,
+              peak_factor: float = PEAK_FACTOR, pages_per_unique: float = PAGES_PER_UNIQUE
+              ) -> pd.DataFrame:
+    """The traffic of each scenario at its peak, in page views a second: the thread's users
+    (at the thread's own peak factor, its 20,000 at once), 100k hits a day (each hit a page
+    view: the costliest reading), and the cited sites' monthly figures."""
+    users = peak_concurrency(daily_users, session_hours, peak_factor)
+    rows = [
+        {"scenario": f"{daily_users:,.0f} users a day, {session_hours:g} h each",
+         "traffic": f"{users:,.0f} users at the peak ({peak_factor:.2g}× the average), a page "
+                    f"every {think_s:g} s", "peak_page_views_s": page_views_per_s(users, think_s)},
+        {"scenario": "100k hits a day (C16)",
+         "traffic": f"{HITS_A_DAY:,} page views a day, peak {peak_factor:.2g}× the average",
+         "peak_page_views_s": per_day_to_peak_per_s(HITS_A_DAY, peak_factor)},
+    ]
+    for site, (kind, per_month) in SITES.items():
+        views = per_month * (pages_per_unique if kind == "uniques" else 1)
+        note = f" × {pages_per_unique:g} page views each (assumed)" if kind == "uniques" else ""
+        rows.append({"scenario": site,
+                     "traffic": f"{per_month:,.0f} {kind} a month{note}",
+                     "peak_page_views_s": per_month_to_peak_per_s(views, peak_factor)})
+    return pd.DataFrame(rows).set_index("scenario")
+
+
+def plan(costs: pd.DataFrame, traffic: pd.DataFrame | None = None,
+         utilisation: float = UTILISATION, cores_per_server: int = 8,
+         hit_ratio: float | None = None) -> pd.DataFrame:
+    """Cores (median over the cost's repeats, with min and max) and servers of
+    ``cores_per_server`` cores for each scenario and configuration. With ``hit_ratio``, a
+    "cache at this hit ratio" configuration mixes the per-view cache's hits with uncached
+    misses."""
+    traffic = scenarios() if traffic is None else traffic
+    summary = cost_summary(costs)
+    per_view = summary[["cpu_ms_per_view", "min", "max"]].copy()
+    if hit_ratio is not None:
+        miss, hit = summary.loc["uncached"], summary.loc["per-view cache"]
+        per_view.loc[f"cache hitting {hit_ratio:.0%}"] = [
+            hit_mix(miss[c], hit[c], hit_ratio) for c in ("cpu_ms_per_view", "min", "max")]
+    rows = []
+    for scenario, t in traffic.iterrows():
+        for config, c in per_view.iterrows():
+            need = cores(t.peak_page_views_s, c.cpu_ms_per_view, utilisation)
+            rows.append({"scenario": scenario, "config": config,
+                         "peak_page_views_s": t.peak_page_views_s,
+                         "cpu_ms_per_view": c.cpu_ms_per_view, "cores": need,
+                         "cores_min": cores(t.peak_page_views_s, c["min"], utilisation),
+                         "cores_max": cores(t.peak_page_views_s, c["max"], utilisation),
+                         f"servers_of_{cores_per_server}_cores": servers(need,
+                                                                          cores_per_server)})
+    return pd.DataFrame(rows)
+
+
+def plan_table(costs: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    """``plan`` as one row per scenario, one column of cores per configuration (median,
+    with the range over repeats): the static table the exported page shows."""
+    p = plan(costs, **kwargs)
+    p["cores (range)"] = [f"{c:,.1f} ({lo:,.1f} to {hi:,.1f})" if c < 100 else
+                          f"{c:,.0f} ({lo:,.0f} to {hi:,.0f})"
+                          for c, lo, hi in zip(p.cores, p.cores_min, p.cores_max)]
+    t = p.pivot(index="scenario", columns="config", values="cores (range)")
+    t = t.reindex(index=list(dict.fromkeys(p.scenario)), columns=list(dict.fromkeys(p.config)))
+    rates = p.groupby("scenario", sort=False).peak_page_views_s.first()
+    t.insert(0, "page views/s at the peak", rates.map(lambda v: f"{v:,.1f}"))
+    return t
+
+
+def thread_servers(costs: pd.DataFrame, think_s: float = THINK_S,
+                   utilisation: float = UTILISATION) -> pd.DataFrame:
+    """The thread's 20,000 concurrent users: per configuration, cores needed, users one core
+    carries, and the think time at which 30 one-core servers are exactly enough."""
+    s = cost_summary(costs)
+    rate = page_views_per_s(THREAD_PEAK_USERS, think_s)
+    return pd.DataFrame({
+        "cpu_ms_per_view": s.cpu_ms_per_view,
+        "cores for 20,000 users": [cores(rate, v, utilisation) for v in s.cpu_ms_per_view],
+        "users per core": [users_per_core(v, think_s, utilisation) for v in s.cpu_ms_per_view],
+        "break-even think time (s)": [break_even_think_s(v, utilisation=utilisation)
+                                      for v in s.cpu_ms_per_view]})
+
+
+def think_time_curve(costs: pd.DataFrame, think_times: Sequence[float] = (
+        5, 7, 10, 15, 20, 30, 45, 60, 90, 120)) -> pd.DataFrame:
+    """Cores for the thread's 20,000 users against the think time, per configuration
+    (median cost, and the range over repeats)."""
+    s = cost_summary(costs)
+    rows = []
+    for z in think_times:
+        rate = page_views_per_s(THREAD_PEAK_USERS, z)
+        for config, c in s.iterrows():
+            rows.append({"think_s": z, "config": config,
+                         "cores": cores(rate, c.cpu_ms_per_view),
+                         "cores_min": cores(rate, c["min"]), "cores_max": cores(rate, c["max"])})
+    return pd.DataFrame(rows)
+
+
+def explore(costs: pd.DataFrame):
+    """Sliders (ipywidgets) for daily users, session length, think time, peak factor, hit
+    ratio and CPU per page, and the servers they need, recomputed as they move. Widgets run
+    only in a live kernel: the exported page shows ``plan_table`` instead."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    s = cost_summary(costs)
+    miss, hit = s.loc["uncached", "cpu_ms_per_view"], s.loc["per-view cache", "cpu_ms_per_view"]
+    style = {"description_width": "200px"}
+    layout = w.Layout(width="560px")
+    def slider(kind, value, low, high, step, description):
+        return kind(value=value, min=low, max=high, step=step, description=description,
+                    style=style, layout=layout, continuous_update=False)
+
+    controls = dict(
+        daily_users=slider(w.IntSlider, THREAD_DAILY_USERS, 1_000, 10_000_000, 1_000,
+                           "daily users"),
+        session_hours=slider(w.FloatSlider, THREAD_SESSION_HOURS, 0.05, 8, 0.05,
+                             "session (hours)"),
+        think_s=slider(w.FloatSlider, THINK_S, 1, 300, 1, "think time (s)"),
+        peak_factor=slider(w.FloatSlider, round(PEAK_FACTOR, 2), 1, 10, 0.1, "peak factor"),
+        hit_ratio=slider(w.FloatSlider, 0.0, 0, 1, 0.01, "cache hit ratio"),
+        miss_ms=w.FloatText(value=round(miss, 2), description="CPU-ms per uncached view",
+                            style=style, layout=layout),
+        hit_ms=w.FloatText(value=round(hit, 2), description="CPU-ms per cached view",
+                           style=style, layout=layout),
+        cores_per_server=slider(w.IntSlider, 8, 1, 128, 1, "cores per server"),
+    )
+    out = w.Output()
+
+    def update(_=None) -> None:
+        v = {k: c.value for k, c in controls.items()}
+        out.clear_output(wait=True)
+        with out:
+            try:
+                users = peak_concurrency(v["daily_users"], v["session_hours"], v["peak_factor"])
+                views = page_views_per_s(users, v["think_s"])
+                per_view = hit_mix(v["miss_ms"], v["hit_ms"], v["hit_ratio"])
+                need = cores(views, per_view)
+                print(f"{users:,.0f} users at the peak → {views:,.1f} page views/s → "
+                      f"{per_view:.2f} CPU-ms a view → {need:,.1f} cores at "
+                      f"{UTILISATION:.0%} → {servers(need, v['cores_per_server']):,} "
+                      f"server(s) of {v['cores_per_server']} cores")
+            except ValueError as exc:
+                print(f"not a valid input: {exc}")
+
+    for c in controls.values():
+        c.observe(update, names="value")
+    update()
+    display(w.VBox([*controls.values(), out]))
+
+
+# --- 3. the check run ----------------------------------------------------------------------------
+C16_VARIANT = "twice 100k hits a day"  # the open point C16 is decided on (rules.C16_LOAD)
+
+
+def c16_rate(peak_factor: float = PEAK_FACTOR) -> float:
+    """Twice the peak rate of 100,000 hits a day: "100k hits/day and more"."""
+    return 2 * per_day_to_peak_per_s(HITS_A_DAY, peak_factor)
+
+
+def start_stack(questions: int = 100_000, workers: int = 2, layout: CpuLayout | None = None,
+                label: str = "09") -> Stack:
+    """The app under gunicorn on PostgreSQL, as 02 measured its uncached home page."""
+    return Stack(questions=questions, workers=workers, layout=layout, label=label).start()
+
+
+def stop(stack: Stack) -> None:
+    stack.stop()
+
+
+def model_rate(costs: pd.DataFrame, utilisation: float, server_cpus: int = 1) -> float:
+    """The rate the model says ``server_cpus`` cores serve the uncached home page (the page
+    alone, no assets) at ``utilisation``: the reference's median CPU per page."""
+    per_page = costs[costs.config == "uncached"].cpu_ms_per_req_server.median()
+    return rate_per_core(per_page, utilisation) * server_cpus
+
+
+@replayable
+def check_run(stack: Stack, costs: pd.DataFrame, utilisations: Sequence[float] = (0.7,),
+              duration: int = 5, warmup: int = 2, repeats: int = 1, connections: int = 8,
+              layout: CpuLayout | None = None,
+              on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Per repeat: the uncached home page at saturation (wrk, closed: today's CPU per page
+    on this stack); under Poisson arrivals (``open_rate``) at twice the peak rate of 100k hits
+    a day (C16's load); then at the rate the model gives for each target utilisation of the
+    server CPUs. Rows carry ``target_utilisation`` and ``model_cpu_ms`` (the reference's CPU
+    per page the rates came from)."""
+    if not utilisations:
+        raise ValueError("utilisations must name at least one target utilisation")
+    for u in utilisations:
+        _share("utilisations", u, low_open=True)
+        if u >= 1:
+            raise ValueError(f"utilisations must be below 1 (an open load at or above "
+                             f"capacity never settles), not {u!r}")
+    check_int("repeats", repeats, 1, 20)
+    lay = layout or stack.layout
+    url = stack.app_url + "/"
+    model_ms = float(costs[costs.config == "uncached"].cpu_ms_per_req_server.median())
+    rows: list = []
+    for repeat in range(repeats):
+        sat = wrk.point(stack, url, connections, duration, warmup if repeat == 0 else 1, lay,
+                        "saturated (wrk, closed)", repeat)
+        keep(rows, {**sat, "target_utilisation": math.nan, "model_cpu_ms": model_ms}, on_point)
+        rec = open_rate.point(stack, url, c16_rate(), duration, warmup, lay, C16_VARIANT,
+                              repeat, seed=1 + repeat)
+        keep(rows, {**rec, "target_utilisation": math.nan, "model_cpu_ms": model_ms}, on_point)
+        for u in sorted(utilisations):
+            rate = model_rate(costs, u, len(lay.server))
+            rec = open_rate.point(stack, url, rate, duration, warmup, lay,
+                                  f"{u:.0%} by the model (open)", repeat, seed=1 + repeat)
+            keep(rows, {**rec, "target_utilisation": u, "model_cpu_ms": model_ms}, on_point)
+    return done(rows, on_point)
+
+
+def predictions(check: pd.DataFrame, server_cpus: int = 1) -> pd.DataFrame:
+    """Per open point: the offered rate; the utilisation the model predicted (rate × the
+    reference's CPU per page), the one this run's saturated point predicts (rate × today's
+    CPU per page), and the one measured (busy share of the server CPUs); the mean response
+    time measured and as M/M/1 and M/D/1 queues predict from today's CPU per page (and M/M/1
+    from the point's own CPU per page and measured utilisation); Little's
+    L (requests in flight, time-averaged, from the generator's own records) beside X × R."""
+    check_int("server_cpus", server_cpus, 1, 1024)
+    n_cpus = server_cpus
+    rows = []
+    for repeat, part in check.groupby("repeat"):
+        sat = part[part.generator != "open"]
+        d_now = float(sat.cpu_ms_per_req_server.mean()) if len(sat) else math.nan
+        for _, r in part[part.generator == "open"].iterrows():
+            rho_now = r.offered_rate * d_now / 1000 / n_cpus
+            rows.append({
+                "repeat": repeat, "variant": r.variant, "offered req/s": r.offered_rate,
+                "measured req/s": r.req_s,
+                "U predicted (model)": r.offered_rate * r.model_cpu_ms / 1000 / n_cpus,
+                "U predicted (this run)": rho_now,
+                "U measured": r.server_cpus_busy,
+                "CPU-ms per page here": r.cpu_ms_per_req_server,
+                "CPU-ms per page saturated": d_now,
+                "R measured (ms)": r.mean_ms, "R p99 (ms)": r.p99_ms,
+                "R M/M/1 (ms)": d_now / (1 - rho_now) if rho_now < 1 else math.inf,
+                "R M/D/1 (ms)": d_now * (1 + rho_now / (2 * (1 - rho_now)))
+                if rho_now < 1 else math.inf,
+                # the same queue, from what this point itself measured: its CPU per page and
+                # its utilisation
+                "R M/M/1, measured U (ms)": r.cpu_ms_per_req_server / (1 - r.server_cpus_busy)
+                if r.server_cpus_busy < 1 else math.inf,
+                "L in flight": r.in_flight_mean, "X × R": r.req_s * r.mean_ms / 1000,
+                "limit": r["limit"]})
+    return pd.DataFrame(rows)

@@ -1,0 +1,200 @@
+"""Notebook 09's model against hand-computed cases, its rules on hand-made rows (every branch,
+and what data would break each), the open load's schedule and window arithmetic, and bad
+parameters refused with their names."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalelab import open_rate, rules, validity
+from scalelab.experiments import capacity as cap
+
+NB = "09-capacity-planning"
+
+
+# --- the model's arithmetic, by hand --------------------------------------------------------
+def test_the_threads_users_at_once():
+    # 100,000 users × 2 h ÷ 24 h = 8,333.3 on the site at once; the thread's 20,000 is 2.4×
+    assert cap.average_concurrency(100_000, 2) == pytest.approx(8_333.333, rel=1e-6)
+    assert cap.PEAK_FACTOR == pytest.approx(2.4)
+    assert cap.implied_peak_factor() == pytest.approx(2.4)
+    assert cap.peak_concurrency(100_000, 2) == pytest.approx(20_000)
+    # all visits within a 10-hour day: 100,000 × 2 ÷ 10 = 20,000 on average
+    assert cap.average_concurrency(100_000, 2, day_hours=10) == pytest.approx(20_000)
+
+
+def test_traffic_to_requests():
+    assert cap.page_views_per_s(20_000, 30) == pytest.approx(666.667, rel=1e-5)
+    assert cap.page_views_per_s(100, 9, response_s=1) == pytest.approx(10)
+    assert cap.requests_per_s(10, assets_per_view=4) == pytest.approx(50)
+    # 100,000 a day: 1.157/s on average, 2.778/s at a 2.4× peak
+    assert cap.per_day_to_peak_per_s(100_000, 1) == pytest.approx(1.1574, rel=1e-4)
+    assert cap.per_day_to_peak_per_s(100_000) == pytest.approx(2.7778, rel=1e-4)
+    # 8 billion a month of 30 days: 3,086.4/s on average, 7,407.4/s at the peak
+    assert cap.per_month_to_peak_per_s(8e9, 1) == pytest.approx(3086.42, rel=1e-5)
+    assert cap.per_month_to_peak_per_s(8e9) == pytest.approx(7407.41, rel=1e-5)
+
+
+def test_load_to_cores():
+    # 666.7 page views/s × 30 ms = 20 cores of work; at 70% busy, 28.57 cores; 8 to a server: 4
+    assert cap.cores(666.667, 30) == pytest.approx(28.571, rel=1e-4)
+    assert cap.cores(100, 10, utilisation=1) == pytest.approx(1)
+    assert cap.servers(28.571, 8) == 4 and cap.servers(32, 8) == 4 and cap.servers(0, 8) == 0
+    assert cap.rate_per_core(35) == pytest.approx(20)       # 0.7 × 1000 / 35
+    assert cap.users_per_core(35, think_s=30) == pytest.approx(600)
+    # 20,000 users need 30 one-core servers at 70% when 20,000 / Z × D / 0.7 = 30:
+    # Z = 20,000 × 0.035 / 21 = 33.3 s
+    assert cap.break_even_think_s(35) == pytest.approx(33.333, rel=1e-4)
+    assert cap.break_even_think_s(35, cores_per_server=8) == pytest.approx(4.1667, rel=1e-4)
+    assert cap.hit_mix(30, 2, 0.9) == pytest.approx(4.8)    # 0.9 × 2 + 0.1 × 30
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: cap.average_concurrency(-1, 2), "daily_users must be a positive number"),
+    (lambda: cap.average_concurrency(100, 25), "session_hours .* cannot exceed day_hours"),
+    (lambda: cap.peak_concurrency(100, 2, 0.5), "peak_factor must be at least 1"),
+    (lambda: cap.page_views_per_s(100, 0), "think_s must be a positive number"),
+    (lambda: cap.cores(10, 5, utilisation=1.5), "utilisation must be a share from 0 to 1"),
+    (lambda: cap.cores(10, 5, utilisation=0), "utilisation must be a positive number"),
+    (lambda: cap.servers(10, 0), "cores_per_server"),
+    (lambda: cap.hit_mix(30, 2, "most"), "hit_ratio must be a non-negative number"),
+    (lambda: cap.page_views_per_s(True, 30), "users must be a non-negative number"),
+])
+def test_bad_inputs_are_refused_by_name(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def costs(uncached=(32.0,), cached=(2.4,), limit="server"):
+    rows = [dict(config=c, variant=c, repeat=r, cpu_ms_per_view=v, cpu_ms_per_req_server=v,
+                 cpu_ms_per_req_app=v, cpu_ms_per_req_db=0.0, cpu_ms_per_req_proxy=0.0,
+                 asset_cpu_ms=0.0, limit=limit)
+            for c, values in (("uncached", uncached), ("per-view cache", cached),
+                              ("nginx microcache", (0.2,) * len(cached)))
+            for r, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_the_plan_is_the_arithmetic_per_scenario():
+    p = cap.plan(costs((30.0,), (3.0,)), cores_per_server=8)
+    row = p[(p.scenario.str.startswith("100,000 users")) & (p.config == "uncached")].iloc[0]
+    assert row.peak_page_views_s == pytest.approx(20_000 / cap.THINK_S)
+    assert row.cores == pytest.approx(20_000 / 30 * 0.030 / 0.7)
+    assert row.servers_of_8_cores == 4
+    mixed = cap.plan(costs((30.0,), (3.0,)), hit_ratio=0.5)
+    assert mixed[mixed.config == "cache hitting 50%"].cpu_ms_per_view.iloc[0] == 16.5
+    table = cap.plan_table(costs((30.0,), (3.0,)))
+    assert list(table.columns[:2]) == ["page views/s at the peak", "uncached"]
+
+
+def test_the_reference_costs_name_their_machine_and_keep_server_bound_points():
+    c = cap.reference_costs()
+    assert set(c.config) == set(cap.CONFIGS) and (c.limit == "server").all()
+    assert (c.cpu_ms_per_view > c.cpu_ms_per_req_server).all()  # the assets are added
+    assert "cores" in cap.measured_on(c) and "commit" in cap.measured_on(c)
+
+
+# --- the rules, every branch --------------------------------------------------------------
+@pytest.mark.parametrize("uncached, verdict", [
+    ((70.0, 72.0, 75.0), "holds"),                       # break-even ≥ 60 s: any plausible pace
+    ((30.0, 32.0, 35.0), "holds with conditions"),       # 29 to 33 s: users clicking that often
+    ((5.0, 6.0, 7.0), "does not hold"),                  # 4.8 to 6.7 s: quicker than TPC-W's 7 s
+    ((60.0, 66.0, 70.0), "inconclusive"),                # 57 to 67 s: straddles 60 s
+])
+def test_c15(uncached, verdict):
+    # break-even think time = 20,000 × D / (0.7 × 30 × 1000) s = D × 0.952 (D in ms)
+    assert rules.C15.decide(costs(uncached, (2.4,) * 3), NB, "full").verdict == verdict
+
+
+def test_c15_decides_on_server_bound_costs_only():
+    d = rules.C15.decide(costs((30.0,), (2.4,), limit="unexplained"), NB, "full")
+    assert d.verdict == "inconclusive" and "no valid point" in d.note
+
+
+@pytest.mark.parametrize("uncached, cached, verdict", [
+    ((1.0, 1.1), (0.1, 0.1), "holds"),                      # 10.6 to 11.6 cores uncached
+    ((32.0, 35.0), (2.3, 2.4), "holds with conditions"),    # ~24 cores cached, ~360 uncached
+    ((32.0, 35.0), (3.0, 3.5), "does not hold"),            # 31.7 to 37 cores cached
+    ((32.0, 35.0), (2.7, 3.0), "inconclusive"),             # 28.6 to 31.7: straddles 30
+])
+def test_c17(uncached, cached, verdict):
+    # Disqus: 7,407.4 page views/s at the peak; cores = 7,407.4 × D / 700 = D × 10.58 (D in ms)
+    assert rules.C17.decide(costs(uncached, cached), NB, "full").verdict == verdict
+
+
+def check_rows(p99, busy, limit="rate", variant=rules.C16_LOAD):
+    return pd.DataFrame([dict(variant=variant, repeat=r, p99_ms=p, server_cpus_busy=b,
+                              limit=limit) for r, (p, b) in enumerate(zip(p99, busy))])
+
+
+@pytest.mark.parametrize("p99, busy, verdict", [
+    ((80, 90, 100), (0.2, 0.21, 0.22), "holds"),
+    ((80, 90, 1500), (0.2, 0.21, 0.22), "inconclusive"),    # one slow window: straddles 1 s
+    ((1500, 1800, 2000), (0.2, 0.2, 0.2), "does not hold"),  # a second and more at the 99th
+    ((80, 90, 100), (0.8, 0.85, 0.9), "does not hold"),     # the core busier than a plan allows
+])
+def test_c16(p99, busy, verdict):
+    assert rules.C16.decide(check_rows(p99, busy), NB, "full").verdict == verdict
+
+
+def test_c16_ignores_a_late_generator_and_other_loads():
+    late = rules.C16.decide(check_rows((80,), (0.2,), limit="generator"), NB, "quick")
+    other = rules.C16.decide(check_rows((80,), (0.2,), variant="70% by the model (open)"),
+                             NB, "quick")
+    assert late.verdict == other.verdict == "inconclusive"
+    # one quick window is widened by ±20%: 900 ms straddles the 1 s line
+    assert rules.C16.decide(check_rows((900,), (0.2,)), NB, "quick").verdict == "inconclusive"
+
+
+# --- the open load ------------------------------------------------------------------------
+def test_a_poisson_schedule_has_the_rate_asked_and_is_seeded():
+    t = open_rate.schedule(200, 50, seed=3)
+    assert len(t) == pytest.approx(10_000, rel=0.05) and (np.diff(t) > 0).all()
+    assert (open_rate.schedule(200, 50, seed=3) == t).all()
+    gaps = np.diff(t)
+    assert gaps.std() / gaps.mean() == pytest.approx(1, abs=0.05)  # exponential gaps
+
+
+def test_a_window_counts_requests_by_their_intended_time():
+    # one request a second at t = 0.5 .. 9.5, each answered in 0.2 s; one sent late and slow
+    req = pd.DataFrame({"intended": np.arange(10) + 0.5, "sent": np.arange(10) + 0.5,
+                        "done": np.arange(10) + 0.7, "status": ["200"] * 10})
+    req.loc[5, ["sent", "done"]] = [5.6, 6.5]
+    req.loc[7, "status"] = "error: ReadTimeout"
+    s = open_rate.summarise(req, 2, 8)  # intended 2.5 .. 7.5: six requests
+    assert s["offered"] == 6 and s["requests"] == 5 and s["failures"] == 1
+    assert s["late_share"] == pytest.approx(1 / 6)  # 100 ms late > 20 ms
+    assert s["max_ms"] == pytest.approx(1000)
+    # in flight: five for 0.2 s, one for 1 s, within 6 s
+    assert s["in_flight_mean"] == pytest.approx((5 * 0.2 + 1.0) / 6)
+
+
+def test_an_open_points_limit():
+    base = dict(limit="unexplained", late_share=0.0, generator_load=0.2)
+    assert open_rate._open_limit(base) == validity.RATE
+    assert open_rate._open_limit({**base, "late_share": 0.05}) == "generator"
+    assert open_rate._open_limit({**base, "generator_load": 0.9}) == "generator"
+    assert open_rate._open_limit({**base, "limit": "server"}) == "server"
+    assert open_rate._open_limit({**base, "limit": "failures"}) == "failures"
+    assert validity.flags({}, validity.RATE)["limit"] == "rate"
+    with pytest.raises(ValueError, match="lim must be one of"):
+        validity.flags({}, "fast")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(url="127.0.0.1/", rate=10), "url must be an http:// URL"),
+    (dict(url="http://127.0.0.1/", rate=0), "rate must be a number of requests per second"),
+    (dict(url="http://127.0.0.1/", rate=5000), "at most 2000"),
+    (dict(url="http://127.0.0.1/", rate=10, duration=0), "duration"),
+])
+def test_an_open_point_refuses_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        open_rate.point("http://127.0.0.1:9/", **kwargs)
+
+
+def test_the_check_run_refuses_a_utilisation_at_capacity():
+    with pytest.raises(ValueError, match="utilisations must be below 1"):
+        cap.check_run(None, costs(), utilisations=(1.0,))
+    assert math.isclose(cap.c16_rate(), 2 * 100_000 / 86_400 * 2.4)
