@@ -640,8 +640,8 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
                                       ("U predicted (this run)", "^--"),
                                       ("U measured", "o-"))):
         mean, lo, hi = g[col].mean().reindex(x), g[col].min().reindex(x), g[col].max().reindex(x)
-        axes[0].errorbar(x, mean, yerr=[mean - lo, hi - mean], fmt=style, capsize=3,
-                         color=_PALETTE[i], label=col)
+        axes[0].errorbar(x, mean, yerr=[(mean - lo).clip(lower=0), (hi - mean).clip(lower=0)],
+                         fmt=style, capsize=3, color=_PALETTE[i], label=col)
     axes[0].set_xlabel("offered rate (requests/s, open Poisson arrivals)")
     axes[0].set_ylabel("server CPU busy (share of one core)")
     axes[0].set_ylim(0, 1.05)

@@ -244,7 +244,8 @@ def scenarios(daily_users: float = THREAD_DAILY_USERS,
               ) -> pd.DataFrame:
     """The traffic of each scenario at its peak, in page views a second: the thread's users
     (at the thread's own peak factor, its 20,000 at once), 100k hits a day (each hit a page
-    view: the costliest reading), and the cited sites' monthly figures."""
+    view: the costliest reading), and the cited sites' monthly figures; and in HTTP requests a
+    second, each page view with its ``ASSETS_PER_VIEW`` assets."""
     users = peak_concurrency(daily_users, session_hours, peak_factor)
     rows = [
         {"scenario": f"{daily_users:,.0f} users a day, {session_hours:g} h each",
@@ -260,7 +261,9 @@ def scenarios(daily_users: float = THREAD_DAILY_USERS,
         rows.append({"scenario": site,
                      "traffic": f"{per_month:,.0f} {kind} a month{note}",
                      "peak_page_views_s": per_month_to_peak_per_s(views, peak_factor)})
-    return pd.DataFrame(rows).set_index("scenario")
+    df = pd.DataFrame(rows).set_index("scenario")
+    df["peak_requests_s"] = [requests_per_s(v) for v in df.peak_page_views_s]
+    return df
 
 
 def plan(costs: pd.DataFrame, traffic: pd.DataFrame | None = None,

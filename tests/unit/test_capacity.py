@@ -89,6 +89,25 @@ def test_the_plan_is_the_arithmetic_per_scenario():
     assert list(table.columns[:2]) == ["page views/s at the peak", "uncached"]
 
 
+def test_scenarios_count_page_views_and_requests():
+    t = cap.scenarios(think_s=20)
+    first = t.iloc[0]
+    assert first.peak_page_views_s == pytest.approx(1000)  # 20,000 users, a page every 20 s
+    assert first.peak_requests_s == pytest.approx(5000)    # and four assets each
+    assert t.loc["Mahalo"].peak_page_views_s == pytest.approx(10e6 * 10 / cap.MONTH_S * 2.4)
+
+
+def test_the_check_plot_takes_repeats_that_agree(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    from scalelab import plots
+    pred = pd.DataFrame([{"offered req/s": 5.0, "U predicted (model)": 0.3381358281204697,  # mean < min by an ulp
+                          "U predicted (this run)": 0.1, "U measured": 0.12,
+                          "R measured (ms)": 40.0, "R M/M/1 (ms)": 30.0, "R M/D/1 (ms)": 28.0,
+                          "R M/M/1, measured U (ms)": 35.0, "repeat": r} for r in range(3)])
+    plots.predicted_vs_measured(pred)
+
+
 def test_the_reference_costs_name_their_machine_and_keep_server_bound_points():
     c = cap.reference_costs()
     assert set(c.config) == set(cap.CONFIGS) and (c.limit == "server").all()
