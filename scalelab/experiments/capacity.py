@@ -487,3 +487,27 @@ def predictions(check: pd.DataFrame, server_cpus: int = 1) -> pd.DataFrame:
                 "L in flight": r.in_flight_mean, "X × R": r.req_s * r.mean_ms / 1000,
                 "limit": r["limit"]})
     return pd.DataFrame(rows)
+
+
+def check_summary(pred: pd.DataFrame) -> dict:
+    """What the check run says, over every open point and repeat (medians): the CPU per page
+    below saturation ÷ at saturation, how far the measured utilisation ran from the model's
+    and from this run's prediction (measured ÷ predicted), and which M/M/1 estimate of the
+    mean response time came closer (its error as a share of the measured time)."""
+    if pred.empty:
+        raise ValueError("pred has no open point: run check_run first")
+    err = lambda col: float(((pred[col] - pred["R measured (ms)"]).abs()
+                             / pred["R measured (ms)"]).median())
+    return {
+        "points": int(len(pred)), "repeats": int(pred.repeat.nunique()),
+        "cpu_below_over_saturated": float(
+            (pred["CPU-ms per page here"] / pred["CPU-ms per page saturated"]).median()),
+        "u_measured_over_model": float((pred["U measured"] / pred["U predicted (model)"])
+                                       .median()),
+        "u_measured_over_this_run": float((pred["U measured"]
+                                           / pred["U predicted (this run)"]).median()),
+        "mm1_error": err("R M/M/1 (ms)"),
+        "mm1_measured_u_error": err("R M/M/1, measured U (ms)"),
+        "littles_l": float(pred["L in flight"].median()),
+        "littles_xr": float(pred["X × R"].median()),
+    }

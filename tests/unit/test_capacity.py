@@ -217,3 +217,18 @@ def test_the_check_run_refuses_a_utilisation_at_capacity():
     with pytest.raises(ValueError, match="utilisations must be below 1"):
         cap.check_run(None, costs(), utilisations=(1.0,))
     assert math.isclose(cap.c16_rate(), 2 * 100_000 / 86_400 * 2.4)
+
+
+def test_the_check_summary_says_which_input_predicted_better():
+    pred = pd.DataFrame([{"repeat": 0, "CPU-ms per page here": 33.0,
+                          "CPU-ms per page saturated": 30.0, "U measured": 0.77,
+                          "U predicted (model)": 0.7, "U predicted (this run)": 0.7,
+                          "R measured (ms)": 130.0, "R M/M/1 (ms)": 100.0,
+                          "R M/M/1, measured U (ms)": 143.5, "L in flight": 2.0,
+                          "X × R": 2.1}])
+    k = cap.check_summary(pred)
+    assert k["cpu_below_over_saturated"] == pytest.approx(1.1)
+    assert k["u_measured_over_model"] == pytest.approx(1.1)
+    assert k["mm1_error"] == pytest.approx(30 / 130) and k["mm1_measured_u_error"] < 0.11
+    with pytest.raises(ValueError, match="no open point"):
+        cap.check_summary(pred.iloc[:0])
