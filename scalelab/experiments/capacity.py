@@ -200,6 +200,7 @@ def reference_costs(assets_per_view: float = ASSETS_PER_VIEW) -> pd.DataFrame:
     asset_ms = float(asset.cpu_ms_per_req_server.median()) if len(asset) else math.nan
     meta = results.reference_meta("02-caching", "where-to-cache")
     env = meta.get("environment", {})
+    asset_env = results.reference_meta("04-static-offloading", "who-serves").get("environment", {})
     rows = []
     for config, variant in CONFIGS.items():
         for _, r in pages[pages.variant == variant].iterrows():
@@ -213,7 +214,8 @@ def reference_costs(assets_per_view: float = ASSETS_PER_VIEW) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     df.attrs["measured_on"] = (f"{env.get('cores', '?')} cores ({env.get('cpu_model', '?')}), "
                                f"commit {str(env.get('git_commit', '?'))[:7]}, "
-                               f"{str(meta.get('saved', '?'))[:10]}")
+                               f"{str(meta.get('saved', '?'))[:10]} (the asset's: commit "
+                               f"{str(asset_env.get('git_commit', '?'))[:7]})")
     return df[df.limit == "server"].reset_index(drop=True)
 
 
