@@ -29,6 +29,9 @@ def resolve(name: str) -> Path:
     return NOTEBOOKS_DIR / f"{matches[0]}.ipynb"
 
 
+HEADLESS = "SCALELAB_HEADLESS"  # set for the kernels of notebooks executed by papermill
+
+
 def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
             html_dir: Path | None = None, slides: bool = False, timeout: int = 1800,
             kernel: str = KERNEL) -> dict:
@@ -46,6 +49,9 @@ def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
     t0 = time.perf_counter()
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     os.environ["SCALELAB_PROGRESS"] = "0"  # progress bars would fill the saved outputs
+    # no live widgets in a headless run: nobody can move them, the exported page cannot run
+    # them, and nbclient can block on a widget's messages (jupyter/nbclient#312)
+    os.environ[HEADLESS] = "1"
     papermill.execute_notebook(str(src), str(executed), parameters={"MODE": mode},
                                kernel_name=kernel, cwd=str(NOTEBOOKS_DIR), progress_bar=False,
                                execution_timeout=timeout, log_output=False)

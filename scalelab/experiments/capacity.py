@@ -339,50 +339,70 @@ def think_time_curve(costs: pd.DataFrame, think_times: Sequence[float] = (
     return pd.DataFrame(rows)
 
 
+def model_line(daily_users: float, session_hours: float, think_s: float, peak_factor: float,
+               hit_ratio: float, miss_ms: float, hit_ms: float, cores_per_server: int) -> str:
+    """The model from traffic to servers in one line, for the sliders' values."""
+    users = peak_concurrency(daily_users, session_hours, peak_factor)
+    views = page_views_per_s(users, think_s)
+    per_view = hit_mix(miss_ms, hit_ms, hit_ratio)
+    need = cores(views, per_view)
+    return (f"{users:,.0f} users at the peak → {views:,.1f} page views/s → {per_view:.2f} "
+            f"CPU-ms a view → {need:,.1f} cores at {UTILISATION:.0%} → "
+            f"{servers(need, cores_per_server):,} server(s) of {cores_per_server} cores")
+
+
 def explore(costs: pd.DataFrame):
     """Sliders (ipywidgets) for daily users, session length, think time, peak factor, hit
     ratio and CPU per page, and the servers they need, recomputed as they move. Widgets run
-    only in a live kernel: the exported page shows ``plan_table`` instead."""
-    import ipywidgets as w
-    from IPython.display import display
+    only in a live kernel: executed headless (papermill sets ``SCALELAB_HEADLESS``: nobody
+    can move them there, an exported page cannot run them, and nbclient can block on their
+    messages), it shows the model's line at the thread's values instead."""
+    import os
+
+    from IPython.display import Markdown, display
 
     s = cost_summary(costs)
     miss, hit = s.loc["uncached", "cpu_ms_per_view"], s.loc["per-view cache", "cpu_ms_per_view"]
+    start = dict(daily_users=THREAD_DAILY_USERS, session_hours=THREAD_SESSION_HOURS,
+                 think_s=THINK_S, peak_factor=round(PEAK_FACTOR, 2), hit_ratio=0.0,
+                 miss_ms=round(miss, 2), hit_ms=round(hit, 2), cores_per_server=8)
+    from ..publish import HEADLESS
+
+    if os.environ.get(HEADLESS) == "1":
+        display(Markdown("*The sliders appear here in a live kernel (`make lab`). At the "
+                         "thread's values, uncached, the model gives:* "
+                         + model_line(**start)))
+        return
+    import ipywidgets as w
+
     style = {"description_width": "200px"}
     layout = w.Layout(width="560px")
-    def slider(kind, value, low, high, step, description):
-        return kind(value=value, min=low, max=high, step=step, description=description,
+
+    def slider(kind, name, low, high, step, description):
+        return kind(value=start[name], min=low, max=high, step=step, description=description,
                     style=style, layout=layout, continuous_update=False)
 
+    def number(name, description):
+        return w.FloatText(value=start[name], description=description, style=style,
+                           layout=layout)
+
     controls = dict(
-        daily_users=slider(w.IntSlider, THREAD_DAILY_USERS, 1_000, 10_000_000, 1_000,
-                           "daily users"),
-        session_hours=slider(w.FloatSlider, THREAD_SESSION_HOURS, 0.05, 8, 0.05,
-                             "session (hours)"),
-        think_s=slider(w.FloatSlider, THINK_S, 1, 300, 1, "think time (s)"),
-        peak_factor=slider(w.FloatSlider, round(PEAK_FACTOR, 2), 1, 10, 0.1, "peak factor"),
-        hit_ratio=slider(w.FloatSlider, 0.0, 0, 1, 0.01, "cache hit ratio"),
-        miss_ms=w.FloatText(value=round(miss, 2), description="CPU-ms per uncached view",
-                            style=style, layout=layout),
-        hit_ms=w.FloatText(value=round(hit, 2), description="CPU-ms per cached view",
-                           style=style, layout=layout),
-        cores_per_server=slider(w.IntSlider, 8, 1, 128, 1, "cores per server"),
+        daily_users=slider(w.IntSlider, "daily_users", 1_000, 10_000_000, 1_000, "daily users"),
+        session_hours=slider(w.FloatSlider, "session_hours", 0.05, 8, 0.05, "session (hours)"),
+        think_s=slider(w.FloatSlider, "think_s", 1, 300, 1, "think time (s)"),
+        peak_factor=slider(w.FloatSlider, "peak_factor", 1, 10, 0.1, "peak factor"),
+        hit_ratio=slider(w.FloatSlider, "hit_ratio", 0, 1, 0.01, "cache hit ratio"),
+        miss_ms=number("miss_ms", "CPU-ms per uncached view"),
+        hit_ms=number("hit_ms", "CPU-ms per cached view"),
+        cores_per_server=slider(w.IntSlider, "cores_per_server", 1, 128, 1, "cores per server"),
     )
     out = w.Output()
 
     def update(_=None) -> None:
-        v = {k: c.value for k, c in controls.items()}
         out.clear_output(wait=True)
         with out:
             try:
-                users = peak_concurrency(v["daily_users"], v["session_hours"], v["peak_factor"])
-                views = page_views_per_s(users, v["think_s"])
-                per_view = hit_mix(v["miss_ms"], v["hit_ms"], v["hit_ratio"])
-                need = cores(views, per_view)
-                print(f"{users:,.0f} users at the peak → {views:,.1f} page views/s → "
-                      f"{per_view:.2f} CPU-ms a view → {need:,.1f} cores at "
-                      f"{UTILISATION:.0%} → {servers(need, v['cores_per_server']):,} "
-                      f"server(s) of {v['cores_per_server']} cores")
+                print(model_line(**{k: c.value for k, c in controls.items()}))
             except ValueError as exc:
                 print(f"not a valid input: {exc}")
 

@@ -232,3 +232,25 @@ def test_the_check_summary_says_which_input_predicted_better():
     assert k["mm1_error"] == pytest.approx(30 / 130) and k["mm1_measured_u_error"] < 0.11
     with pytest.raises(ValueError, match="no open point"):
         cap.check_summary(pred.iloc[:0])
+
+
+def test_the_model_line_is_the_plan_in_words():
+    line = cap.model_line(100_000, 2, 30, 2.4, 0.5, 30.0, 2.0, 8)
+    # 20,000 users, 666.7 views/s, 16 ms a view (half hits at 2, half misses at 30):
+    # 666.7 × 0.016 ÷ 0.7 = 15.2 cores, 2 servers of 8
+    assert line == ("20,000 users at the peak → 666.7 page views/s → 16.00 CPU-ms a view → "
+                    "15.2 cores at 70% → 2 server(s) of 8 cores")
+
+
+def test_explore_shows_sliders_live_and_the_model_line_headless(monkeypatch):
+    import IPython.display
+    from scalelab.publish import HEADLESS
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    c = costs((30.0,), (2.0,))
+    monkeypatch.setenv(HEADLESS, "1")
+    cap.explore(c)
+    assert "cores at 70%" in shown[-1].data and "live kernel" in shown[-1].data
+    monkeypatch.delenv(HEADLESS)
+    cap.explore(c)  # builds the widgets without a kernel (ipywidgets' comms are no-ops)
+    assert type(shown[-1]).__name__ == "VBox" and len(shown[-1].children) == 9
