@@ -101,7 +101,9 @@ def test_compare_reports_hit_ratios_and_statement_counts(cstack):
     ttl = df.iloc[0]
     assert 0 < ttl["redis_hit_ratio"] <= 1
     assert ttl["db_statements"] > 0 and ttl["db_statements_per_req"] > 0
-    assert (df.loc[1:, "db_vote_count_queries"] >= 1).all()
+    # counters are sampled once a second and interpolated to the window's ends, so a 2 s
+    # window with a 1 s TTL may count 0.9 of a recomputation: counted, not a whole number
+    assert (df.loc[1:, "db_vote_count_queries"] > 0).all()
 
 
 def test_memcached_and_nginx_refuse_bad_parameters(run):

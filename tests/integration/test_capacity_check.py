@@ -63,9 +63,12 @@ def test_the_check_run_gives_each_prediction(cstack):
 
 
 def test_above_capacity_the_queue_shows_as_latency_not_a_lower_rate(cstack):
-    slow = open_rate.point(cstack, cstack.app_url + "/", rate=200, duration=2, warmup=0,
-                           variant="200/s")
-    assert slow["limit"] in ("server", "failures") and slow["limit"] != "rate"
-    assert slow["offered"] > 300  # the open load sent what it was asked to, answered or not
+    # about twice what the page's two workers serve on one core: a queue builds for 2 s
+    slow = open_rate.point(cstack, cstack.app_url + "/", rate=100, duration=2, warmup=0,
+                           variant="100/s")
+    # never passed off as a point at its offered rate (the server, or the generator juggling
+    # the queue's connections, limited it)
+    assert slow["limit"] != "rate"
+    assert slow["offered"] > 150  # the open load sent what it was asked to, answered or not
     assert slow["p99_ms"] > 1000  # the requests waited in the queue
     assert not generators_running()
