@@ -148,12 +148,16 @@ def summarise(requests: pd.DataFrame, t0: float, t1: float) -> dict:
 
 def _open_limit(rec: dict) -> str:
     """``derive``'s limit, with the open load's own: ``generator`` when it fell behind its
-    schedule, ``rate`` when nothing else limited the point (the offered rate did)."""
+    schedule; ``unexplained`` when the server CPUs were saturated but not by the servers'
+    own processes (a new connection per queued request costs the kernel there); ``rate``
+    when nothing else limited the point (the offered rate did)."""
     lim = rec["limit"]
     if lim in ("failures", "server"):
         return lim
     if rec["late_share"] > LATE_SHARE or rec["generator_load"] >= validity.GENERATOR_SATURATED:
         return "generator"
+    if rec.get("server_cpus_busy", 0) >= validity.SERVER_BUSY:
+        return "unexplained"  # the server CPUs were busy, but not with the servers' own work
     return validity.RATE
 
 

@@ -197,6 +197,8 @@ def test_an_open_points_limit():
     assert open_rate._open_limit({**base, "generator_load": 0.9}) == "generator"
     assert open_rate._open_limit({**base, "limit": "server"}) == "server"
     assert open_rate._open_limit({**base, "limit": "failures"}) == "failures"
+    # the server CPUs saturated, but not by the servers: never a point at its offered rate
+    assert open_rate._open_limit({**base, "server_cpus_busy": 0.99}) == "unexplained"
     assert validity.flags({}, validity.RATE)["limit"] == "rate"
     with pytest.raises(ValueError, match="lim must be one of"):
         validity.flags({}, "fast")
