@@ -22,16 +22,16 @@ setup:
 	@bash scripts/setup.sh
 
 reproduce: setup
-	$(PY) -m scalelab.cli reproduce --mode $(MODE)
+	$(PY) -m scalelab reproduce --mode $(MODE)
 	$(MAKE) --no-print-directory export
 
 export: setup
 	@bash scripts/setup-site-assets.sh
-	$(PY) -m scalelab.cli export
+	$(PY) -m scalelab export
 
 reference: setup
-	$(PY) -m scalelab.cli reference $(NB)
-	$(PY) -m scalelab.cli ledger --write-readme
+	$(PY) -m scalelab reference $(NB)
+	$(PY) -m scalelab ledger --write-readme
 
 test: setup
 	@bash scripts/setup-browser.sh
@@ -45,23 +45,23 @@ lab: setup
 
 notebook: setup
 	@test -n "$(NB)" || { echo "usage: make notebook NB=01 [MODE=quick|full]"; exit 2; }
-	$(PY) -m scalelab.cli notebook $(NB) --mode $(MODE)
+	$(PY) -m scalelab notebook $(NB) --mode $(MODE)
 
 slides: setup
 	@test -n "$(NB)" || { echo "usage: make slides NB=01 [MODE=quick|full]"; exit 2; }
-	$(PY) -m scalelab.cli notebook $(NB) --mode $(MODE) --slides
+	$(PY) -m scalelab notebook $(NB) --mode $(MODE) --slides
 
 bench: setup
 	$(PY) scripts/bench.py
 
 doctor: setup
-	$(PY) -m scalelab.cli doctor
+	$(PY) -m scalelab doctor
 
 down:
-	$(PY) -m scalelab.cli down
+	$(PY) -m scalelab down
 
 reap:
-	$(PY) -m scalelab.cli reap
+	$(PY) -m scalelab reap
 
 clean:
 	rm -rf build

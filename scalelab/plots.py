@@ -13,9 +13,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .analysis import summarize
-from .load.point import COMPONENTS
-from .validity import worst_limit
+from scalelab.verdicts.analysis import summarize
+from scalelab.measurement.point import COMPONENTS
+from scalelab.measurement.limits import worst_limit
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 COMPONENT_COLOURS = dict(zip(COMPONENTS, _PALETTE))  # a new component gets the next colour
@@ -340,7 +340,7 @@ def open_latency(runs: dict[str, pd.DataFrame], ax=None):
 
 def usl_shapes(curves: dict[str, tuple[float, float]], n_max: int = 64, ax=None):
     """Relative capacity X(N) / X(1) of the Universal Scalability Law for (sigma, kappa) pairs."""
-    from .experiments.workers import usl
+    from scalelab.verdicts.usl import usl
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
@@ -554,10 +554,10 @@ def cost_by_table_size(rows: pd.DataFrame, ax=None, metric: str = "cpu_ms_per_re
 
 
 def flame_graph(profile, ax=None, title: str = "", min_share: float = 0.01, max_depth: int = 200):
-    """A flame graph of a :class:`scalelab.profiler.Profile`: each frame a bar as wide as the
+    """A flame graph of a :class:`scalelab.measurement.profiler.Profile`: each frame a bar as wide as the
     share of samples with it on the stack, its callers below it; frames under ``min_share``
     are not drawn, labels only where they fit. Colour by layer (``profiler.LAYERS``)."""
-    from .profiler import LAYERS, OTHER, layer_of
+    from scalelab.measurement.profiler import LAYERS, OTHER, layer_of
 
     deepest = max((len(f) for f in profile.stacks.frames), default=1)
     ax = ax or plt.subplots(figsize=(13, max(6.0, min(deepest, max_depth) * 0.16)))[1]

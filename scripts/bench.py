@@ -33,7 +33,7 @@ def main() -> int:
     os.environ.setdefault("SCALELAB_PROGRESS", "1")
 
     from scalelab import Stack, Workload, run
-    from scalelab.notebook import fmt
+    from scalelab.publishing.notebook import fmt
     from scalelab.experiments.baseline import generator_capacity
 
     rows = []

@@ -3,7 +3,7 @@
 #   required: PostgreSQL (postgres, initdb, pg_ctl, pg_basebackup), Redis (redis-server), nginx,
 #             wrk (the independent load generator)
 #   optional: memcached, PgBouncer (experiments that need them skip with a visible note)
-# Order of lookup is the harness's own (scalelab.binaries): an environment variable override,
+# Order of lookup is the harness's own (scalelab.plumbing.binaries): an environment variable override,
 # the active conda env, PATH, Debian's versioned PostgreSQL directory. What is missing is
 # installed with apt on Debian as root; anyone else gets a precise message.
 set -euo pipefail
@@ -11,13 +11,13 @@ cd "$(dirname "$0")/.."
 PYBIN=.venv/bin/python
 # exit status of the check: 0 nothing missing, 1 missing (the packages are printed), else it failed
 set +e
-missing=$("$PYBIN" -m scalelab.binaries --missing-packages)
+missing=$("$PYBIN" -m scalelab.plumbing.binaries --missing-packages)
 status=$?
 set -e
 if [ "$status" = 0 ]; then
   exit 0
 elif [ "$status" != 1 ]; then
-  echo "setup: could not check the server binaries ($PYBIN -m scalelab.binaries exited $status)" >&2
+  echo "setup: could not check the server binaries ($PYBIN -m scalelab.plumbing.binaries exited $status)" >&2
   exit 1
 fi
 as_root=0
@@ -41,7 +41,7 @@ if [ "$as_root" = 1 ] && command -v apt-get >/dev/null && [ -f /etc/debian_versi
   fi
 else
   echo "setup: these server packages are missing: $missing" >&2
-  "$PYBIN" -m scalelab.binaries --explain >&2 || true
+  "$PYBIN" -m scalelab.plumbing.binaries --explain >&2 || true
   cat >&2 <<'MSG'
 Install them in one of these ways, then run make again:
   - Debian/Ubuntu as root:  apt-get install postgresql redis-server nginx-light memcached pgbouncer wrk
@@ -54,4 +54,4 @@ Install them in one of these ways, then run make again:
 MSG
   exit 1
 fi
-"$PYBIN" -m scalelab.binaries --missing-packages >/dev/null
+"$PYBIN" -m scalelab.plumbing.binaries --missing-packages >/dev/null

@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-python.sh
 bash scripts/setup-servers.sh
 # another Python for notebook 08's interpreter comparison, if this machine has one (optional)
-.venv/bin/python -m scalelab.interpreters --build || true
+.venv/bin/python -m scalelab.plumbing.interpreters --build || true
 # MathJax and reveal.js for exported pages; `make export` insists, other targets only warn
 bash scripts/setup-site-assets.sh || echo "setup: the site's scripts were not fetched (see above); exported pages will lack maths and slides until they are" >&2

@@ -15,7 +15,7 @@ os.environ["SCALELAB_PROGRESS"] = "0"
 @pytest.fixture(scope="session", autouse=True)
 def no_orphans_after_the_suite():
     """Every server and generator of ours must be gone when the suite ends."""
-    from scalelab import runs
+    from scalelab.plumbing import runs
 
     runs.reap_stale()
     yield

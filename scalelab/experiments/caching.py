@@ -15,11 +15,11 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from ..load import Workload
-from ..notebook import fmt
-from ..replay import replayable
-from ..results import done, keep
-from ..services.appserver import http_get
+from scalelab.load import Workload
+from scalelab.plumbing.numbers import fmt
+from scalelab.results.reference import replayable
+from scalelab.results import done, keep
+from scalelab.servers.appserver import http_get
 
 BACKENDS = ("locmem", "redis", "memcached", "db")
 TTLS = (1, 2, 5, 10, 30, 60, 300, 3600)  # the app's qa.cache_keys.TTLS: the ?ttl= it accepts

@@ -15,7 +15,7 @@ The CPU per request comes from the lab's reference results (``data/reference/``)
 machine and commit they were measured on: 02-caching's home page uncached, from Django's
 per-view cache and from nginx's microcache (one run, interleaved), and 04-static-offloading's
 cost of an asset served by nginx. The check run measures the same page here, now, under an
-open arrival rate (``scalelab.open_rate``) at the rate the model says one core sustains.
+open arrival rate (``scalelab.load.open_rate``) at the rate the model says one core sustains.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import open_rate, results, wrk
-from ..checks import check_int
-from ..cpus import CpuLayout
-from ..replay import replayable
-from ..results import done, keep
-from ..stack import Stack
+from scalelab.load import open_rate, wrk
+from scalelab import results
+from scalelab.plumbing.checks import check_int
+from scalelab.plumbing.kernel import headless
+from scalelab.plumbing.cpus import CpuLayout
+from scalelab.results.reference import replayable
+from scalelab.results import done, keep
+from scalelab.servers.stack import Stack
 
 # --- the thread's numbers (docs/claims.md C15 to C17) ------------------------------------
 THREAD_DAILY_USERS = 100_000   # "100,000 users daily"
@@ -357,8 +359,6 @@ def explore(costs: pd.DataFrame):
     only in a live kernel: executed headless (papermill sets ``SCALELAB_HEADLESS``: nobody
     can move them there, an exported page cannot run them, and nbclient can block on their
     messages), it shows the model's line at the thread's values instead."""
-    import os
-
     from IPython.display import Markdown, display
 
     s = cost_summary(costs)
@@ -366,9 +366,7 @@ def explore(costs: pd.DataFrame):
     start = dict(daily_users=THREAD_DAILY_USERS, session_hours=THREAD_SESSION_HOURS,
                  think_s=THINK_S, peak_factor=round(PEAK_FACTOR, 2), hit_ratio=0.0,
                  miss_ms=round(miss, 2), hit_ms=round(hit, 2), cores_per_server=8)
-    from ..publish import HEADLESS
-
-    if os.environ.get(HEADLESS) == "1":
+    if headless():
         display(Markdown("*The sliders appear here in a live kernel (`make lab`). At the "
                          "thread's values, uncached, the model gives:* "
                          + model_line(**start)))

@@ -23,14 +23,15 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from .. import binaries, paths, wrk
-from ..checks import check_int
-from ..cpus import CpuLayout, pinned
-from ..replay import replayable
-from ..results import done, keep
-from ..services import AppConfig
-from ..stack import Stack
-from ..validity import one_user_limit
+from scalelab.plumbing import binaries, paths
+from scalelab.load import wrk
+from scalelab.plumbing.checks import check_int
+from scalelab.plumbing.cpus import CpuLayout, pinned
+from scalelab.results.reference import replayable
+from scalelab.results import done, keep
+from scalelab.servers import AppConfig
+from scalelab.servers.stack import Stack
+from scalelab.measurement.limits import one_user_limit
 
 # --- the stack ------------------------------------------------------------------------------
 WORKERS = 2  # app workers: two concurrent votes are enough to collide

@@ -19,15 +19,15 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import wrk
-from ..checks import check_int
-from ..cpus import CpuLayout, pinned
-from ..replay import replayable
-from ..results import done, keep
-from ..runs import Run
-from ..processes import stop_group
-from ..stack import Stack
-from ..validity import one_user_limit
+from scalelab.load import wrk
+from scalelab.plumbing.checks import check_int
+from scalelab.plumbing.cpus import CpuLayout, pinned
+from scalelab.results.reference import replayable
+from scalelab.results import done, keep
+from scalelab.plumbing.runs import Run
+from scalelab.plumbing.processes import stop_group
+from scalelab.servers.stack import Stack
+from scalelab.measurement.limits import one_user_limit
 
 STACKS = {"primary only": {}, "with a replica": {"read_replica": True}}
 READ_YOUR_WRITES_S = 5  # the fix: a writer's reads go to the primary this long

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..checks import check_int
+from scalelab.plumbing.checks import check_int
 
 
 def _positive(name: str, value) -> float:

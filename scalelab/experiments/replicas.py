@@ -21,14 +21,14 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from .. import wrk
-from ..checks import check_choice, check_int
-from ..cpus import CpuLayout, pinned
-from ..replay import replayable
-from ..results import done, keep
-from ..services.nginx import BALANCE
-from ..stack import Stack
-from ..validity import one_user_limit
+from scalelab.load import wrk
+from scalelab.plumbing.checks import check_choice, check_int
+from scalelab.plumbing.cpus import CpuLayout, pinned
+from scalelab.results.reference import replayable
+from scalelab.results import done, keep
+from scalelab.servers.nginx import BALANCE
+from scalelab.servers.stack import Stack
+from scalelab.measurement.limits import one_user_limit
 
 PAGES = {"page": "/", "cached page": "/c/view/"}  # the uncached home page; from the view cache
 ENGINES = {  # session engine -> the Stack settings that give it

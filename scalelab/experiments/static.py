@@ -32,15 +32,15 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .. import wrk
-from ..checks import check_choice, check_int
-from ..cpus import CpuLayout, pinned
-from ..processes import stop_group
-from ..replay import replayable
-from ..results import done, keep
-from ..runs import Run
-from ..stack import Stack
-from ..validity import one_user_limit
+from scalelab.load import wrk
+from scalelab.plumbing.checks import check_choice, check_int
+from scalelab.plumbing.cpus import CpuLayout, pinned
+from scalelab.plumbing.processes import stop_group
+from scalelab.results.reference import replayable
+from scalelab.results import done, keep
+from scalelab.plumbing.runs import Run
+from scalelab.servers.stack import Stack
+from scalelab.measurement.limits import one_user_limit
 
 VISITS = ("first", "revalidate", "fresh")  # empty cache; validators only; within lifetimes
 ASSET_RE = re.compile(r"""<(?:link[^>]+href|script[^>]+src|img[^>]+src)=["']([^"']+)["']""",
@@ -456,7 +456,7 @@ def wire_against_backend(loads: pd.DataFrame, backend: pd.DataFrame) -> pd.DataF
     """Per link speed and repeat: what compression saves a first visit (ms), what the assets'
     lifetimes save a repeat visit against revalidating (ms), what the cached page saves in
     the backend (ms), and compression's saving ÷ the backend's (``rules.wire_savings``)."""
-    from ..rules import wire_savings
+    from scalelab.verdicts.rules import wire_savings
 
     return wire_savings(pd.concat([loads, backend], ignore_index=True))
 

@@ -13,14 +13,16 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import interpreters, profiler, wrk
-from ..checks import check_int
-from ..cpus import CpuLayout
-from ..processes import stop_group
-from ..replay import replayable
-from ..results import done, keep
-from ..runs import Run
-from ..stack import Stack
+from scalelab.plumbing import interpreters
+from scalelab.measurement import profiler
+from scalelab.load import wrk
+from scalelab.plumbing.checks import check_int
+from scalelab.plumbing.cpus import CpuLayout
+from scalelab.plumbing.processes import stop_group
+from scalelab.results.reference import replayable
+from scalelab.results import done, keep
+from scalelab.plumbing.runs import Run
+from scalelab.servers.stack import Stack
 
 WORKERS = 2
 
@@ -147,7 +149,7 @@ def beside_design(swap_rows: pd.DataFrame, floor_rows: pd.DataFrame) -> pd.DataF
     """The gains of swapping framework layers (this run) beside those of the database fixes
     (07's reference run: the index at its largest table, the N+1 fix) and of the per-view
     cache (this run): server CPU per request before ÷ after, each within its own run."""
-    from ..results import load_reference
+    from scalelab.results import load_reference
 
     g = gains(swap_rows)
     out = [("swap the ORM for raw SQL", g.loc["raw SQL + Django templates", "gain"], "this run"),
@@ -201,7 +203,7 @@ def interpreters_compared(stack: Stack, connections: int = 8, duration: int = 3,
                           warmup: int = 1, repeats: int = 1, layout: CpuLayout | None = None,
                           on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """The home page and the question API on the lab's Python and on the newest other
-    interpreter whose app venv is built (``scalelab.interpreters``), interleaved; the app
+    interpreter whose app venv is built (``scalelab.plumbing.interpreters``), interleaved; the app
     restarts between them. With no other interpreter, only the lab's own rows (column
     ``interpreter``)."""
     check_int("repeats", repeats, 1, 50)

@@ -15,15 +15,15 @@ One module per job:
 
 A point's figures come from its window only (warm-up thrown away): requests, failures and
 latency percentiles from per-second histograms the locustfile writes; CPU time of every server
-process tree and of the generator from :class:`~scalelab.measure.CpuSampler`.
+process tree and of the generator from :class:`~scalelab.measurement.cpu_sampler.CpuSampler`.
 """
 
-from .api import compare, run, sweep
-from .locust import Interrupted, Terminated, run_locust
-from .point import COLUMNS, COMPONENTS, derive, describe_columns, start_sampler
-from .target import Target, as_target
-from .windows import FLUSH_LAG, percentile
-from .workload import PAGES, TEMPLATE_FIELDS, Workload, check_url
+from scalelab.load.api import compare, run, sweep
+from scalelab.load.locust import Interrupted, Terminated, run_locust
+from scalelab.measurement.point import COLUMNS, COMPONENTS, derive, describe_columns, start_sampler
+from scalelab.measurement.target import Target, as_target
+from scalelab.load.windows import FLUSH_LAG, percentile
+from scalelab.load.workload import PAGES, TEMPLATE_FIELDS, Workload, check_url
 
 __all__ = ["COLUMNS", "COMPONENTS", "FLUSH_LAG", "Interrupted", "PAGES", "TEMPLATE_FIELDS", "Target",
            "Terminated", "Workload", "as_target", "check_url", "compare", "derive",

@@ -8,14 +8,14 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from ..checks import check_int
-from ..cpus import CpuLayout
-from ..replay import replayable
-from ..results import finished
-from .locust import run_locust
-from .point import frame, warn_failures
-from .target import as_target
-from .workload import Workload
+from scalelab.plumbing.checks import check_int
+from scalelab.plumbing.cpus import CpuLayout
+from scalelab.results.reference import replayable
+from scalelab.results import finished
+from scalelab.load.locust import run_locust
+from scalelab.measurement.point import frame, warn_failures
+from scalelab.measurement.target import as_target
+from scalelab.load.workload import Workload
 
 
 def _check_workload(workload) -> None:

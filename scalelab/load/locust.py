@@ -23,15 +23,15 @@ from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
-from .. import paths
-from ..cpus import CpuLayout, default_layout
-from ..measure import CpuSampler, tree_rss_bytes
-from ..processes import spawn, stop_group, wrap_command
-from ..runs import Run
-from .point import derive, start_sampler
-from .target import Target
-from .windows import FLUSH_LAG, Step, cut
-from .workload import Workload
+from scalelab.plumbing import paths
+from scalelab.plumbing.cpus import CpuLayout, default_layout
+from scalelab.measurement.cpu_sampler import CpuSampler, tree_rss_bytes
+from scalelab.plumbing.processes import spawn, stop_group, wrap_command
+from scalelab.plumbing.runs import Run
+from scalelab.measurement.point import derive, start_sampler
+from scalelab.measurement.target import Target
+from scalelab.load.windows import FLUSH_LAG, Step, cut
+from scalelab.load.workload import Workload
 
 
 class Interrupted(KeyboardInterrupt):

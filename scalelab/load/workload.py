@@ -3,11 +3,12 @@ on the URLs they may request: only {qid} and {tag} in a path, only this machine 
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import urllib.parse
 from dataclasses import asdict, dataclass, field
+
+from scalelab.plumbing.loopback import check_url
 
 PAGES: dict[str, tuple[str, str]] = {
     "home": ("GET", "/"),
@@ -119,20 +120,3 @@ def check_page_url(page: str, url: str) -> None:
         if "{" not in sample:
             check_url(sample)
             break
-
-
-def check_url(url: str) -> str:
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ValueError(f"target must be a Stack or an http(s) URL, not {url!r}")
-    host = parsed.hostname
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback and os.environ.get("SCALELAB_ALLOW_REMOTE_TARGET") != "1":
-        raise ValueError(
-            f"target {url!r} is not on this machine; load tests target loopback unless you set "
-            "SCALELAB_ALLOW_REMOTE_TARGET=1 for a deployment you own (see README, 'Load from "
-            "several machines')")
-    return url.rstrip("/")

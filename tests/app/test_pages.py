@@ -141,7 +141,7 @@ def test_harmless_input_is_never_a_500(client, seeded, settings, url, status):
     ({"QA_STATIC_MODE": "cdn"}, "QA_STATIC_MODE")])
 def test_a_bad_static_setting_stops_start_up_naming_the_variable(env, message):
     """Settings are read in a fresh interpreter: the app refuses to start, and says why."""
-    from scalelab import paths
+    from scalelab.plumbing import paths
 
     done = subprocess.run([sys.executable, "-c", "import django; django.setup()"],
                           cwd=paths.APP_DIR, capture_output=True, text=True, timeout=60,

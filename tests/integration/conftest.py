@@ -1,7 +1,7 @@
 import pytest
 
 from scalelab import Stack
-from scalelab.runs import Run
+from scalelab.plumbing.runs import Run
 
 TEST_QUESTIONS = 2_000
 

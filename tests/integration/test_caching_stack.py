@@ -7,10 +7,11 @@ import urllib.request
 import psutil
 import pytest
 
-from scalelab import Stack, Workload, binaries, compare
+from scalelab import Stack, Workload, compare
+from scalelab.plumbing import binaries
 from scalelab.experiments import caching as cx
-from scalelab.services import Memcached, Nginx
-from scalelab.services.appserver import http_get
+from scalelab.servers import Memcached, Nginx
+from scalelab.servers.appserver import http_get
 
 Q = 2_000
 needs_memcached = pytest.mark.skipif(not binaries.find("memcached").ok,

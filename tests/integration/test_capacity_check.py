@@ -9,7 +9,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from scalelab import Stack, open_rate, rules
+from scalelab import Stack
+from scalelab.load import open_rate
+from scalelab.verdicts import rules
 from scalelab.experiments import capacity as cap
 
 
@@ -23,7 +25,7 @@ def generators_running():
     found = []
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if "scalelab.open_rate" in " ".join(p.info["cmdline"] or []):
+            if "scalelab.load.open_rate" in " ".join(p.info["cmdline"] or []):
                 found.append(p.pid)
         except psutil.Error:
             continue

@@ -6,7 +6,8 @@ import urllib.request
 
 import pytest
 
-from scalelab import Stack, binaries
+from scalelab import Stack
+from scalelab.plumbing import binaries
 from scalelab.experiments import db_design as dd
 
 Q = 2_000

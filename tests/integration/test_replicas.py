@@ -9,7 +9,8 @@ import urllib.request
 import psutil
 import pytest
 
-from scalelab import Stack, wrk
+from scalelab import Stack
+from scalelab.load import wrk
 from scalelab.experiments import replicas as rx
 
 Q = 2_000

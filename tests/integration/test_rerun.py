@@ -4,7 +4,7 @@ nothing can stop."""
 import psutil
 
 from scalelab import Stack
-from scalelab import stack as stack_module
+from scalelab.servers import stack as stack_module
 
 TEST_QUESTIONS = 2_000  # the integration tests' data set (conftest.py)
 

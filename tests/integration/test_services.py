@@ -10,9 +10,9 @@ import time
 import psutil
 import pytest
 
-from scalelab import binaries, paths, runs
-from scalelab.services import Postgres, Redis, ServiceError
-from scalelab.services import base as services_base
+from scalelab.plumbing import binaries, paths, runs
+from scalelab.servers import Postgres, Redis, ServiceError
+from scalelab.servers import base as services_base
 
 
 def gone(pids, timeout=10):
@@ -96,8 +96,8 @@ def test_servers_die_with_their_owner_even_on_sigkill(tmp_path):
     """The parent-death signal: kill -9 the owner, the servers follow."""
     code = textwrap.dedent(f"""
         import os, sys, time
-        from scalelab.runs import Run
-        from scalelab.services import Postgres, Redis
+        from scalelab.plumbing.runs import Run
+        from scalelab.servers import Postgres, Redis
         run = Run.create("orphan-test")
         pg, r = Postgres(run).start(), Redis(run).start()
         print(pg.pid, r.pid, flush=True)

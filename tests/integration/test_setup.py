@@ -4,7 +4,7 @@ with the fix."""
 import os
 import subprocess
 
-from scalelab import paths
+from scalelab.plumbing import paths
 
 
 def _run(env_extra):

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from scalelab import Stack, Workload, results, run, sweep
-from scalelab.services.appserver import http_get
+from scalelab.servers.appserver import http_get
 
 TEST_QUESTIONS = 2_000  # as in conftest.py
 
@@ -129,7 +129,7 @@ def test_an_interrupted_sweep_keeps_its_finished_points(stack, results_dir):
               on_point=save_then_interrupt)
     saved, _ = results.load("tests", "interrupted")
     assert list(saved["users"]) == [1]
-    from scalelab import runs
+    from scalelab.plumbing import runs
     assert not [p for p in runs.ours(include_other_live_owners=False)
                 if "locust" in " ".join(p.cmdline())]
 

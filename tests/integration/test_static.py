@@ -8,7 +8,8 @@ import urllib.request
 
 import pytest
 
-from scalelab import Stack, paths
+from scalelab import Stack
+from scalelab.plumbing import paths
 
 pytestmark = pytest.mark.integration
 STATIC = paths.APP_DIR / "qa" / "static" / "qa"

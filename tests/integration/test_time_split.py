@@ -9,9 +9,12 @@ import urllib.request
 import psutil
 import pytest
 
-from scalelab import Stack, interpreters, profiler, wrk
+from scalelab import Stack
+from scalelab.plumbing import interpreters
+from scalelab.measurement import profiler
+from scalelab.load import wrk
 from scalelab.experiments import time_split as ts
-from scalelab.runs import Run
+from scalelab.plumbing.runs import Run
 
 Q = 2_000
 

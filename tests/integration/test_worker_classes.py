@@ -7,8 +7,8 @@ import pytest
 
 from scalelab import Stack
 from scalelab.experiments import workers
-from scalelab.services import SlowUpstream
-from scalelab.services.appserver import http_get
+from scalelab.servers import SlowUpstream
+from scalelab.servers.appserver import http_get
 
 
 @pytest.mark.parametrize("config", workers.configurations(1, "quick"), ids=lambda c: c.label)

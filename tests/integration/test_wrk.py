@@ -3,7 +3,8 @@ drained server before each window, and the calibration's done-criterion."""
 
 import pytest
 
-from scalelab import Stack, Workload, wrk
+from scalelab import Stack, Workload
+from scalelab.load import wrk
 
 TEST_QUESTIONS = 2_000
 
@@ -64,7 +65,7 @@ def test_a_tuple_of_urls_is_requested_in_turn_and_a_pause_slows_each_connection(
     row = wrk.point(vstack, turn, connections=2, duration=1, warmup=0)
     assert row["urls"] == 2 and row["requests"] > 10
     assert 0.4 <= row["failures"] / row["requests"] <= 0.6, row
-    from scalelab.runs import Run
+    from scalelab.plumbing.runs import Run
 
     run = Run.create("test-wrk-pause")
     try:  # 2 connections, each pausing 100 ms: at most 20 requests a second

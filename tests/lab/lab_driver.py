@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from scalelab.processes import spawn, stop_group
+from scalelab.plumbing.processes import spawn, stop_group
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 

@@ -9,7 +9,7 @@ import pytest
 
 from lab_driver import (CLOSE_ALL, EXECUTE, KERNEL_NAME, KERNEL_STATE, PENDING_CELLS, RESTART,
                         RUN_ALL, SAVE, Lab)
-from scalelab import paths, runs
+from scalelab.plumbing import paths, runs
 
 NOTEBOOK = "00-start-here.ipynb"
 pytestmark = pytest.mark.lab

@@ -11,7 +11,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from scalelab import paths, runs, site
+from scalelab.plumbing import paths, runs
+from scalelab.publishing import site
 
 pytestmark = pytest.mark.lab
 SHOTS = paths.PROJECT_ROOT / "build" / "site-screenshots"

@@ -7,16 +7,16 @@ import re
 import nbformat
 import pytest
 
-from scalelab import publish
+from scalelab.publishing import execution
 
-NAMES = publish.available()
+NAMES = execution.available()
 SECTIONS = ("## Learning objectives", "## Prerequisites and time", "## Parameters",
             "## Key takeaways", "## Exercises", "## References", "## What's next")
 MEASURING = [n for n in NAMES if n[0].isdigit()]  # the primer simulates; it measures nothing
 
 
 def _nb(name):
-    return nbformat.read(publish.resolve(name), as_version=4)
+    return nbformat.read(execution.resolve(name), as_version=4)
 
 
 def test_there_are_notebooks():
@@ -36,7 +36,7 @@ def test_shape(name):
         assert section in text, f"{name} lacks {section}"
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1 and 'MODE = "quick"' in params[0].source
-    assert nb.metadata.kernelspec.name == publish.KERNEL
+    assert nb.metadata.kernelspec.name == execution.KERNEL
     assert "| concept |" in text, "prerequisites as a table: concepts and where they come from"
     exercises = next(c.source for c in nb.cells if c.source.startswith("## Exercises"))
     numbered = re.findall(r"^(\d+)\. ", exercises, flags=re.M)
@@ -68,7 +68,7 @@ def test_shape(name):
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_in_quick_mode(name, tmp_path, results_dir):
-    res = publish.execute(name, mode="quick", out_dir=tmp_path / "nb", html_dir=tmp_path / "html")
+    res = execution.execute(name, mode="quick", out_dir=tmp_path / "nb", html_dir=tmp_path / "html")
     nb = nbformat.read(res["executed"], as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.output_type == "error"]
@@ -86,12 +86,12 @@ def test_runs_in_quick_mode(name, tmp_path, results_dir):
 def test_reference_mode_shows_the_reference_run_and_starts_nothing(name, tmp_path, results_dir):
     """What `make export` does: no server, no run folder, nothing written, and verdicts decided
     again from the recorded rows equal to the ones the reference run saved."""
-    from scalelab import paths, runs
+    from scalelab.plumbing import paths, runs
 
     runs_before = set(paths.runs_dir().glob("*")) if paths.runs_dir().exists() else set()
     ours_before = {p.pid for p in runs.ours(include_other_live_owners=False)}
     reference_before = {p: p.stat().st_mtime for p in paths.reference_dir().rglob("*")}
-    res = publish.execute(name, mode="reference", out_dir=tmp_path / "nb", html_dir=False,
+    res = execution.execute(name, mode="reference", out_dir=tmp_path / "nb", html_dir=False,
                           timeout=300)
     nb = nbformat.read(res["executed"], as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from scalelab.analysis import knee, summarize, utilisation_capacity
+from scalelab.verdicts.analysis import knee, summarize, utilisation_capacity
 
 
 def test_summarize_gives_mean_min_max_and_cv_per_group_and_the_worst_limit():

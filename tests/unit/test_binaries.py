@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from scalelab import binaries
+from scalelab.plumbing import binaries
 
 
 def make_exe(directory, *names):

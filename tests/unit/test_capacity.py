@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalelab import open_rate, rules, validity
+from scalelab.load import open_rate
+from scalelab.verdicts import rules
+from scalelab.measurement import limits
 from scalelab.experiments import capacity as cap
 
 NB = "09-capacity-planning"
@@ -192,16 +194,16 @@ def test_a_window_counts_requests_by_their_intended_time():
 
 def test_an_open_points_limit():
     base = dict(limit="unexplained", late_share=0.0, generator_load=0.2)
-    assert open_rate._open_limit(base) == validity.RATE
+    assert open_rate._open_limit(base) == limits.RATE
     assert open_rate._open_limit({**base, "late_share": 0.05}) == "generator"
     assert open_rate._open_limit({**base, "generator_load": 0.9}) == "generator"
     assert open_rate._open_limit({**base, "limit": "server"}) == "server"
     assert open_rate._open_limit({**base, "limit": "failures"}) == "failures"
     # the server CPUs saturated, but not by the servers: never a point at its offered rate
     assert open_rate._open_limit({**base, "server_cpus_busy": 0.99}) == "unexplained"
-    assert validity.flags({}, validity.RATE)["limit"] == "rate"
+    assert limits.flags({}, limits.RATE)["limit"] == "rate"
     with pytest.raises(ValueError, match="lim must be one of"):
-        validity.flags({}, "fast")
+        limits.flags({}, "fast")
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -246,7 +248,7 @@ def test_the_model_line_is_the_plan_in_words():
 
 def test_explore_shows_sliders_live_and_the_model_line_headless(monkeypatch):
     import IPython.display
-    from scalelab.publish import HEADLESS
+    from scalelab.plumbing.kernel import HEADLESS
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
     c = costs((30.0,), (2.0,))

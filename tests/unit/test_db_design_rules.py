@@ -4,10 +4,10 @@ the pure parts of its experiments: plans read, settings compared, bad parameters
 import pandas as pd
 import pytest
 
-from scalelab import rules
+from scalelab.verdicts import rules
 from scalelab.experiments import db_design as dd
-from scalelab.stack import Stack
-from scalelab.stack_config import StackConfig
+from scalelab.servers.stack import Stack
+from scalelab.servers.stack_config import StackConfig
 
 NB = "07-database-design"
 

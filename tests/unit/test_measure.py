@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from scalelab.cpus import CpuLayout
+from scalelab.plumbing.cpus import CpuLayout
 from scalelab.load import percentile
 from scalelab.load.locust import RunContext, measured_points
-from scalelab.measure import CpuSampler, tree_cpu_seconds
+from scalelab.measurement.cpu_sampler import CpuSampler, tree_cpu_seconds
 
 
 def test_percentile_from_histogram():
@@ -120,7 +120,7 @@ def test_docs_column_page_is_generated_from_the_schema():
 
     page = Path(__file__).parents[2] / "docs" / "columns.md"
     assert page.read_text() == describe_columns(), \
-        "docs/columns.md is stale: .venv/bin/python -m scalelab.cli columns > docs/columns.md"
+        "docs/columns.md is stale: .venv/bin/python -m scalelab columns > docs/columns.md"
 
 
 def test_every_column_a_point_gets_is_declared():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from scalelab import notebook
+from scalelab.publishing import notebook
 from scalelab.load import Interrupted
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from scalelab import profiler
+from scalelab.measurement import profiler
 from scalelab.experiments import time_split as ts
 
 RAW = """process 123:"gunicorn: worker";thread (0x7f) MainThread;run (gunicorn/arbiter.py:10);handle (django/core/handlers/base.py:5);render (django/template/base.py:9) 60
@@ -48,7 +48,7 @@ def test_bad_profile_settings_are_refused():
 
 
 def test_other_interpreters_exclude_the_labs_own_version_and_pin_the_labs_packages():
-    from scalelab import interpreters
+    from scalelab.plumbing import interpreters
 
     me = interpreters.own()
     for it in interpreters.candidates():

@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scalelab import claims, paths, results
+from scalelab.verdicts import claims
+from scalelab.plumbing import paths
+from scalelab import results
 
 
 def test_save_and_load_with_metadata(results_dir):
@@ -44,7 +46,7 @@ def test_a_verdict_is_flagged_when_its_results_are_not_from_one_complete_run(res
     results.save(pd.DataFrame([{"users": 1}]), "01-baseline", "sweep")
     results.save(pd.DataFrame([row]), "01-baseline", "verdicts")
     assert results.consistency("01-baseline") == ""
-    monkeypatch.setattr(results, "session", lambda: "another-kernel")  # a restarted kernel
+    monkeypatch.setattr(results.store, "session", lambda: "another-kernel")  # a restarted kernel
     w = results.ResultWriter("01-baseline", "sweep")
     w({"users": 1})  # interrupted after one point
     why = results.consistency("01-baseline")
@@ -79,7 +81,7 @@ def test_claims_ledger_has_all_nineteen():
 def test_ledger_lists_every_notebook_that_decided_a_claim_in_the_reference(tmp_path,
                                                                              monkeypatch):
     """The ledger comes from data/reference/ only: a local run changes nothing in it."""
-    from scalelab import ledger
+    from scalelab.publishing import ledger
 
     monkeypatch.setenv("SCALELAB_REFERENCE_DIR", str(tmp_path / "reference"))
     monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(tmp_path / "reference"))  # to write it
@@ -112,7 +114,7 @@ def test_ledger_lists_every_notebook_that_decided_a_claim_in_the_reference(tmp_p
 
 
 def test_pruning_keeps_live_runs(tmp_path, monkeypatch):
-    from scalelab import runs
+    from scalelab.plumbing import runs
 
     monkeypatch.setenv("SCALELAB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path / "state"))
@@ -199,15 +201,15 @@ def test_a_save_cut_between_its_two_files_is_read_as_the_newer_csv_flagged_incom
 
 def test_run_times_are_quoted_from_recorded_runs_not_guessed(results_dir, tmp_path,
                                                                monkeypatch):
-    from scalelab import ledger, notebook, publish
+    from scalelab.publishing import ledger, notebook, execution
 
     monkeypatch.setenv("SCALELAB_REFERENCE_DIR", str(tmp_path / "reference"))
     assert "No run time measured yet" in notebook.time_to_run("01-baseline", "quick")
-    publish.record_time("01-baseline", "quick", 81.4)
+    execution.record_time("01-baseline", "quick", 81.4)
     assert "**81 s**" in notebook.time_to_run("01-baseline", "quick")
     assert "none recorded yet" in ledger.times(), "the README quotes the reference only"
     monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(tmp_path / "reference"))
-    for name in publish.available():
-        publish.record_time(name, "quick", 60.0)
-    assert ledger.times().endswith(f"quick mode {', '.join(n.split('-')[0] + ' 60 s' for n in publish.available())} "
-                                   f"({len(publish.available()):.0f} minutes in all).")
+    for name in execution.available():
+        execution.record_time(name, "quick", 60.0)
+    assert ledger.times().endswith(f"quick mode {', '.join(n.split('-')[0] + ' 60 s' for n in execution.available())} "
+                                   f"({len(execution.available()):.0f} minutes in all).")

@@ -6,7 +6,7 @@ Each test asks what data would break the rule: a rule that no row can make fail 
 import pandas as pd
 import pytest
 
-from scalelab import rules
+from scalelab.verdicts import rules
 
 
 def sweep_rows(points, limit="server"):

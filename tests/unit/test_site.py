@@ -3,7 +3,8 @@
 import nbformat
 import pytest
 
-from scalelab import ledger, paths, publish, site
+from scalelab.publishing import ledger, execution, site
+from scalelab.plumbing import paths
 
 
 def test_links_to_notebooks_and_docs_point_to_their_pages():
@@ -24,8 +25,8 @@ def test_every_glossary_link_in_a_notebook_has_its_term():
 
     anchors = set(re.findall(r'id="([^"]+)"', site._add_heading_ids(
         __import__("mistune").html((paths.PROJECT_ROOT / "docs" / "glossary.md").read_text()))))
-    for name in publish.available():
-        text = publish.resolve(name).read_text()
+    for name in execution.available():
+        text = execution.resolve(name).read_text()
         for anchor in re.findall(r"glossary\.md#([\w-]+)", text):
             assert anchor in anchors, f"{name} links to a missing glossary term {anchor!r}"
 
@@ -38,9 +39,9 @@ def test_which_cells_only_write_prose(source, prose):
     assert site.writes_prose_only(source) is prose
 
 
-@pytest.mark.parametrize("name", publish.available())
+@pytest.mark.parametrize("name", execution.available())
 def test_prose_cells_show_their_output_not_their_code(name):
-    nb = nbformat.read(publish.resolve(name), as_version=4)
+    nb = nbformat.read(execution.resolve(name), as_version=4)
     untagged = [c.source[:60] for c in nb.cells if c.cell_type == "code"
                 and site.writes_prose_only(c.source)
                 and "hide-input" not in c.metadata.get("tags", [])]

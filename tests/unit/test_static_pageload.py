@@ -61,11 +61,11 @@ def test_the_crossover_is_the_bits_compression_saves_over_the_backend_time():
 def test_a_visitor_timing_decides_only_visitor_rules():
     import pandas as pd
 
-    from scalelab import validity
+    from scalelab.measurement import limits
 
     df = pd.DataFrame({"limit": ["one user", "server", "failures", "unexplained"]})
-    assert list(validity.usable(df, "one user").limit) == ["one user"]
-    assert list(validity.usable(df, "server-bound").limit) == ["server"]
-    assert "one user" not in set(validity.usable(df, "stated load").limit)
-    assert validity.worst_limit(pd.Series(["one user", "one user"])) == "one user"
-    assert validity.one_user_limit(1) == "failures"
+    assert list(limits.usable(df, "one user").limit) == ["one user"]
+    assert list(limits.usable(df, "server-bound").limit) == ["server"]
+    assert "one user" not in set(limits.usable(df, "stated load").limit)
+    assert limits.worst_limit(pd.Series(["one user", "one user"])) == "one user"
+    assert limits.one_user_limit(1) == "failures"

@@ -3,9 +3,9 @@
 import pytest
 
 from scalelab import Stack, Workload, sweep
-from scalelab.cpus import CpuLayout, parse_cpus
+from scalelab.plumbing.cpus import CpuLayout, parse_cpus
 from scalelab.load import check_url
-from scalelab.notebook import settings
+from scalelab.publishing.notebook import settings
 from scalelab.results import result_path
 
 
@@ -108,7 +108,7 @@ def test_custom_pages_join_the_known_pages():
 
 def test_caching_ttls_are_those_the_app_accepts():
     import sys
-    from scalelab import paths
+    from scalelab.plumbing import paths
     from scalelab.experiments import caching
 
     sys.path.insert(0, str(paths.APP_DIR))
@@ -128,7 +128,7 @@ def test_caching_ttls_are_those_the_app_accepts():
 
 def test_failed_requests_are_reported():
     import pandas as pd
-    from scalelab.load.point import warn_failures
+    from scalelab.measurement.point import warn_failures
 
     with pytest.warns(UserWarning, match="requests failed at 1 point"):
         warn_failures(pd.DataFrame([{"users": 4, "variant": "ttl 15s", "fail_ratio": 1.0},
@@ -172,7 +172,7 @@ def test_down_never_signals_a_process_that_is_not_the_stacks_owner(tmp_path, mon
     import subprocess
     import sys
 
-    from scalelab import cli
+    from scalelab.publishing import cli
 
     monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path))
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -219,7 +219,8 @@ def test_stack_parameters_of_the_wrong_type_are_refused_by_name(kwargs, message)
 
 
 def test_every_binary_is_checked_before_any_server_starts(monkeypatch):
-    from scalelab import Stack, binaries
+    from scalelab import Stack
+    from scalelab.plumbing import binaries
 
     real = binaries.find
     monkeypatch.setattr(binaries, "find", lambda name, environ=None: (
@@ -232,16 +233,16 @@ def test_every_binary_is_checked_before_any_server_starts(monkeypatch):
 
 
 def test_reproduce_checks_every_name_before_running_any(monkeypatch, capsys):
-    from scalelab import cli, publish
+    from scalelab.publishing import cli, execution
 
     ran = []
-    monkeypatch.setattr(publish, "execute", lambda name, **kw: ran.append(name))
+    monkeypatch.setattr(execution, "execute", lambda name, **kw: ran.append(name))
     assert cli.main(["reproduce", "00", "99"]) != 0
     assert ran == [] and "notebook '99' not found" in capsys.readouterr().err
 
 
 def test_an_unwritable_runs_folder_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch, capsys):
-    from scalelab import cli
+    from scalelab.publishing import cli
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -255,7 +256,7 @@ def test_an_unwritable_runs_folder_is_a_clear_error_not_a_traceback(tmp_path, mo
 def test_the_reaper_removes_what_a_killed_run_left_in_the_state_folder(tmp_path, monkeypatch):
     import json
 
-    from scalelab import runs
+    from scalelab.plumbing import runs
 
     monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path))
     (tmp_path / "runs").mkdir()
@@ -279,7 +280,7 @@ def test_wrong_types_are_refused_naming_the_parameter(call, message):
 
 
 def test_wrk_connections_per_variant_must_name_every_variant():
-    from scalelab import wrk
+    from scalelab.load import wrk
 
     with pytest.raises(ValueError, match="connections as a dict must name every variant"):
         wrk.compare("http://127.0.0.1:9", {"a": "http://127.0.0.1:9/a", "b": "http://127.0.0.1:9/b"},

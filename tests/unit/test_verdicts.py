@@ -5,9 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from scalelab import validity
-from scalelab.verdicts import (ONE_RUN_BAND, Clause, Criterion, Estimate, Figure, Rule,
-                               ratio_by_repeat, verdict_table)
+from scalelab.measurement import limits
+from scalelab.verdicts.rule import (ONE_RUN_BAND, Clause, Criterion, Estimate, Figure, Rule, ratio_by_repeat, verdict_table)
 
 
 def est(*values):
@@ -124,12 +123,12 @@ def test_flagged_points_never_decide():
 def test_stated_load_points_keep_unexplained_but_not_generator_or_failures():
     df = rows(("A", 0, 1, "server"), ("A", 1, 1, "unexplained"), ("A", 2, 1, "generator"),
               ("A", 3, 1, "failures"))
-    assert list(validity.usable(df, "stated load").repeat) == [0, 1]
-    assert list(validity.usable(df, "server-bound").repeat) == [0]
+    assert list(limits.usable(df, "stated load").repeat) == [0, 1]
+    assert list(limits.usable(df, "server-bound").repeat) == [0]
     with pytest.raises(ValueError, match="points must be"):
-        validity.usable(df, "all")
+        limits.usable(df, "all")
     with pytest.raises(ValueError, match="no 'limit' column"):
-        validity.usable(df.drop(columns="limit"))
+        limits.usable(df.drop(columns="limit"))
 
 
 def test_ratio_by_repeat_pairs_variants_within_each_repeat():
@@ -166,8 +165,8 @@ def test_verdict_table_shows_rule_number_and_points():
     (math.nan, math.nan, math.nan, math.nan, "unexplained"),
 ])
 def test_what_limited_a_point(util, gen, fail, busy, lim):
-    assert validity.limit(util, gen, fail, busy) == lim
-    f = validity.flags({"server_cpu_util": util, "generator_load": gen, "fail_ratio": fail,
+    assert limits.limit(util, gen, fail, busy) == lim
+    f = limits.flags({"server_cpu_util": util, "generator_load": gen, "fail_ratio": fail,
                         "server_cpus_busy": busy})
     assert f["limit"] == lim and f["unexplained_limit"] == (lim == "unexplained")
     assert f["server_bound"] == (lim == "server")

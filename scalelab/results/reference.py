@@ -1,0 +1,81 @@
+"""The reference run as a source of rows: ``data/reference/``, recorded by ``make reference``.
+
+While the reference is *shown* (``show(True)``, which reference mode sets from the top,
+``scalelab.publishing.reference_mode``), a ``ResultWriter`` names recorded rows instead of
+writing, and every measuring call decorated with ``@replayable`` returns the rows its
+``on_point`` writer names instead of measuring. Figures, tables and verdicts are then computed
+by the same cells from the same rows as in the recorded run.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable
+
+from scalelab.plumbing import paths
+from scalelab.plumbing.cpus import CpuLayout
+
+_SHOWN = {"on": False}
+
+
+class ReferenceModeError(RuntimeError):
+    """Something tried to measure, start a process or write while the reference is shown."""
+
+
+def show(on: bool) -> None:
+    """Show the reference (or stop showing it): measuring calls return its rows."""
+    _SHOWN["on"] = bool(on)
+
+
+def shown() -> bool:
+    return _SHOWN["on"]
+
+
+def machine() -> dict[str, Any]:
+    """The machine, layout and mode of the reference run (``data/reference/machine.json``)."""
+    path = paths.reference_dir() / "machine.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no reference run in {paths.relative(path.parent)} (its "
+                                "machine.json is missing): `make reference` records one") from None
+
+
+def recorded_mode() -> str:
+    """The mode the reference was recorded in ('full')."""
+    return machine().get("mode", "full")
+
+
+def layout() -> CpuLayout:
+    """The CPU layout of the reference run."""
+    lay = machine()["layout"]
+    return CpuLayout(server=tuple(lay["server"]), generator=tuple(lay["generator"]))
+
+
+def has_server(name: str) -> bool:
+    """Whether the reference machine had server ``name`` (e.g. 'memcached')."""
+    return machine().get("environment", {}).get(name, "missing") != "missing"
+
+
+REFUSED = "reference mode starts and measures nothing"
+
+
+def replayable(fn: Callable) -> Callable:
+    """Make a measuring function return, while the reference is shown, the rows its
+    ``on_point`` writer (a ``results.ResultWriter``) names in the reference, instead of
+    measuring."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not shown():
+            return fn(*args, **kwargs)
+        writer = kwargs.get("on_point")
+        if writer is None or not hasattr(writer, "recorded"):
+            raise ReferenceModeError(
+                f"{REFUSED}, so {fn.__name__}() without on_point=results.ResultWriter(notebook, "
+                "name) (the name of the recorded rows to show) is refused; set MODE = 'quick' "
+                "or 'full' to measure")
+        return writer.recorded()
+
+    return wrapper

@@ -1,0 +1,255 @@
+"""PostgreSQL: one cluster per PostgreSQL major version, kept between runs with its seeded data.
+
+PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged user
+(``postgres`` if it exists, else ``nobody``; ``SCALELAB_SERVICE_USER`` overrides) and lives
+in the state directory, which that user can reach (never under /root). TCP on 127.0.0.1 only,
+no Unix socket, trust authentication for the loopback role ``scalelab``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+
+from scalelab.plumbing import paths
+from scalelab.servers.base import HOST, Service, ServiceError, wrap_command
+
+SUPERUSER = "scalelab"
+MAX_CLUSTERS = 8  # stacks that may run at once, each on a cluster of its own
+SLOT_PREFIX = "scalelab_"  # replication slots of the lab's standbys (postgres_replica.py)
+
+
+class SqlAccess:
+    """Connections and queries to a PostgreSQL server of the lab (``self.port``), as the
+    loopback superuser: the primary's and the replica's, one way."""
+
+    port: int | None
+
+    def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
+        return {"host": HOST, "port": self.port, "user": SUPERUSER, "dbname": dbname}
+
+    def connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
+        return psycopg.connect(**self.conninfo(dbname), connect_timeout=3, **kwargs)
+
+    def query(self, sql: str, params=None, dbname: str = "postgres") -> list[tuple]:
+        with self.connect(dbname, autocommit=True) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+
+def server_command(found, data_dir: Path, port: int, settings: dict[str, str]) -> list[str]:
+    """``postgres -D <data> -p <port> -c key=value ...``: how the lab starts a server."""
+    command = [str(found.path()), "-D", str(data_dir), "-p", str(port)]
+    for key, value in settings.items():
+        command += ["-c", f"{key}={value}"]
+    return command
+
+
+class Postgres(SqlAccess, Service):
+    name = "postgres"
+    component = "db"
+    binary = "postgresql"
+    runs_as_unprivileged = True
+    deathsig = "SIGQUIT"          # immediate shutdown: the postmaster takes its backends along
+    stop_signal = signal.SIGINT   # fast shutdown: roll back, disconnect, exit
+
+    def __init__(self, run, cpus=None, port=None, cluster: str | None = None,
+                 settings: dict[str, Any] | None = None, log_name: str | None = None):
+        super().__init__(run, cpus, port, log_name)
+        self._cluster_fixed = cluster is not None
+        self.cluster = cluster or "main"
+        self.settings = dict(settings or {})
+
+    def _in_use(self) -> bool:
+        """Another live postmaster holds this cluster."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+            return psutil.pid_exists(pid) and "postgres" in psutil.Process(pid).name()
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return False
+
+    def _make_parents(self) -> None:
+        for parent in reversed(self.data_dir.parents[:3]):
+            parent.mkdir(parents=True, exist_ok=True)
+            parent.chmod(0o755)  # the unprivileged user must traverse these
+
+    def _lock(self) -> bool:
+        """Take this cluster for this stack alone, or return False if another stack has it.
+
+        The lock (``flock`` on ``<cluster>.lock`` beside the cluster) is held from before
+        initdb until stop, so creating, starting and seeding a cluster never race with another
+        process; the kernel releases it when its owner dies, however it dies."""
+        self._make_parents()
+        fd = os.open(self.data_dir.parent / f"{self.cluster}.lock", os.O_RDWR | os.O_CREAT,
+                     0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        return True
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = getattr(self, "_lock_fd", None), None
+        if fd is not None:
+            os.close(fd)
+
+    def start(self) -> "Postgres":
+        """Start on the first cluster no other stack is using (main, main-1, ...).
+
+        Each cluster keeps its own seeded data sets, so a second stack running at the same
+        time seeds once and then reuses its cluster too."""
+        if self.running:
+            return super().start()
+        # once started, the server comes back on its own cluster (after a crash, say)
+        names = [self.cluster] if self._cluster_fixed or self.started_at else \
+            ["main" if i == 0 else f"main-{i}" for i in range(MAX_CLUSTERS)]
+        for name in names:
+            self.cluster = name
+            if not self._lock():
+                continue
+            if self._in_use():  # a postmaster started without the lock (an older harness)
+                self._unlock()
+                continue
+            first = not self.started_at
+            try:
+                super().start()
+            except BaseException:
+                self._unlock()
+                raise
+            if first:  # settings a killed run changed at run time (set_runtime) are cleared
+                self.set_runtime({})
+            self.drop_stale_slots()
+            # a standby's copy a killed run left beside this cluster (this stack's alone)
+            shutil.rmtree(self.data_dir.parent / f"{self.cluster}-replica", ignore_errors=True)
+            return self
+        if self._cluster_fixed:
+            raise ServiceError(f"PostgreSQL cluster {self.cluster!r} in {self.data_dir.parent} "
+                               "is in use by another running stack")
+        raise ServiceError(f"all {MAX_CLUSTERS} PostgreSQL clusters in "
+                           f"{self.data_dir.parent} are in use by running stacks; stop one "
+                           "(`scalelab down`, or finish a notebook) and retry")
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self._unlock()
+
+    def crash(self) -> None:
+        """Kill the postmaster and every backend at once (SIGKILL of the process group), as a
+        power cut would to the processes (not to the disk: what reached the OS stays).
+        ``start()`` brings it back on the same cluster and port, through crash recovery."""
+        self._fixed_port = True  # where its clients look for it
+        try:
+            super().crash()
+        finally:
+            self._unlock()
+
+    @property
+    def major(self) -> str:
+        return self.version.split(".")[0]
+
+    @property
+    def data_dir(self) -> Path:
+        return paths.state_dir() / "postgres" / f"pg{self.major}" / self.cluster
+
+    def _chown(self, path: Path) -> None:
+        user = self.user
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def prepare(self) -> None:
+        data = self.data_dir
+        if (data / "PG_VERSION").exists():
+            return
+        self._make_parents()
+        if data.exists():
+            shutil.rmtree(data)  # a half-made cluster from an interrupted initdb
+        data.mkdir(mode=0o700)
+        self._chown(data)
+        command = wrap_command([str(self.found.path("initdb")), "-D", str(data), "-U", SUPERUSER,
+                                "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+                               user=self.user)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                                cwd=str(data.parent))
+        if result.returncode != 0:
+            shutil.rmtree(data, ignore_errors=True)
+            raise ServiceError(f"initdb failed (exit {result.returncode}):\n"
+                               f"{(result.stdout + result.stderr)[-2000:]}")
+
+    def command(self) -> list[str]:
+        settings = {
+            "listen_addresses": HOST,
+            "unix_socket_directories": "",
+            "logging_collector": "off",
+            "log_min_messages": "warning",
+        }
+        if (Path(self.found.path()).parent.parent / "lib" / "pg_stat_statements.so").exists():
+            settings["shared_preload_libraries"] = "pg_stat_statements"
+        settings.update({k: str(v) for k, v in self.settings.items()})
+        return server_command(self.found, self.data_dir, self.port, settings)
+
+    def is_ready(self) -> bool:
+        with self.connect(autocommit=True) as conn:
+            conn.execute("SELECT 1")
+        return True
+
+    def ensure_database(self, dbname: str) -> bool:
+        """Create the database if missing; return True when it was created."""
+        if self.query("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)):
+            return False
+        with self.connect(autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        return True
+
+    def set_runtime(self, settings: dict[str, Any]) -> None:
+        """Change settings that need no restart, on the running server and every session
+        (``ALTER SYSTEM``, then a reload); ``{}`` puts every one back. They outlive a crash,
+        as a real server's would; a stack's next start clears them. Settings given at start
+        (``settings``, ``-c``) win over these."""
+        from psycopg import sql
+
+        with self.connect(autocommit=True) as conn:
+            if not settings:
+                conn.execute("ALTER SYSTEM RESET ALL")
+            for key, value in settings.items():
+                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    sql.Identifier(key), sql.Literal(str(value))))
+            conn.execute("SELECT pg_reload_conf()")
+
+    def drop_slot(self, slot: str) -> None:
+        """Drop replication slot ``slot`` if it exists and no standby uses it."""
+        self.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                   "WHERE slot_name = %s AND NOT active", (slot,))
+
+    def drop_stale_slots(self) -> list[str]:
+        """Drop the lab's inactive replication slots: this cluster is this stack's alone (its
+        lock), so a slot of ours with no standby on it was left by a run that was killed; it
+        would make the primary keep WAL for ever."""
+        rows = self.query("SELECT slot_name FROM pg_replication_slots WHERE NOT active AND "
+                          "slot_name LIKE %s", (SLOT_PREFIX + "%",))
+        for (slot,) in rows:
+            self.drop_slot(slot)
+        return [slot for (slot,) in rows]
+
+    def drop_database(self, dbname: str) -> None:
+        with self.connect(autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info.update(data_dir=str(self.data_dir), binaries=str(self.found.path().parent),
+                    source=self.found.source, settings=self.settings)
+        return info
