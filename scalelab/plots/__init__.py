@@ -1,0 +1,34 @@
+"""The lab's charts, every one re-exported here, so a notebook calls ``plots.bars(...)``
+whichever module draws it: the standard charts in ``standard``, each notebook's own figures
+in a module named like its experiment module.
+
+- ``standard``: units, error bars, limit markers; throughput, latency, CPU by component, bars
+- ``caching``: 02, a cache's gain against its miss share, the cost of a hit and a miss
+- ``static``: 04, page-load times against the link, the wire's saving against the backend's
+- ``replicas``: 05, the projection to N machines, a crash under load
+- ``db_replicas``: 06, replication lag against writes
+- ``db_design``: 07, a page's cost as its table grows
+- ``time_split``: 08, the flame graph
+- ``capacity``: 09, cores against think time, the check run predicted against measured
+- ``primer``: ``primer-queueing``, the simulated queues and the shapes of the USL
+"""
+
+from scalelab.plots.standard import (COMPONENT_COLOURS, LIMIT_STYLE, bars, cpu_breakdown,
+                                     failure_timeline, grouped_bars, latency_vs_users,
+                                     repeat_spread, throughput_vs_users)
+from scalelab.plots.caching import cache_gain_vs_miss_share, operation_costs
+from scalelab.plots.static import page_load_times, wire_against_backend
+from scalelab.plots.replicas import crash_timeline, projection
+from scalelab.plots.db_replicas import lag_vs_writes
+from scalelab.plots.db_design import cost_by_table_size
+from scalelab.plots.time_split import flame_graph
+from scalelab.plots.capacity import cores_vs_think, predicted_vs_measured
+from scalelab.plots.primer import closed_queue, open_latency, usl_shapes
+
+__all__ = [
+    "COMPONENT_COLOURS", "LIMIT_STYLE", "bars", "cache_gain_vs_miss_share", "closed_queue",
+    "cores_vs_think", "cost_by_table_size", "cpu_breakdown", "crash_timeline",
+    "failure_timeline", "flame_graph", "grouped_bars", "lag_vs_writes", "latency_vs_users",
+    "open_latency", "operation_costs", "page_load_times", "predicted_vs_measured", "projection",
+    "repeat_spread", "throughput_vs_users", "usl_shapes", "wire_against_backend",
+]

@@ -1,0 +1,72 @@
+"""The capacity-planning notebook's own figures (09): cores needed against think time, and
+the check run's utilisation and response time, predicted against measured."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from scalelab.plots.standard import _PALETTE, _plain_log, _single_run_note
+from scalelab.verdicts.capacity_model import THINK_RANGE
+
+
+def cores_vs_think(curve: pd.DataFrame, think_range: tuple[float, float] = THINK_RANGE,
+                   line: float = 30, ax=None):
+    """Cores needed (log scale) against the seconds between a user's page views, one line
+    per configuration (median cost, min-max band over the cost's repeats); the plausible
+    range of think times shaded, and a horizontal line at ``line`` cores (the thread's 30
+    servers, counted as one core each)."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for i, (config, part) in enumerate(curve.groupby("config", sort=False)):
+        colour = _PALETTE[i % len(_PALETTE)]
+        ax.plot(part.think_s, part.cores, "o-", color=colour, label=config, ms=3)
+        ax.fill_between(part.think_s, part.cores_min, part.cores_max, color=colour, alpha=0.2)
+    ax.axvspan(*think_range, color="0.9", zorder=0,
+               label=f"a page every {think_range[0]:g} to {think_range[1]:g} s")
+    ax.axhline(line, color="black", lw=1, ls="--", label=f"the thread's {line:g} servers")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("seconds between a user's page views (think time)")
+    ax.set_ylabel("cores busy 70% at the peak")
+    ax.set_title("Cores for 20,000 concurrent users")
+    _plain_log(ax)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def predicted_vs_measured(pred: pd.DataFrame, axes=None):
+    """The check run: per open point (by offered rate), the server CPUs' utilisation the
+    model predicted, the one this run's saturated point predicts, and the one measured
+    (left); the mean response time measured against M/M/1 and M/D/1 (right)."""
+    axes = axes if axes is not None else plt.subplots(1, 2, figsize=(11, 4))[1]
+    g = pred.groupby("offered req/s")
+    x = np.array(sorted(pred["offered req/s"].unique()))
+    for i, (col, style) in enumerate((("U predicted (model)", "s--"),
+                                      ("U predicted (this run)", "^--"),
+                                      ("U measured", "o-"))):
+        mean, lo, hi = g[col].mean().reindex(x), g[col].min().reindex(x), g[col].max().reindex(x)
+        axes[0].errorbar(x, mean, yerr=[(mean - lo).clip(lower=0), (hi - mean).clip(lower=0)],
+                         fmt=style, capsize=3, color=_PALETTE[i], label=col)
+    axes[0].set_xlabel("offered rate (requests/s, open Poisson arrivals)")
+    axes[0].set_ylabel("server CPU busy (share of one core)")
+    axes[0].set_ylim(0, 1.05)
+    axes[0].set_title("Utilisation: predicted and measured")
+    for i, (col, style) in enumerate((("R M/D/1 (ms)", "^--"), ("R M/M/1 (ms)", "s--"),
+                                      ("R M/M/1, measured U (ms)", "d:"),
+                                      ("R measured (ms)", "o-"))):
+        vals = g[col].mean().reindex(x).replace(np.inf, np.nan)
+        lo, hi = g[col].min().reindex(x), g[col].max().reindex(x)
+        axes[1].errorbar(x, vals, yerr=[(vals - lo).clip(lower=0), (hi - vals).clip(lower=0)],
+                         fmt=style, capsize=3, color=_PALETTE[i + 3], label=col[:-5])
+    axes[1].set_xlabel("offered rate (requests/s, open Poisson arrivals)")
+    axes[1].set_ylabel("mean response time (ms)")
+    axes[1].set_yscale("log")
+    axes[1].set_title("Response time: queueing models and measured")
+    _plain_log(axes[1], "y")
+    for ax in axes:
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    _single_run_note(axes[0], pred)
+    return axes
