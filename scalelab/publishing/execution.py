@@ -1,5 +1,6 @@
 """Publish the lab's notebooks: execute them (papermill) and export them to HTML and slides
-(nbconvert), as ``make reproduce`` does. (Helpers used *inside* a notebook are in ``notebook``.)"""
+(nbconvert, in ``export``), as ``make reproduce`` does. (Helpers used *inside* a notebook are in
+``notebook``; which notebooks there are is ``catalogue``'s, its names are also here.)"""
 
 from __future__ import annotations
 
@@ -9,27 +10,8 @@ from pathlib import Path
 
 from scalelab.plumbing import paths
 from scalelab.plumbing.kernel import HEADLESS
-
-NOTEBOOKS_DIR = paths.PROJECT_ROOT / "notebooks"
-KERNEL = "scalelab"
-
-
-def available() -> list[str]:
-    """Every notebook of the collection in reading order: the primers (no servers), then the
-    numbered notebooks."""
-    primers = sorted(p.stem for p in NOTEBOOKS_DIR.glob("primer-*.ipynb"))
-    return primers + sorted(p.stem for p in NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
-
-
-def resolve(name: str) -> Path:
-    """'01', '01-baseline' or '01-baseline.ipynb' -> the notebook's path."""
-    stem = Path(name).stem
-    matches = [n for n in available() if n == stem or n.split("-", 1)[0] == stem]
-    if len(matches) != 1:
-        raise ValueError(f"notebook {name!r} not found; available: {', '.join(available())}")
-    return NOTEBOOKS_DIR / f"{matches[0]}.ipynb"
-
-
+from scalelab.publishing.catalogue import KERNEL, NOTEBOOKS_DIR, available, resolve  # noqa: F401
+from scalelab.publishing.export import export_notebook
 
 
 def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
@@ -60,8 +42,6 @@ def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
         record_time(src.stem, mode, seconds)
     result = {"notebook": src.stem, "mode": mode, "seconds": seconds, "executed": executed}
     if html_dir is not False:
-        from scalelab.publishing.site import export_notebook
-
         result.update(export_notebook(executed, html_dir, slides=slides))
     return result
 

@@ -12,6 +12,7 @@ hits and misses, and each request's time in nginx (:meth:`request_times`).
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import shutil
@@ -22,7 +23,7 @@ from typing import Sequence
 
 from scalelab.plumbing import paths
 from scalelab.plumbing.checks import check_choice, check_int
-from scalelab.servers.appserver import http_get
+from scalelab.plumbing.http import http_get
 from scalelab.servers.base import HOST, Service
 
 TYPES = {
@@ -33,6 +34,17 @@ TYPES = {
 HIT_STATUSES = ("HIT", "STALE", "UPDATING", "REVALIDATED")
 MICROCACHE_TTL = (0, 3600)  # allowed microcache TTLs in seconds (0: off)
 BALANCE = ("round_robin", "least_conn")  # how nginx spreads requests over the app servers
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@functools.cache
+def _template():
+    """The configuration's template (loaded once; Jinja2 is imported only when needed)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("nginx.conf.j2")
 
 
 class Nginx(Service):
@@ -88,73 +100,13 @@ class Nginx(Service):
         return self.prefix / "access.log"
 
     def config(self) -> str:
-        p = self.prefix
-        types = "\n".join(f"        {mime} {exts};" for mime, exts in TYPES.items())
-        cache = ""
-        if self.microcache_ttl:
-            cache = f"""
-            proxy_cache micro;
-            proxy_cache_key $scheme$host$request_uri;
-            proxy_cache_valid 200 {self.microcache_ttl}s;
-            proxy_cache_lock on;
-            proxy_cache_use_stale updating;
-            proxy_cache_background_update on;
-            add_header X-Cache $upstream_cache_status;"""
-        static = f"""
-        location /static/ {{
-            alias {self.static_root}/;
-            expires 1h;
-        }}""" if self.serve_static else ""
-        wire = ""
-        if self.gzip:
-            wire += """
-    gzip on;
-    gzip_comp_level 5;
-    gzip_min_length 1024;
-    gzip_vary on;
-    gzip_proxied any;
-    gzip_types text/css application/javascript application/json image/svg+xml;"""
-        balance = "\n        least_conn;" if self.balance == "least_conn" else ""
-        servers = "\n".join(f"        server {HOST}:{port} max_fails=1 "
-                            f"fail_timeout={self.fail_timeout}s;" for port in self.upstream_ports)
-        retry = "error timeout http_502 http_503" + (" non_idempotent" if self.retry_post else "")
-        return f"""# written by scalelab for one run
-worker_processes 1;
-pid {p}/nginx.pid;
-error_log stderr warn;
-events {{ worker_connections 1024; }}
-http {{
-    types {{
-{types}
-    }}
-    default_type application/octet-stream;
-    log_format cache '$msec $status $upstream_cache_status $request_time $uri';
-    access_log {self.access_log} cache;
-    client_body_temp_path {p}/tmp/client;
-    proxy_temp_path {p}/tmp/proxy;
-    fastcgi_temp_path {p}/tmp/fastcgi;
-    uwsgi_temp_path {p}/tmp/uwsgi;
-    scgi_temp_path {p}/tmp/scgi;
-    proxy_cache_path {p}/cache levels=1:2 keys_zone=micro:10m max_size=256m inactive=10m use_temp_path=off;
-    sendfile on;
-    keepalive_requests 100000;{wire}
-    upstream app {{{balance}
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen {HOST}:{self.port};{static}
-        location / {{
-            proxy_pass http://app;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            proxy_next_upstream {retry};
-            proxy_connect_timeout 2s;{cache}
-        }}
-    }}
-}}
-"""
+        """This run's nginx.conf, from ``templates/nginx.conf.j2``."""
+        return _template().render(
+            prefix=self.prefix, access_log=self.access_log, host=HOST, port=self.port,
+            types=TYPES, gzip=self.gzip, least_conn=self.balance == "least_conn",
+            upstream_ports=self.upstream_ports, fail_timeout=self.fail_timeout,
+            static_root=self.static_root if self.serve_static else None,
+            retry_post=self.retry_post, microcache_ttl=self.microcache_ttl)
 
     def prepare(self) -> None:
         self.prefix.parent.mkdir(parents=True, exist_ok=True)
