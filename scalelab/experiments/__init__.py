@@ -12,5 +12,5 @@
 - ``primer``: the primer's simulated queues
 
 A new notebook's helpers go in a new module here; the app's variants live in
-``benchmark_app/qa/`` and the rules that decide its claims in ``scalelab/rules.py``.
+``benchmark_app/qa/`` and the rules that decide its claims in ``scalelab/verdicts/rules/``.
 """

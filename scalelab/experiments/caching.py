@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import urllib.request
 from typing import Callable, Sequence
 
 import pandas as pd
@@ -19,7 +18,8 @@ from scalelab.load import Workload
 from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
-from scalelab.servers.appserver import http_get
+from scalelab.plumbing import http
+from scalelab.plumbing.http import http_get
 
 BACKENDS = ("locmem", "redis", "memcached", "db")
 TTLS = (1, 2, 5, 10, 30, 60, 300, 3600)  # the app's qa.cache_keys.TTLS: the ?ttl= it accepts
@@ -200,10 +200,8 @@ def count_stale_reads(stack, backend: str, trials: int = 10, reads: int = 8) -> 
         url = f"{base}/c/api/q/{qid}/?backend={backend}"
         for _ in range(reads):  # warm every worker's copy
             http_get(url)
-        req = urllib.request.Request(f"{base}/api/questions/{qid}/vote/?backend={backend}",
-                                     method="POST", data=b"")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            resp.read()
+        vote = f"{base}/api/questions/{qid}/vote/?backend={backend}"
+        http.post(vote, timeout=10).check(vote)
         truth = stack.db.query("SELECT score FROM qa_question WHERE id = %s", (qid,),
                                dbname=stack.dataset.db_name)[0][0]
         for _ in range(reads):

@@ -1,15 +1,11 @@
 """Capacity planning (notebook 09): from traffic to load, from load to cores, and a check of
 the model against the machine.
 
-The arithmetic is plain functions, each a line of the model, tested against hand-computed
-cases (tests/unit/test_capacity.py):
-
-- traffic to load: daily users × session length ÷ the day = average concurrent users; × a
-  peak factor = the peak; users ÷ (think time + response time) = page views a second; plus
-  the assets each page view asks for; monthly page views ÷ the seconds of a month, × the peak
-  factor, for the cited sites;
-- load to cores: requests a second × CPU-seconds per request ÷ the target utilisation (70%:
-  headroom, as *High Performance Django* advises), per component, then servers.
+The arithmetic is plain functions, each a line of the model, in
+``scalelab.verdicts.capacity_model`` (where 09's rules use it too) and re-exported here, so the
+notebook's ``cap.cores``, ``cap.PEAK_FACTOR`` ... work as they read: from traffic to load
+(users, think time, page views, the peak), and from load to cores (the utilisation law at 70%).
+This module adds the measured costs, the scenarios and the plan, the sliders, and the check run.
 
 The CPU per request comes from the lab's reference results (``data/reference/``), with the
 machine and commit they were measured on: 02-caching's home page uncached, from Django's
@@ -34,157 +30,20 @@ from scalelab.plumbing.cpus import CpuLayout
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.servers.stack import Stack
+from scalelab.verdicts.capacity_model import (  # noqa: F401  (the notebook calls them here)
+    ASSETS_PER_VIEW, DAY_S, HITS_A_DAY, MONTH_S, PAGES_PER_UNIQUE, PEAK_FACTOR, SITES, THINK_RANGE,
+    THINK_S, THREAD_DAILY_USERS, THREAD_PEAK_USERS, THREAD_SERVERS, THREAD_SESSION_HOURS,
+    THREAD_USERS_PER_SERVER, UTILISATION, _positive, _share, average_concurrency,
+    break_even_think_s, cores, hit_mix, implied_peak_factor, page_views_per_s,
+    peak_concurrency, per_day_to_peak_per_s, per_month_to_peak_per_s, rate_per_core,
+    requests_per_s, servers, users_per_core)
+from scalelab.verdicts.rules.capacity import C16_LOAD, PER_VIEW, UNCACHED
 
-# --- the thread's numbers (docs/claims.md C15 to C17) ------------------------------------
-THREAD_DAILY_USERS = 100_000   # "100,000 users daily"
-THREAD_SESSION_HOURS = 2.0     # "each visiting the site for a couple of hours"
-THREAD_PEAK_USERS = 20_000     # "meaning max of 20K+ concurrent users"
-THREAD_SERVERS = 30            # "expect at least 30 servers"
-THREAD_USERS_PER_SERVER = 1_000
-HITS_A_DAY = 100_000           # C16: "Django can certainly do 100k hits/day and more"
-SITES = {  # C17: name -> (what the thread counts, per month)
-    "Disqus": ("page views", 8e9),
-    "curse.com (low)": ("page views", 60e6),
-    "curse.com (high)": ("page views", 90e6),
-    "Mahalo": ("uniques", 10e6),
-}
-DAY_S = 86_400
-MONTH_S = 30 * DAY_S           # a 30-day month
-# The peak factor the thread's own answer implies: 100,000 users × 2 h spread over 24 h are
-# 8,333 at once on average; its "max of 20K+" is 2.4 times that. Used for every daily or
-# monthly figure, so the cited sites are planned with the thread's own peak.
-PEAK_FACTOR = THREAD_PEAK_USERS / (THREAD_DAILY_USERS * THREAD_SESSION_HOURS / 24)
-UTILISATION = 0.7              # plan cores for 70% busy at the peak (High Performance Django)
-THINK_S = 30.0                 # seconds between a reader's page views (stated, see notebook)
-THINK_RANGE = (7.0, 60.0)      # TPC-W's browsing think time (7 s) to a minute a page
-ASSETS_PER_VIEW = 4            # the app's CSS, JS and images: every view a first visit
-PAGES_PER_UNIQUE = 10          # Mahalo counts uniques: page views each, assumed (a slider)
 CONFIGS = {  # a configuration of the model -> 02-caching's where-to-cache variant
-    "uncached": "no cache",
-    "per-view cache": "view",
+    UNCACHED: "no cache",
+    PER_VIEW: "view",
     "nginx microcache": "nginx microcache",
 }
-
-
-def _positive(name: str, value, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
-                         f"number, not {value!r}")
-    return float(value)
-
-
-def _share(name: str, value, low_open: bool = False) -> float:
-    v = _positive(name, value, allow_zero=not low_open)
-    if v > 1:
-        raise ValueError(f"{name} must be a share from 0 to 1, not {value!r}")
-    return v
-
-
-# --- 1. from traffic to load ----------------------------------------------------------------
-def average_concurrency(daily_users: float, session_hours: float, day_hours: float = 24
-                        ) -> float:
-    """Users on the site at once, on average: each of ``daily_users`` stays
-    ``session_hours`` within a day of ``day_hours``."""
-    users = _positive("daily_users", daily_users)
-    hours = _positive("session_hours", session_hours)
-    day = _positive("day_hours", day_hours)
-    if hours > day:
-        raise ValueError(f"session_hours ({session_hours}) cannot exceed day_hours ({day_hours})")
-    return users * hours / day
-
-
-def peak_concurrency(daily_users: float, session_hours: float,
-                     peak_factor: float = PEAK_FACTOR, day_hours: float = 24) -> float:
-    """Users at once at the busiest time: the average × ``peak_factor``."""
-    factor = _positive("peak_factor", peak_factor)
-    if factor < 1:
-        raise ValueError(f"peak_factor must be at least 1 (the peak is no less than the "
-                         f"average), not {peak_factor!r}")
-    return average_concurrency(daily_users, session_hours, day_hours) * factor
-
-
-def page_views_per_s(users: float, think_s: float, response_s: float = 0.0) -> float:
-    """Each user views a page, reads for ``think_s``, views the next: users ÷ (think time +
-    response time) page views a second (Little's law for the users' cycle)."""
-    return _positive("users", users, allow_zero=True) / (
-        _positive("think_s", think_s) + _positive("response_s", response_s, allow_zero=True))
-
-
-def requests_per_s(page_views: float, assets_per_view: float = ASSETS_PER_VIEW) -> float:
-    """HTTP requests a second: each page view is the page and its assets."""
-    return _positive("page_views", page_views, allow_zero=True) * (
-        1 + _positive("assets_per_view", assets_per_view, allow_zero=True))
-
-
-def per_month_to_peak_per_s(per_month: float, peak_factor: float = PEAK_FACTOR) -> float:
-    """A monthly count (page views, hits) as a rate at the peak: ÷ the seconds of a 30-day
-    month, × ``peak_factor``."""
-    return _positive("per_month", per_month, allow_zero=True) / MONTH_S * \
-        _positive("peak_factor", peak_factor)
-
-
-def per_day_to_peak_per_s(per_day: float, peak_factor: float = PEAK_FACTOR) -> float:
-    """A daily count as a rate at the peak: ÷ 86,400 s, × ``peak_factor``."""
-    return _positive("per_day", per_day, allow_zero=True) / DAY_S * \
-        _positive("peak_factor", peak_factor)
-
-
-def implied_peak_factor(daily_users: float = THREAD_DAILY_USERS,
-                        session_hours: float = THREAD_SESSION_HOURS,
-                        peak_users: float = THREAD_PEAK_USERS) -> float:
-    """The peak factor at which the average concurrency reaches ``peak_users``."""
-    return _positive("peak_users", peak_users) / average_concurrency(daily_users, session_hours)
-
-
-# --- 2. from load to cores -----------------------------------------------------------------
-def cores(rate_per_s: float, cpu_ms_per_request: float, utilisation: float = UTILISATION
-          ) -> float:
-    """Cores busy ``utilisation`` of the time serving ``rate_per_s`` requests of
-    ``cpu_ms_per_request`` each (the utilisation law, U = X × D, solved for the cores)."""
-    return _positive("rate_per_s", rate_per_s, allow_zero=True) * \
-        _positive("cpu_ms_per_request", cpu_ms_per_request, allow_zero=True) / 1000 / \
-        _share("utilisation", utilisation, low_open=True)
-
-
-def servers(n_cores: float, cores_per_server: int = 1) -> int:
-    """Whole servers of ``cores_per_server`` cores for ``n_cores``."""
-    check_int("cores_per_server", cores_per_server, 1, 1024)
-    return int(math.ceil(_positive("n_cores", n_cores, allow_zero=True) / cores_per_server
-                         - 1e-9))
-
-
-def rate_per_core(cpu_ms_per_request: float, utilisation: float = UTILISATION) -> float:
-    """Requests a second one core serves at ``utilisation``."""
-    return _share("utilisation", utilisation, low_open=True) * 1000 / \
-        _positive("cpu_ms_per_request", cpu_ms_per_request)
-
-
-def users_per_core(cpu_ms_per_view: float, think_s: float = THINK_S,
-                   utilisation: float = UTILISATION) -> float:
-    """Concurrent users one core carries at ``utilisation``: page views a second it serves ×
-    each user's seconds between page views."""
-    return rate_per_core(cpu_ms_per_view, utilisation) * _positive("think_s", think_s)
-
-
-def break_even_think_s(cpu_ms_per_view: float, users: float = THREAD_PEAK_USERS,
-                       n_servers: float = THREAD_SERVERS, cores_per_server: int = 1,
-                       utilisation: float = UTILISATION) -> float:
-    """The think time at which ``users`` need exactly ``n_servers`` servers: users who view
-    a page more often than this need more servers, users who read longer need fewer."""
-    check_int("cores_per_server", cores_per_server, 1, 1024)
-    capacity = _positive("n_servers", n_servers) * cores_per_server * \
-        rate_per_core(cpu_ms_per_view, utilisation)
-    return _positive("users", users) / capacity
-
-
-def hit_mix(miss_ms: float, hit_ms: float, hit_ratio: float) -> float:
-    """CPU per page with a cache that hits ``hit_ratio`` of the time: hits cost the cached
-    page, misses the uncached one (the cost of filling the entry is in the miss)."""
-    h = _share("hit_ratio", hit_ratio)
-    return h * _positive("hit_ms", hit_ms, allow_zero=True) + \
-        (1 - h) * _positive("miss_ms", miss_ms, allow_zero=True)
 
 
 # --- the measured costs ------------------------------------------------------------------------
@@ -281,7 +140,7 @@ def plan(costs: pd.DataFrame, traffic: pd.DataFrame | None = None,
     summary = cost_summary(costs)
     per_view = summary[["cpu_ms_per_view", "min", "max"]].copy()
     if hit_ratio is not None:
-        miss, hit = summary.loc["uncached"], summary.loc["per-view cache"]
+        miss, hit = summary.loc[UNCACHED], summary.loc[PER_VIEW]
         per_view.loc[f"cache hitting {hit_ratio:.0%}"] = [
             hit_mix(miss[c], hit[c], hit_ratio) for c in ("cpu_ms_per_view", "min", "max")]
     rows = []
@@ -362,7 +221,7 @@ def explore(costs: pd.DataFrame):
     from IPython.display import Markdown, display
 
     s = cost_summary(costs)
-    miss, hit = s.loc["uncached", "cpu_ms_per_view"], s.loc["per-view cache", "cpu_ms_per_view"]
+    miss, hit = s.loc[UNCACHED, "cpu_ms_per_view"], s.loc[PER_VIEW, "cpu_ms_per_view"]
     start = dict(daily_users=THREAD_DAILY_USERS, session_hours=THREAD_SESSION_HOURS,
                  think_s=THINK_S, peak_factor=round(PEAK_FACTOR, 2), hit_ratio=0.0,
                  miss_ms=round(miss, 2), hit_ms=round(hit, 2), cores_per_server=8)
@@ -411,7 +270,7 @@ def explore(costs: pd.DataFrame):
 
 
 # --- 3. the check run ----------------------------------------------------------------------------
-C16_VARIANT = "twice 100k hits a day"  # the open point C16 is decided on (rules.C16_LOAD)
+C16_VARIANT = C16_LOAD  # the open point C16 is decided on (named in rules.capacity)
 
 
 def c16_rate(peak_factor: float = PEAK_FACTOR) -> float:
@@ -432,7 +291,7 @@ def stop(stack: Stack) -> None:
 def model_rate(costs: pd.DataFrame, utilisation: float, server_cpus: int = 1) -> float:
     """The rate the model says ``server_cpus`` cores serve the uncached home page (the page
     alone, no assets) at ``utilisation``: the reference's median CPU per page."""
-    per_page = costs[costs.config == "uncached"].cpu_ms_per_req_server.median()
+    per_page = costs[costs.config == UNCACHED].cpu_ms_per_req_server.median()
     return rate_per_core(per_page, utilisation) * server_cpus
 
 
@@ -456,7 +315,7 @@ def check_run(stack: Stack, costs: pd.DataFrame, utilisations: Sequence[float] =
     check_int("repeats", repeats, 1, 20)
     lay = layout or stack.layout
     url = stack.app_url + "/"
-    model_ms = float(costs[costs.config == "uncached"].cpu_ms_per_req_server.median())
+    model_ms = float(costs[costs.config == UNCACHED].cpu_ms_per_req_server.median())
     rows: list = []
     for repeat in range(repeats):
         sat = wrk.point(stack, url, connections, duration, warmup if repeat == 0 else 1, lay,

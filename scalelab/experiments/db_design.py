@@ -16,15 +16,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import psutil
 
-from scalelab.plumbing import binaries, paths
-from scalelab.load import wrk
+from scalelab.plumbing import binaries, http, paths
+from scalelab.load import under_failure, wrk
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
 from scalelab.results.reference import replayable
@@ -32,6 +31,7 @@ from scalelab.results import done, keep
 from scalelab.servers import AppConfig
 from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
+from scalelab.verdicts.rules.db_design import HOT, SPREAD
 
 # --- the stack ------------------------------------------------------------------------------
 WORKERS = 2  # app workers: two concurrent votes are enough to collide
@@ -279,8 +279,7 @@ LIST_VARIANTS = {"naive (N+1)": "/d/home/naive/",
 
 def queries_per_request(url: str) -> int:
     """The SQL queries one request to ``url`` ran (the app's X-DB-Queries header)."""
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return int(resp.headers["X-DB-Queries"])
+    return int(http.get(url, timeout=10).check(url).headers["X-DB-Queries"])
 
 
 @replayable
@@ -539,54 +538,33 @@ def _crash_run(stack: Stack, clients: int, seconds: float, crash_at: float) -> d
     qids = _popular(stack)["question_ids"][:clients]
     # recovery then replays only this run's WAL: its time is this run's, not earlier writes'
     stack.db.query("CHECKPOINT")
-    before = _vote_count(stack, qids)
-    answered = [0] * clients
-    failed = [0] * clients
-    halt = threading.Event()
 
-    def client(i: int) -> None:
-        url = f"{stack.app_url}/d/vote/f/{qids[i]}/"
-        with pinned(stack.layout.generator):
-            while not halt.is_set():
-                try:
-                    req = urllib.request.Request(url, data=b"", method="POST")
-                    with urllib.request.urlopen(req, timeout=5) as resp:
-                        ok = resp.status == 200
-                except Exception:
-                    ok = False
-                if ok:
-                    answered[i] += 1
-                else:  # the database is down: try again a little later, as a client would
-                    failed[i] += 1
-                    halt.wait(0.1)
-
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    try:
-        halt.wait(crash_at)
+    def failure(out: under_failure.Outcomes) -> None:
+        out.until(crash_at)
         stack.db.crash()
-        answered_at_crash = sum(answered)
+        out.note("answered_before_crash", out.total("POST", True))
         t1 = time.monotonic()
         stack.db.start()  # crash recovery replays the WAL that reached the disk
-        recovery_s = time.monotonic() - t1
-        halt.wait(max(0.0, seconds - (time.monotonic() - t0)))
-    finally:
-        halt.set()
-        for t in threads:
-            t.join(timeout=15)
-    counted = _vote_count(stack, qids) - before
-    ok = sum(answered)
-    return {"votes_answered": ok, "votes_failed": sum(failed), "votes_counted": counted,
-            "answered_before_crash": answered_at_crash, "lost": max(0, ok - counted),
-            "recovery_s": recovery_s}
+        out.note("recovery_s", time.monotonic() - t1)
+
+    # each vote on a new connection; after a failed one (the database is down) a client tries
+    # again a little later, as a client would
+    out = under_failure.run(
+        stack.app_url, lambda k, n: ("POST", f"/d/vote/f/{qids[k]}/"), failure,
+        clients=clients, seconds=seconds, cpus=stack.layout.generator,
+        counter=lambda: _vote_count(stack, qids), ok=lambda status: status == 200, timeout=5,
+        keep_alive=False, pause_after_failure=0.1)
+    ok = out.total("POST", True)
+    return {"votes_answered": ok, "votes_failed": out.total("POST", False),
+            "votes_counted": out.counted,
+            "answered_before_crash": out.events["answered_before_crash"],
+            "lost": max(0, ok - out.counted), "recovery_s": out.events["recovery_s"]}
 
 
 # --- 5. writes ------------------------------------------------------------------------------
 WAYS = {"read-modify-write": "rmw", "F() expression": "f", "select_for_update": "locked",
         "append + roll-up": "append"}
-TARGETS = {"one hot question": 1, "64 questions": 64}
+TARGETS = {HOT: 1, SPREAD: 64}
 
 
 def _score_and_votes(stack: Stack, qids: Sequence[int]) -> tuple[int, int]:
@@ -606,9 +584,8 @@ def _lock_waiters(stack: Stack, layout: CpuLayout) -> _Periodic:
 
 def roll_up(stack: Stack) -> int:
     """Run the app's roll-up of appended votes once; returns the votes it moved."""
-    req = urllib.request.Request(stack.app_url + "/d/rollup/", data=b"", method="POST")
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return int(json.loads(resp.read())["rolled"])
+    url = stack.app_url + "/d/rollup/"
+    return int(json.loads(http.post(url, timeout=30).check(url).body)["rolled"])
 
 
 @replayable

@@ -9,27 +9,24 @@ here; what it would add on its own machine comes from where each request's datab
 
 from __future__ import annotations
 
-import http.client
-import json
-import threading
+import contextlib
 import time
-import urllib.parse
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from scalelab.load import wrk
+from scalelab.load import under_failure, wrk
+from scalelab.plumbing import http
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
-from scalelab.plumbing.runs import Run
-from scalelab.plumbing.processes import stop_group
 from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
+from scalelab.verdicts.rules.db_replicas import WITH, WITHOUT
 
-STACKS = {"primary only": {}, "with a replica": {"read_replica": True}}
+STACKS = {WITHOUT: {}, WITH: {"read_replica": True}}
 READ_YOUR_WRITES_S = 5  # the fix: a writer's reads go to the primary this long
 
 
@@ -94,24 +91,15 @@ def lag_under_writes(stack: Stack, connections: Sequence[int] = (1, 4, 16), seco
     rows = []
     for conns in connections:
         check_int("connections", conns, 1, 1000)
-        run = Run.create("lag")
         samples = []
-        try:
-            proc = wrk.start(run, _writes(stack), conns, seconds, lay, "wrk-writes.log",
-                             method="POST")
-            try:
-                end = time.monotonic() + seconds
-                with pinned(lay.generator):
-                    while time.monotonic() < end:
-                        samples.append(replica.lag())
-                        time.sleep(sample_ms / 1000)
-                proc.wait(timeout=seconds + 30)
-            except BaseException:
-                stop_group(proc)
-                raise
-            report = wrk.parse((run.dir / "logs" / "wrk-writes.log").read_text())
-        finally:
-            run.close()
+        with wrk.background(_writes(stack), conns, seconds, lay, "wrk-writes.log", "lag",
+                            method="POST") as writes:
+            end = time.monotonic() + seconds
+            with pinned(lay.generator):
+                while time.monotonic() < end:
+                    samples.append(replica.lag())
+                    time.sleep(sample_ms / 1000)
+            report = writes.report()
         rate = report["requests"] / report["wrk_seconds"]
         for i, sample in enumerate(samples):
             rec = {"variant": f"{conns} writers", "connections": conns, "sample": i,
@@ -119,21 +107,6 @@ def lag_under_writes(stack: Stack, connections: Sequence[int] = (1, 4, 16), seco
                    "limit": one_user_limit(report["failures"] > 0.01 * report["requests"])}
             keep(rows, rec, on_point)
     return done(rows, on_point)
-
-
-def _call(conn_box: dict, host: str, port: int, method: str, path: str,
-          cookie: str = "") -> tuple[int, dict, dict]:
-    conn = conn_box.get("conn") or http.client.HTTPConnection(host, port, timeout=10)
-    conn_box["conn"] = conn
-    conn.request(method, path, body=b"" if method == "POST" else None,
-                 headers={"Cookie": cookie} if cookie else {})
-    resp = conn.getresponse()
-    body = resp.read()
-    try:
-        data = json.loads(body) if body else {}
-    except ValueError:
-        data = {}
-    return resp.status, dict(resp.getheaders()), data
 
 
 @replayable
@@ -149,55 +122,51 @@ def read_your_writes(stack: Stack, trials: int = 50, background: int = 4,
     trials, reads that missed the visitor's own vote, and the queries each database answered."""
     check_int("trials", trials, 1, 10_000)
     lay = layout or stack.layout
-    parts = urllib.parse.urlsplit(stack.app_url)
     qids = stack.popularity()["question_ids"]
     mine = qids[-trials:] if len(qids) > trials + 8 else qids[:trials]
     replica = stack.replica
     rows = []
-    run = Run.create("read-your-writes")
+    writers = wrk.background(_writes(stack), background, 600, lay, "wrk-background.log",
+                             "read-your-writes", method="POST") if background \
+        else contextlib.nullcontext()
     try:
-        proc = wrk.start(run, _writes(stack), background, 600, lay, "wrk-background.log",
-                         method="POST") if background else None
-        try:
+        with writers:  # stopped when the block ends
             time.sleep(0.5 if background else 0)
             for delay in delays_ms:
                 replica.set_apply_delay(delay)
                 for way in ("without the fix", "with the fix"):
-                    rec = _read_back(parts, mine, way == "with the fix", lay)
+                    rec = _read_back(stack.app_url, mine, way == "with the fix", lay)
                     rec.update(variant=f"{way}, +{delay} ms", way=way, added_delay_ms=delay,
                                background_writers=background, limit=one_user_limit(0))
                     keep(rows, rec, on_point)
-        finally:
-            if proc is not None:
-                stop_group(proc)
-            if replica.running:
-                replica.set_apply_delay(0)
     finally:
-        run.close()
+        if replica.running:
+            replica.set_apply_delay(0)
     return done(rows, on_point)
 
 
-def _read_back(parts, qids: Sequence[int], keep_cookie: bool, lay: CpuLayout) -> dict:
-    """Vote on each question and read it back at once; count the reads that missed the vote."""
-    box: dict = {}
+def _read_back(url: str, qids: Sequence[int], keep_cookie: bool, lay: CpuLayout) -> dict:
+    """Vote on each question and read it back at once, on one keep-alive connection to the
+    app at ``url``; count the reads that missed the vote."""
     missed, by_alias = 0, {"default": 0, "replica": 0}
-    with pinned(lay.generator):
+    with http.Client(url, timeout=10) as client, pinned(lay.generator):
         for qid in qids:
-            _, headers, voted = _call(box, parts.hostname, parts.port, "POST",
-                                      f"/api/questions/{qid}/vote/")
-            cookie = headers.get("Set-Cookie", "").split(";")[0] if keep_cookie else ""
-            _, headers, read = _call(box, parts.hostname, parts.port, "GET",
-                                     f"/api/questions/{qid}/", cookie)
-            missed += read.get("score") != voted.get("score")
-            for item in headers.get("X-DB-Queries-By-Alias", "").split(","):
+            voted = client.request("POST", f"/api/questions/{qid}/vote/")
+            cookie = voted.header("Set-Cookie").split(";")[0] if keep_cookie else ""
+            read = client.request("GET", f"/api/questions/{qid}/",
+                                  {"Cookie": cookie} if cookie else {})
+            missed += read.json().get("score") != voted.json().get("score")
+            for item in read.header("X-DB-Queries-By-Alias").split(","):
                 alias, _, n = item.partition("=")
                 if alias in by_alias:
                     by_alias[alias] += int(n or 0)
-    if box.get("conn"):
-        box["conn"].close()
     return {"trials": len(qids), "missed": missed, "missed_share": missed / len(qids),
             "read_queries_primary": by_alias["default"],
             "read_queries_replica": by_alias["replica"]}
+
+
+STOP_COLUMNS = {("GET", True): "reads_ok", ("GET", False): "reads_failed",
+                ("POST", True): "writes_ok", ("POST", False): "writes_failed"}
 
 
 @replayable
@@ -211,52 +180,25 @@ def replica_stops(stack: Stack, seconds: int = 4, stop_at: float = 1.5, clients:
     check_int("clients", clients, 1, 64)
     if not 0 < stop_at < seconds:
         raise ValueError(f"stop_at must be between 0 and seconds={seconds}, not {stop_at!r}")
-    parts = urllib.parse.urlsplit(stack.app_url)
     qid = stack.popularity()["question_ids"][0]
     sql = "SELECT score FROM qa_question WHERE id = %s"
-    before = stack.db.query(sql, (qid,), dbname=stack.dataset.db_name)[0][0]
-    counts: dict = {}
-    lock, halt = threading.Lock(), threading.Event()
-    t0 = time.monotonic()
 
-    def client() -> None:
-        box: dict = {}
-        n = 0
-        with pinned(stack.layout.generator):
-            while not halt.is_set():
-                n += 1
-                method, path = (("POST", f"/api/questions/{qid}/vote/") if n % 10 == 0
-                                else ("GET", f"/api/questions/{qid}/"))
-                try:
-                    status = _call(box, parts.hostname, parts.port, method, path)[0]
-                except (OSError, http.client.HTTPException):
-                    box["conn"] = None
-                    status = 0
-                key = (int(time.monotonic() - t0), method, 200 <= status < 400)
-                with lock:
-                    counts[key] = counts.get(key, 0) + 1
+    def send(client: int, n: int) -> tuple[str, str]:
+        return (("POST", f"/api/questions/{qid}/vote/") if n % 10 == 0
+                else ("GET", f"/api/questions/{qid}/"))
 
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    try:
-        time.sleep(max(0.0, stop_at - (time.monotonic() - t0)))
-        stopped_at = time.monotonic() - t0
+    def failure(out: under_failure.Outcomes) -> None:
+        out.until(stop_at, note="stopped_at_s")
         stack.replica.stop()
-        time.sleep(max(0.0, seconds - (time.monotonic() - t0)))
-    finally:
-        halt.set()
-        for t in threads:
-            t.join(timeout=15)
-    counted = stack.db.query(sql, (qid,), dbname=stack.dataset.db_name)[0][0] - before
-    answered = sum(n for (s, m, ok), n in counts.items() if m == "POST" and ok)
+
+    out = under_failure.run(
+        stack.app_url, send, failure, clients=clients, seconds=seconds,
+        cpus=stack.layout.generator,
+        counter=lambda: stack.db.query(sql, (qid,), dbname=stack.dataset.db_name)[0][0])
     rows = []
-    for second in range(seconds):
-        get = lambda m, ok: counts.get((second, m, ok), 0)  # noqa: E731
-        rec = {"variant": "replica stops", "second": second, "reads_ok": get("GET", True),
-               "reads_failed": get("GET", False), "writes_ok": get("POST", True),
-               "writes_failed": get("POST", False), "stopped_at_s": stopped_at,
-               "votes_answered": answered, "votes_counted": counted,
+    for counts in out.per_second(seconds, STOP_COLUMNS):
+        rec = {"variant": "replica stops", **counts, **out.events,
+               "votes_answered": out.total("POST", True), "votes_counted": out.counted,
                "limit": one_user_limit(0)}
         keep(rows, rec, on_point)
     return done(rows, on_point)
@@ -268,8 +210,8 @@ def project_reads(rows: pd.DataFrame, replicas: Sequence[int] = (0, 1, 2, 4)) ->
     with k replicas, k × 1000 ÷ a replica's (the primary kept for the writes). From the
     server-bound read points of each stack (utilisation law)."""
     reads = rows[(rows.kind == "reads") & (rows["limit"] == "server")]
-    without = reads[reads.config == "primary only"].cpu_ms_per_req_db.mean()
-    replica = reads[reads.config == "with a replica"].cpu_ms_per_req_replica.mean()
+    without = reads[reads.config == WITHOUT].cpu_ms_per_req_db.mean()
+    replica = reads[reads.config == WITH].cpu_ms_per_req_replica.mean()
     out = []
     for k in replicas:
         check_int("replicas", k, 0, 1000)

@@ -9,19 +9,15 @@ database (or the cache) stay one each.
 
 from __future__ import annotations
 
-import http.client
 import json
-import threading
-import time
-import urllib.parse
-from collections import Counter
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Callable, Sequence
 
 import pandas as pd
 
-from scalelab.load import wrk
+from scalelab.load import under_failure, wrk
+from scalelab.plumbing import http
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
 from scalelab.results.reference import replayable
@@ -29,6 +25,8 @@ from scalelab.results import done, keep
 from scalelab.servers.nginx import BALANCE
 from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
+from scalelab.verdicts.projection import (  # noqa: F401  (the notebook calls them here)
+    PER_PROCESS, costs_of, project)
 
 PAGES = {"page": "/", "cached page": "/c/view/"}  # the uncached home page; from the view cache
 ENGINES = {  # session engine -> the Stack settings that give it
@@ -36,9 +34,8 @@ ENGINES = {  # session engine -> the Stack settings that give it
     "cache (Redis)": {"session": "cache", "cache": "redis"},
     "cached_db": {"session": "cached_db", "cache": "redis"},
     "signed cookies": {"session": "signed_cookies"},
-    "per-process memory": {"session": "cache", "cache": "locmem"},
+    PER_PROCESS: {"session": "cache", "cache": "locmem"},  # "per-process memory"
 }
-PER_PROCESS = "per-process memory"
 
 
 @dataclass(frozen=True)
@@ -101,54 +98,14 @@ def measure(configs: Sequence[Config], questions: int = 10_000, connections: int
     return done(rows, on_point)
 
 
-def project(costs: dict[str, float], machines: Sequence[int] = (1, 2, 4, 8, 16, 32),
-            shared: Sequence[str] = ("db", "cache", "proxy")) -> pd.DataFrame:
-    """Requests/s of N app machines, each with the server CPUs of this one, behind one
-    balancer and one database and cache machine of the same size: N ÷ the app's CPU-seconds
-    per request, capped by each shared server's 1 ÷ its own (the utilisation law). ``costs``:
-    CPU-ms per request by component. Also the gain over one app machine and what limits it."""
-    app = costs.get("app", 0.0)
-    if not app or app <= 0:
-        raise ValueError("costs must give the app's CPU-ms per request, above 0")
-    caps = {c: 1000 / costs[c] for c in shared if costs.get(c, 0) > 0}
-    rows = []
-    for n in machines:
-        check_int("machines", n, 1, 10_000)
-        cands = {"app machines": n * 1000 / app, **{f"the {c} server": v
-                                                   for c, v in caps.items()}}
-        limit = min(cands, key=cands.get)
-        rows.append({"machines": n, "req_s": cands[limit], "limited_by": limit})
-    out = pd.DataFrame(rows)
-    out["gain"] = out.req_s / out.req_s.iloc[0] if out.machines.iloc[0] == 1 else \
-        out.req_s / min(1000 / app, *caps.values())
-    return out
-
-
-def costs_of(rows: pd.DataFrame) -> dict[str, float]:
-    """Mean CPU-ms per request by component over ``rows`` (server-bound ones first)."""
-    part = rows[rows["limit"] == "server"] if (rows["limit"] == "server").any() else rows
-    return {c: float(part[f"cpu_ms_per_req_{c}"].mean()) for c in ("app", "db", "cache", "proxy")
-            if f"cpu_ms_per_req_{c}" in part}
-
-
 # --- a crash under load ------------------------------------------------------------------
-def _request(conn_box: dict, host: str, port: int, method: str, path: str) -> int:
-    """One request on this client's keep-alive connection (reopened when it breaks); the
-    status, or 0 when the connection failed."""
-    for attempt in (1, 2):
-        conn = conn_box.get("conn") or http.client.HTTPConnection(host, port, timeout=10)
-        conn_box["conn"] = conn
-        try:
-            conn.request(method, path, body=b"" if method == "POST" else None)
-            resp = conn.getresponse()
-            resp.read()
-            return resp.status
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn_box["conn"] = None
-            if attempt == 2:
-                return 0
-    return 0
+CRASH_COLUMNS = {("GET", True): "get_ok", ("GET", False): "get_failed",
+                 ("POST", True): "post_ok", ("POST", False): "post_failed"}
+
+
+def _score(stack: Stack, qid: int) -> int:
+    return stack.db.query("SELECT score FROM qa_question WHERE id = %s", (qid,),
+                          dbname=stack.dataset.db_name)[0][0]
 
 
 @replayable
@@ -169,59 +126,29 @@ def crash(stack: Stack, seconds: int = 9, crash_at: float = 3, restore_at: float
     if not 0 <= post_share <= 1:
         raise ValueError(f"post_share must be from 0 to 1, not {post_share!r}")
     stack._replica(replica)  # refuse a bad replica number before any load
-    parts = urllib.parse.urlsplit(stack.base_url)
     qid = stack.popularity()["question_ids"][0]
-    score = lambda: stack.db.query("SELECT score FROM qa_question WHERE id = %s",  # noqa: E731
-                                   (qid,), dbname=stack.dataset.db_name)[0][0]
-    before = score()
-    counts: Counter = Counter()
-    lock, stop = threading.Lock(), threading.Event()
-    t0 = time.monotonic()
 
-    def client(k: int) -> None:
-        box: dict = {}
-        n = 0
-        with pinned(stack.layout.generator):
-            while not stop.is_set():
-                n += 1
-                post = post_share and (n * post_share) % 1 < post_share  # every 1/share-th
-                method, path = (("POST", f"/api/questions/{qid}/vote/") if post
-                                else ("GET", f"/api/questions/{qid}/"))
-                status = _request(box, parts.hostname, parts.port, method, path)
-                second = int(time.monotonic() - t0)
-                ok = 200 <= status < 400
-                with lock:
-                    counts[(second, method, ok)] += 1
-        if box.get("conn"):
-            box["conn"].close()
+    def send(client: int, n: int) -> tuple[str, str]:
+        post = post_share and (n * post_share) % 1 < post_share  # every 1/share-th
+        return (("POST", f"/api/questions/{qid}/vote/") if post
+                else ("GET", f"/api/questions/{qid}/"))
 
-    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(clients)]
-    for t in threads:
-        t.start()
-    events = {}
-    try:
-        time.sleep(max(0.0, crash_at - (time.monotonic() - t0)))
-        events["crashed_at_s"] = time.monotonic() - t0
+    def failure(out: under_failure.Outcomes) -> None:
+        out.until(crash_at, note="crashed_at_s")
         stack.crash_replica(replica)
-        time.sleep(max(0.0, restore_at - (time.monotonic() - t0)))
-        events["restore_started_s"] = time.monotonic() - t0
+        out.until(restore_at, note="restore_started_s")
         stack.restore_replica(replica)
-        events["restored_at_s"] = time.monotonic() - t0
-        time.sleep(max(0.0, seconds - (time.monotonic() - t0)))
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=15)
-    applied = score() - before
-    answered = sum(n for (s, m, ok), n in counts.items() if m == "POST" and ok)
+        out.note("restored_at_s")
+
+    # each client on a keep-alive connection, a request sent again once when it breaks
+    out = under_failure.run(stack.base_url, send, failure, clients=clients, seconds=seconds,
+                            cpus=stack.layout.generator, counter=lambda: _score(stack, qid),
+                            attempts=2)
     rows = []
-    for second in range(seconds):
-        get = lambda m, ok: counts.get((second, m, ok), 0)  # noqa: E731
-        rec = {"variant": "crash", "second": second, "get_ok": get("GET", True),
-               "get_failed": get("GET", False), "post_ok": get("POST", True),
-               "post_failed": get("POST", False), "retry_post": stack.config["retry_post"],
-               **events, "votes_answered": answered, "votes_counted": applied,
-               "limit": one_user_limit(0)}
+    for counts in out.per_second(seconds, CRASH_COLUMNS):
+        rec = {"variant": "crash", **counts, "retry_post": stack.config["retry_post"],
+               **out.events, "votes_answered": out.total("POST", True),
+               "votes_counted": out.counted, "limit": one_user_limit(0)}
         keep(rows, rec, on_point)
     return done(rows, on_point)
 
@@ -244,17 +171,10 @@ def crash_summary(rows: pd.DataFrame) -> dict:
 # --- sessions across replicas ------------------------------------------------------------
 def _login(base_url: str, user: int) -> str:
     """Log user ``user`` in; the session cookie the app set ("name=value")."""
-    parts = urllib.parse.urlsplit(base_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request("GET", f"/s/login/?user={user}")
-        resp = conn.getresponse()
-        resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"login answered {resp.status}")
-        cookie = SimpleCookie(resp.getheader("Set-Cookie", ""))
-    finally:
-        conn.close()
+    resp = http.get(f"{base_url}/s/login/?user={user}", timeout=10)
+    if resp.status != 200:
+        raise RuntimeError(f"login answered {resp.status}")
+    cookie = SimpleCookie(resp.header("Set-Cookie"))
     if "sessionid" not in cookie:
         raise RuntimeError("login set no session cookie")
     return f"sessionid={cookie['sessionid'].value}"
@@ -266,20 +186,14 @@ def count_lost(stack: Stack, users: int = 20, requests: int = 10) -> dict:
     found no session (403)."""
     check_int("users", users, 1, 10_000)
     check_int("requests", requests, 1, 10_000)
-    parts = urllib.parse.urlsplit(stack.base_url)
     lost = total = 0
     served_by: set = set()
     with pinned(stack.layout.generator):
         for user in range(users):
             cookie = _login(stack.base_url, user)
             for _ in range(requests):
-                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-                try:
-                    conn.request("GET", "/s/me/", headers={"Cookie": cookie})
-                    resp = conn.getresponse()
-                    body = json.loads(resp.read() or b"{}")
-                finally:
-                    conn.close()
+                resp = http.get(stack.base_url + "/s/me/", {"Cookie": cookie}, timeout=10)
+                body = json.loads(resp.body or b"{}")
                 total += 1
                 lost += resp.status == 403
                 served_by.add(body.get("pid"))

@@ -19,6 +19,7 @@ handshake; TLS would add one or two more); TCP's slow start is not emulated.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import math
 import re
@@ -33,14 +34,14 @@ import numpy as np
 import pandas as pd
 
 from scalelab.load import wrk
+from scalelab.plumbing import http as lab_http  # ``http``: the standard library's
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
-from scalelab.plumbing.processes import stop_group
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
-from scalelab.plumbing.runs import Run
 from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
+from scalelab.verdicts.rules.static import DJANGO_VIEW, NGINX
 
 VISITS = ("first", "revalidate", "fresh")  # empty cache; validators only; within lifetimes
 ASSET_RE = re.compile(r"""<(?:link[^>]+href|script[^>]+src|img[^>]+src)=["']([^"']+)["']""",
@@ -119,7 +120,11 @@ class PageLoad:
 
 
 class Browser:
-    """A browser-like client of one site (``base_url``, loopback only)."""
+    """A browser-like client of one site (``base_url``, loopback only).
+
+    It speaks ``http.client`` itself, not the lab's client (:mod:`scalelab.plumbing.http`):
+    it reads each body chunk by chunk to pace it on the shared ``Link``, counts the bytes of
+    the headers as sent, and waits a round trip at each new connection and request."""
 
     def __init__(self, base_url: str, connections: int = 6, compress: bool = True,
                  link_mbit_s: float = 0, rtt_ms: float = 0, timeout: float = 60):
@@ -248,9 +253,9 @@ def _is_gzip(body: bytes) -> bool:
 
 # --- the experiments of notebook 04 ------------------------------------------------------
 SERVERS = {  # who serves the assets -> the Stack settings that make it so
-    "Django's view": {"static": "django"},   # django.views.static.serve, as under DEBUG
+    DJANGO_VIEW: {"static": "django"},       # django.views.static.serve, as under DEBUG
     "WhiteNoise": {"static": "whitenoise"},  # hashed names, precompressed, a year's lifetime
-    "nginx": {"static": "none"},             # nginx serves /static/ itself, an hour's lifetime
+    NGINX: {"static": "none"},               # nginx serves /static/ itself, an hour's lifetime
 }
 FRONT = {"proxy": "nginx", "gzip": True, "cache": "redis"}  # the same front for every way
 PAGES = {"page view": "/", "cached page view": "/c/view/"}  # the home page, uncached / cached
@@ -278,17 +283,10 @@ def page_view(stack: Stack, path: str) -> tuple[str, ...]:
     """A page view's requests: the page at ``path`` and each asset it links (through the
     stack's front: the URLs a browser would ask for)."""
     url = stack.base_url + path
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        body = resp.read()
-    finally:
-        conn.close()
+    resp = lab_http.get(url, timeout=10)
     if resp.status != 200:
         raise RuntimeError(f"{url} answered {resp.status}; see the stack's logs: {stack.logs()}")
-    return (url, *assets_of(body.decode("utf-8", "replace"), url))
+    return (url, *assets_of(resp.body.decode("utf-8", "replace"), url))
 
 
 @replayable
@@ -323,20 +321,15 @@ def who_serves(stacks: dict[str, Stack], connections: int = 16, proxy_connection
 
 def _page_times(url: str, seconds: float) -> list[float]:
     """Request ``url`` one after another for ``seconds``; each response time in ms."""
-    parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    path = urllib.parse.urlsplit(url).path or "/"
     times, end = [], time.perf_counter() + seconds
-    try:
+    with lab_http.Client(url, timeout=30) as client:  # one keep-alive connection
         while time.perf_counter() < end:
             t0 = time.perf_counter()
-            conn.request("GET", parts.path or "/", headers={"Accept-Encoding": "gzip"})
-            resp = conn.getresponse()
-            resp.read()
+            resp = client.request("GET", path, {"Accept-Encoding": "gzip"})
             if resp.status != 200:
                 raise RuntimeError(f"{url} answered {resp.status} while timing it")
             times.append((time.perf_counter() - t0) * 1000)
-    finally:
-        conn.close()
     return times
 
 
@@ -361,12 +354,11 @@ def beside_assets(stacks: dict[str, Stack], seconds: int = 3, connections: int =
             with pinned(lay.generator):
                 _page_times(page, 0.3)  # warm: connections, the worker, the database's cache
             for traffic in ("none", "assets"):
-                run = Run.create("beside-assets")
-                try:
-                    proc = None
-                    if traffic == "assets":
-                        proc = wrk.start(run, tuple(assets), connections, seconds + 1,
-                                         lay, "wrk-assets.log", pause_ms)
+                load = wrk.background(tuple(assets), connections, seconds + 1, lay,
+                                      "wrk-assets.log", "beside-assets", pause_ms) \
+                    if traffic == "assets" else contextlib.nullcontext()
+                with load as assets_load:
+                    if assets_load is not None:
                         time.sleep(0.5)  # the asset load under way before the page is timed
                     since = proxy.log_position()
                     with pinned(lay.generator):
@@ -375,17 +367,10 @@ def beside_assets(stacks: dict[str, Stack], seconds: int = 3, connections: int =
                     times = proxy.request_times("/", since)
                     asset = {"asset_req_s": math.nan, "asset_p50_ms": math.nan,
                              "asset_p90_ms": math.nan}
-                    if proc is not None:
-                        try:
-                            proc.wait(timeout=seconds + 30)
-                        except BaseException:
-                            stop_group(proc)
-                            raise
-                        report = wrk.parse((run.dir / "logs" / "wrk-assets.log").read_text())
+                    if assets_load is not None:
+                        report = assets_load.report()
                         asset = {"asset_req_s": report["requests"] / report["wrk_seconds"],
                                  "asset_p50_ms": report["p50_ms"], "asset_p90_ms": report["p90_ms"]}
-                finally:
-                    run.close()
                 if not times:
                     raise RuntimeError(f"nginx logged no request of the page; see "
                                        f"{proxy.access_log}")

@@ -18,11 +18,10 @@ from scalelab.measurement import profiler
 from scalelab.load import wrk
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout
-from scalelab.plumbing.processes import stop_group
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
-from scalelab.plumbing.runs import Run
 from scalelab.servers.stack import Stack
+from scalelab.verdicts.rules.time_split import AS_WRITTEN, BOTH_SWAPPED
 
 WORKERS = 2
 
@@ -61,15 +60,9 @@ def profiles(stack: Stack, targets: dict[str, str] | None = None, seconds: int =
     lay = layout or stack.layout
     rows = []
     for name, url in targets.items():
-        run = Run.create("profiled-load")
-        try:
-            load = wrk.start(run, url, connections, seconds + 2, lay, "wrk-profiled.log")
-            try:
-                prof = profiler.record(stack, seconds, rate, lay)
-            finally:
-                stop_group(load)
-        finally:
-            run.close()
+        with wrk.background(url, connections, seconds + 2, lay, "wrk-profiled.log",
+                            label="profiled-load"):
+            prof = profiler.record(stack, seconds, rate, lay)
         for frames, n in zip(prof.stacks.frames, prof.stacks.samples):
             keep(rows, {"page": name, "stack": ";".join(frames), "samples": int(n),
                         "seconds": seconds, "rate": rate}, on_point)
@@ -97,15 +90,15 @@ def swaps(stack: Stack) -> dict[str, str]:
     """The home page as written and with its layers swapped; the question API through Django
     and as a plain WSGI function."""
     app, qid = stack.app_url, _top_question(stack)
-    return {"ORM + Django templates": app + "/",
+    return {AS_WRITTEN: app + "/",
             "raw SQL + Django templates": app + "/l/home/raw/",
             "ORM + Jinja2": app + "/l/home/jinja/",
-            "raw SQL + Jinja2": app + "/l/home/raw-jinja/",
+            BOTH_SWAPPED: app + "/l/home/raw-jinja/",
             "JSON API, Django": f"{app}/api/questions/{qid}/",
             "JSON API, plain WSGI": f"{app}/bare/api/questions/{qid}/"}
 
 
-MINIMAL = "ORM + Django templates, minimal middleware"
+MINIMAL = f"{AS_WRITTEN}, minimal middleware"
 
 
 @replayable
@@ -133,7 +126,7 @@ def layer_swaps(stack: Stack, connections: int = 8, duration: int = 3, warmup: i
     return done(rows, on_point)
 
 
-def gains(rows: pd.DataFrame, baseline: str = "ORM + Django templates",
+def gains(rows: pd.DataFrame, baseline: str = AS_WRITTEN,
           api_baseline: str = "JSON API, Django") -> pd.DataFrame:
     """Per variant: server CPU and app CPU per request (mean over repeats) and the gain over
     its baseline (the page as written, or the API through Django)."""
@@ -154,7 +147,7 @@ def beside_design(swap_rows: pd.DataFrame, floor_rows: pd.DataFrame) -> pd.DataF
     g = gains(swap_rows)
     out = [("swap the ORM for raw SQL", g.loc["raw SQL + Django templates", "gain"], "this run"),
            ("swap Django's templates for Jinja2", g.loc["ORM + Jinja2", "gain"], "this run"),
-           ("swap both", g.loc["raw SQL + Jinja2", "gain"], "this run"),
+           ("swap both", g.loc[BOTH_SWAPPED, "gain"], "this run"),
            ("only the middleware the page needs", g.loc[MINIMAL, "gain"], "this run")]
     f = floor_rows.groupby("variant").cpu_ms_per_req_server.mean()
     out.append(("cache the page (per-view cache)",

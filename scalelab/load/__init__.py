@@ -1,5 +1,6 @@
-"""Load: what simulated users do, Locust driving them in a subprocess, and one tidy row per
-measured point.
+"""Floor 5, load: what simulated users do, the generators that drive them (Locust in a
+subprocess, wrk, the open load, clients while a server fails), and one tidy row per measured
+point.
 
     wl = Workload("home", mix={"home": 1})
     df = sweep(stack, wl, users=[1, 2, 4, 8], duration=10, warmup=3, repeats=3)
@@ -7,11 +8,13 @@ measured point.
 One module per job:
 
 - ``workload``: ``Workload`` (pages, mix, think time, popularity) and the checks on its URLs
-- ``target``: where the load goes (a Stack or a loopback URL) and what can be measured there
 - ``locust``: one Locust subprocess through its steps, handing over each finished point
 - ``windows``: the windows arithmetic, pure (measured seconds, counts, percentiles)
-- ``point``: a point's columns with units (``COLUMNS``) and the figures derived from a window
 - ``api``: ``sweep``, ``run`` and ``compare``
+- ``wrk``, ``open_rate``, ``under_failure``: the other generators
+
+Where the load goes and a point's columns live one floor down, in ``scalelab.measurement``
+(``target``, ``point``), and are re-exported here.
 
 A point's figures come from its window only (warm-up thrown away): requests, failures and
 latency percentiles from per-second histograms the locustfile writes; CPU time of every server

@@ -60,6 +60,8 @@ def schedule(rate: float, seconds: float, seed: int = 1) -> np.ndarray:
 
 
 async def _drive(url: str, intended: np.ndarray, timeout: float, max_in_flight: int) -> list:
+    # httpx, not the lab's own client (scalelab.plumbing.http): this is measured load, sent
+    # from asyncio with many requests in flight at once, which that blocking client cannot do
     import httpx
 
     rows: list = []

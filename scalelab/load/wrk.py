@@ -16,6 +16,7 @@ Locust's points over that run's wall-clock span, and the derived figures and lim
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -23,7 +24,8 @@ import re
 import subprocess
 import time
 import urllib.parse
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -128,6 +130,37 @@ def start(run: Run, url, connections: int, seconds: int, layout: CpuLayout, log_
     command = wrap_command(args + [urls[0]], cpus=layout.generator, deathsig="SIGTERM")
     env = {**os.environ, **run.env()}  # marked as ours, so the reaper knows it
     return spawn(command, run.dir / "logs" / log_name, env=env)
+
+
+class Background:
+    """wrk running beside something else (:func:`background`)."""
+
+    def __init__(self, proc: subprocess.Popen, log: Path, seconds: int):
+        self.proc, self.log, self.seconds = proc, log, seconds
+
+    def report(self) -> dict:
+        """Wait for wrk to end its run (``seconds`` + 30 s at most); its report, parsed."""
+        self.proc.wait(timeout=self.seconds + 30)
+        return parse(self.log.read_text())
+
+
+@contextlib.contextmanager
+def background(url, connections: int, seconds: int, layout: CpuLayout, log_name: str,
+               label: str = "wrk", delay_ms: int = 0, headers: dict[str, str] | None = None,
+               method: str = "GET") -> Iterator[Background]:
+    """wrk started (:func:`start`, in a run folder of its own named ``label``) for the block,
+    which may wait for its report (:meth:`Background.report`); a wrk still running when the
+    block ends, or fails, is stopped: no load is left behind."""
+    run = Run.create(label)
+    try:
+        proc = start(run, url, connections, seconds, layout, log_name, delay_ms, headers, method)
+        try:
+            yield Background(proc, run.dir / "logs" / log_name, seconds)
+        finally:
+            if proc.poll() is None:
+                stop_group(proc)
+    finally:
+        run.close()
 
 
 def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 
@@ -18,6 +17,7 @@ import psutil
 
 from scalelab.plumbing import paths
 from scalelab.plumbing.checks import check_choice, check_int
+from scalelab.plumbing.http import http_get
 from scalelab.plumbing.processes import ServiceError, wrap_command
 from scalelab.servers.base import HOST, Service
 
@@ -90,15 +90,6 @@ class AppConfig:
             env["QA_STATIC_ROOT"] = self.static_root
         env.update(self.extra)
         return env
-
-
-def http_get(url: str, timeout: float = 2.0) -> tuple[int, dict[str, str], bytes]:
-    req = urllib.request.Request(url, headers={"Host": "127.0.0.1"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, dict(resp.headers), resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
 
 
 class _AppServer(Service):

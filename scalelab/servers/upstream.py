@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from scalelab.plumbing import paths
-from scalelab.servers.appserver import http_get
+from scalelab.plumbing.http import http_get
 from scalelab.servers.base import HOST, Service
 
 

@@ -11,7 +11,9 @@ from scalelab import Stack, Workload, compare
 from scalelab.plumbing import binaries
 from scalelab.experiments import caching as cx
 from scalelab.servers import Memcached, Nginx
-from scalelab.servers.appserver import http_get
+from scalelab.plumbing.http import http_get
+
+pytestmark = pytest.mark.servers
 
 Q = 2_000
 needs_memcached = pytest.mark.skipif(not binaries.find("memcached").ok,
@@ -107,28 +109,3 @@ def test_compare_reports_hit_ratios_and_statement_counts(cstack):
     assert (df.loc[1:, "db_vote_count_queries"] > 0).all()
 
 
-def test_memcached_and_nginx_refuse_bad_parameters(run):
-    with pytest.raises(ValueError, match="memory_mb"):
-        Memcached(run, memory_mb=0)
-    with pytest.raises(ValueError, match="microcache_ttl"):
-        Nginx(run, upstream_port=1, microcache_ttl=-1)
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(microcache_ttl=1), "needs proxy='nginx'"),
-    (dict(cache_middleware=True), "needs a cache"),
-    (dict(cache_servers=("varnish",)), "cache_servers must be"),
-    (dict(proxy="haproxy"), "proxy must be one of"),
-])
-def test_stack_caching_options_are_checked(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        Stack(**kwargs)
-
-
-def test_compare_checks_its_variants():
-    with pytest.raises(ValueError, match="non-empty dict"):
-        compare("http://127.0.0.1:9", {})
-    with pytest.raises(ValueError, match="share think_time"):
-        compare("http://127.0.0.1:9", {"a": Workload(think_time=1), "b": Workload()})
-    with pytest.raises(ValueError, match="must be a Workload"):
-        compare("http://127.0.0.1:9", {"a": "home"})

@@ -8,7 +8,9 @@ import pytest
 from scalelab import Stack
 from scalelab.experiments import workers
 from scalelab.servers import SlowUpstream
-from scalelab.servers.appserver import http_get
+from scalelab.plumbing.http import http_get
+
+pytestmark = pytest.mark.servers
 
 
 @pytest.mark.parametrize("config", workers.configurations(1, "quick"), ids=lambda c: c.label)
