@@ -11,7 +11,7 @@ help:
 	@echo "make export             the static site in build/site/ from the notebooks and data/reference/ (no server)"
 	@echo "make reference [NB=02]  record the reference run (full mode) into data/reference/ and the README ledger"
 	@echo "make test               set up, run the whole test suite (real servers, notebooks: ~11 min)"
-	@echo "make test-fast          unit and app tests only, no servers (under a minute)"
+	@echo "make test-fast          every test without servers, notebooks or a browser (under a minute)"
 	@echo "make lab                JupyterLab with the 'Python (scalelab)' kernel"
 	@echo "make notebook NB=01 [MODE=quick|full|reference]   run one notebook and export it"
 	@echo "make slides NB=01       export one notebook as reveal.js slides"
@@ -38,7 +38,7 @@ test: setup
 	$(PY) -m pytest
 
 test-fast: setup
-	$(PY) -m pytest -q tests/unit tests/app
+	$(PY) -m pytest -q -m "not servers and not notebooks and not browser"
 
 lab: setup
 	.venv/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks $$(test "$$(id -u)" = 0 && echo --allow-root)

@@ -1,5 +1,5 @@
 """Checks on a parameter that refuse a bad value by the parameter's name and what is allowed;
-the ranges live beside what they limit (e.g. ``services.appserver.WORKERS``)."""
+the ranges live beside what they limit (e.g. ``servers.appserver.WORKERS``)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@
     scalelab reference [02 ...]     record the reference run (full mode) into data/reference/
     scalelab results [notebook]
     scalelab ledger [--write-readme]
+    scalelab columns | architecture   the pages docs/columns.md and docs/architecture.md
 """
 
 from __future__ import annotations
@@ -190,6 +191,13 @@ def cmd_results(args) -> int:
     return 0
 
 
+def cmd_architecture(args) -> int:
+    from scalelab.publishing.architecture import page
+
+    print(page(), end="")
+    return 0
+
+
 def cmd_columns(args) -> int:
     from scalelab.load import describe_columns
 
@@ -245,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     res.set_defaults(fn=cmd_results)
     sub.add_parser("columns", help="the columns of a measured point, as markdown").set_defaults(
         fn=cmd_columns)
+    sub.add_parser("architecture", help="the harness's floors and modules, as markdown "
+                   "(docs/architecture.md)").set_defaults(fn=cmd_architecture)
     return p
 
 

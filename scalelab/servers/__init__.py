@@ -1,4 +1,6 @@
-"""One module per server, each behind the contract in :mod:`scalelab.servers.base`."""
+"""Floor 2, servers and stacks: one module per server, each behind the contract in
+:mod:`scalelab.servers.base`, the stack that starts them together, its configuration, and
+the seeded data sets."""
 
 from scalelab.servers.appserver import AppConfig, Gunicorn, Uvicorn
 from scalelab.servers.base import Service, ServiceError, free_port

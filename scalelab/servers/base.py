@@ -24,7 +24,8 @@ from mirakuru import Executor
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
 
 from scalelab.plumbing import binaries
-from scalelab.plumbing.processes import ServiceError, launcher, unprivileged_user, wrap_command
+from scalelab.plumbing.processes import (ServiceError, check_spawning, launcher, unprivileged_user,
+                                         wrap_command)
 from scalelab.plumbing.runs import Run
 
 # mirakuru's exit hook kills every process whose marker *contains* our pid, which can hit
@@ -128,6 +129,7 @@ class Service:
     def start(self) -> "Service":
         if self.running:
             return self
+        check_spawning(f"starting {self.name}")
         self.prepare()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()

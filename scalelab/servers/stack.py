@@ -299,23 +299,23 @@ class Stack:
         self.stop()
 
     # -- what notebooks and the load generator need ---------------------------------------
-    @property
-    def base_url(self) -> str:
-        """Where users go: the proxy when there is one, else the app server."""
+    def _url_of(self, *names: str) -> str:
+        """The URL of the first of ``names`` that runs (a stand-in names nothing that listens)."""
         if self.replayed:
             return REPLAYED_URL
         if "app" not in self.services:
             raise RuntimeError("the stack is not running: use `with Stack(...) as stack:`")
-        return self.services["proxy"].url if "proxy" in self.services else self.app_url
+        return next(self.services[n].url for n in names if n in self.services)
+
+    @property
+    def base_url(self) -> str:
+        """Where users go: the proxy when there is one, else the app server."""
+        return self._url_of("proxy", "app")
 
     @property
     def app_url(self) -> str:
         """The app server itself, bypassing any proxy."""
-        if self.replayed:
-            return REPLAYED_URL
-        if "app" not in self.services:
-            raise RuntimeError("the stack is not running: use `with Stack(...) as stack:`")
-        return self.services["app"].url
+        return self._url_of("app")
 
     def counters(self) -> dict:
         """Cumulative counters of the servers' own statistics, by name: cache hits and misses

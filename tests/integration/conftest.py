@@ -6,12 +6,6 @@ from scalelab.plumbing.runs import Run
 TEST_QUESTIONS = 2_000
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "/integration/" in str(item.fspath):
-            item.add_marker(pytest.mark.integration)
-
-
 @pytest.fixture
 def run():
     r = Run.create("test")

@@ -14,6 +14,8 @@ from scalelab.load import open_rate
 from scalelab.verdicts import rules
 from scalelab.experiments import capacity as cap
 
+pytestmark = pytest.mark.servers
+
 
 @pytest.fixture(scope="module")
 def cstack():

@@ -1,10 +1,13 @@
 """Stacks started at the same time on a fresh state directory each get a cluster of their own."""
 
+import pytest
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+
+pytestmark = pytest.mark.servers
 
 START = """
 from scalelab import Stack

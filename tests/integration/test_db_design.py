@@ -10,6 +10,8 @@ from scalelab import Stack
 from scalelab.plumbing import binaries
 from scalelab.experiments import db_design as dd
 
+pytestmark = pytest.mark.servers
+
 Q = 2_000
 QUICK = dict(connections=4, duration=1, warmup=0)
 

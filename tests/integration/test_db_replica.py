@@ -9,6 +9,8 @@ import pytest
 
 from scalelab import Stack
 
+pytestmark = pytest.mark.servers
+
 Q = 2_000
 
 
@@ -74,11 +76,6 @@ def test_no_slot_or_replica_data_survives_and_stale_slots_are_dropped():
         assert not data.exists()
         st.db.query("SELECT pg_create_physical_replication_slot('scalelab_left_behind')")
         assert st.db.drop_stale_slots() == ["scalelab_left_behind"]
-
-
-def test_read_your_writes_needs_a_replica():
-    with pytest.raises(ValueError, match="read_replica"):
-        Stack(read_your_writes_s=5)
 
 
 def test_a_standby_copy_left_by_a_killed_run_is_removed_when_its_cluster_starts():

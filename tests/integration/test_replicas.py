@@ -13,6 +13,8 @@ from scalelab import Stack
 from scalelab.load import wrk
 from scalelab.experiments import replicas as rx
 
+pytestmark = pytest.mark.servers
+
 Q = 2_000
 
 

@@ -1,10 +1,13 @@
 """A notebook cell run again: its stack replaces the earlier one, and nothing is left that
 nothing can stop."""
 
+import pytest
 import psutil
 
 from scalelab import Stack
 from scalelab.servers import stack as stack_module
+
+pytestmark = pytest.mark.servers
 
 TEST_QUESTIONS = 2_000  # the integration tests' data set (conftest.py)
 

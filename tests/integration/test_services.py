@@ -14,6 +14,8 @@ from scalelab.plumbing import binaries, paths, runs
 from scalelab.servers import Postgres, Redis, ServiceError
 from scalelab.servers import base as services_base
 
+pytestmark = pytest.mark.servers
+
 
 def gone(pids, timeout=10):
     deadline = time.time() + timeout
@@ -79,12 +81,6 @@ def test_a_port_taken_between_choosing_and_binding_is_retried(run, monkeypatch):
             r.stop()
 
 
-def test_a_missing_binary_names_the_fix(run, monkeypatch, tmp_path):
-    monkeypatch.setenv("SCALELAB_REDIS_SERVER", str(tmp_path / "redis-server"))
-    with pytest.raises(binaries.MissingBinary, match="apt-get install redis-server"):
-        Redis(run)
-
-
 def test_a_server_that_fails_to_start_shows_its_log(run):
     pg = Postgres(run, settings={"shared_buffers": "lots"})
     with pytest.raises(ServiceError, match="(?s)exited with code.*shared_buffers"):
@@ -115,26 +111,11 @@ def test_servers_die_with_their_owner_even_on_sigkill(tmp_path):
     assert gone(pids + children, timeout=15), "servers outlived their SIGKILLed owner"
 
 
-def test_the_reaper_clears_a_stale_run():
-    """A process carrying the marker of an owner that is gone is killed at the next start."""
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    env = dict(os.environ, **{runs.OWNER_VAR: f"{dead.pid}:1.00"})
-    stale = subprocess.Popen(["sleep", "60"], env=env)
-    try:
-        killed = runs.reap_stale()
-        assert stale.pid in killed
-        assert stale.wait(timeout=10) is not None
-    finally:
-        if stale.poll() is None:
-            stale.kill()
-
-
 def test_the_reaper_spares_a_live_owners_processes():
     """Another harness that is alive (a second test run, `scalelab up`) keeps its servers."""
     code = textwrap.dedent("""
         import os, subprocess, sys, time
-        from scalelab import runs
+        from scalelab.plumbing import runs
         env = dict(os.environ, **{runs.OWNER_VAR: runs.owner_token()})
         child = subprocess.Popen(["sleep", "60"], env=env)
         print(child.pid, flush=True)

@@ -9,7 +9,9 @@ import psutil
 import pytest
 
 from scalelab import Stack, Workload, results, run, sweep
-from scalelab.servers.appserver import http_get
+from scalelab.plumbing.http import http_get
+
+pytestmark = pytest.mark.servers
 
 TEST_QUESTIONS = 2_000  # as in conftest.py
 

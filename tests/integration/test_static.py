@@ -11,7 +11,7 @@ import pytest
 from scalelab import Stack
 from scalelab.plumbing import paths
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.servers
 STATIC = paths.APP_DIR / "qa" / "static" / "qa"
 
 
@@ -73,14 +73,6 @@ def test_nginx_serves_static_files_itself_compressed_with_a_lifetime():
         assert status == 200 and h["Content-Encoding"] == "gzip", "pages are compressed too"
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(gzip=True), "needs proxy='nginx'"),
-    (dict(proxy="nginx", gzip="yes"), "gzip"), (dict(static="cdn"), "static")])
-def test_bad_static_and_wire_settings_are_refused_by_name(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        Stack(**kwargs)
-
-
 def test_a_browser_like_page_load_revalidates_or_skips_what_it_cached():
     from scalelab.experiments.static import Browser
 
@@ -106,19 +98,6 @@ def test_a_browser_like_page_load_revalidates_or_skips_what_it_cached():
         fresh = browser.visit("/", "fresh")
         assert fresh.from_cache == 0 and fresh.not_modified == 4, \
             "Django's static view sets no lifetime: every asset is asked for again"
-
-
-def test_the_browser_refuses_bad_input_by_name():
-    from scalelab.experiments.static import Browser
-
-    with pytest.raises(ValueError, match="base_url"):
-        Browser("http://example.com/")
-    with pytest.raises(ValueError, match="link_mbit_s"):
-        Browser("http://127.0.0.1:1/", link_mbit_s=-1)
-    with pytest.raises(ValueError, match="connections"):
-        Browser("http://127.0.0.1:1/", connections=0)
-    with pytest.raises(ValueError, match="visit"):
-        Browser("http://127.0.0.1:1/").visit("/", "second")
 
 
 def test_nginx_passes_static_to_the_app_when_the_app_serves_it_and_logs_its_own_time():

@@ -16,6 +16,8 @@ from scalelab.load import wrk
 from scalelab.experiments import time_split as ts
 from scalelab.plumbing.runs import Run
 
+pytestmark = pytest.mark.servers
+
 Q = 2_000
 
 
@@ -102,8 +104,3 @@ def test_another_interpreter_serves_the_same_page_when_one_is_ready(tstack):
         tstack.reconfigure(python="")
 
 
-def test_bad_settings_are_refused_by_name():
-    with pytest.raises(ValueError, match="middleware must be one of"):
-        Stack(middleware="none")
-    with pytest.raises(ValueError, match="python must be"):
-        Stack(python="/no/such/python")

@@ -6,6 +6,8 @@ import pytest
 from scalelab import Stack, Workload
 from scalelab.load import wrk
 
+pytestmark = pytest.mark.servers
+
 TEST_QUESTIONS = 2_000
 
 

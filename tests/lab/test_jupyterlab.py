@@ -12,7 +12,7 @@ from lab_driver import (CLOSE_ALL, EXECUTE, KERNEL_NAME, KERNEL_STATE, PENDING_C
 from scalelab.plumbing import paths, runs
 
 NOTEBOOK = "00-start-here.ipynb"
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.browser, pytest.mark.servers]
 
 
 def _wait(page, js, until, timeout, what):

@@ -11,20 +11,17 @@ from urllib.parse import urlparse
 
 import pytest
 
-from scalelab.plumbing import paths, runs
-from scalelab.publishing import site
+from scalelab.plumbing import paths
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
 SHOTS = paths.PROJECT_ROOT / "build" / "site-screenshots"
 
 
 @pytest.fixture(scope="module")
-def built_site():
-    before = {p.pid for p in runs.ours(include_other_live_owners=False)}
-    index = site.build(progress=lambda msg: None)
-    started = [p for p in runs.ours(include_other_live_owners=False) if p.pid not in before]
-    assert not started, f"building the site started processes of ours: {started}"
-    return index.parent
+def built_site(reference_site):
+    assert not reference_site.started, \
+        f"building the site started processes of ours: {reference_site.started}"
+    return reference_site.root
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,8 @@ def test_shape(name):
                 "process management and parsing belong in the harness"
 
 
-@pytest.mark.notebook
+@pytest.mark.notebooks
+@pytest.mark.servers
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_in_quick_mode(name, tmp_path, results_dir):
     res = execution.execute(name, mode="quick", out_dir=tmp_path / "nb", html_dir=tmp_path / "html")
@@ -81,28 +82,22 @@ def test_runs_in_quick_mode(name, tmp_path, results_dir):
             assert json.loads(meta.read_text())["mode"] == "quick"
 
 
-@pytest.mark.notebook
+@pytest.mark.notebooks
 @pytest.mark.parametrize("name", NAMES)
-def test_reference_mode_shows_the_reference_run_and_starts_nothing(name, tmp_path, results_dir):
-    """What `make export` does: no server, no run folder, nothing written, and verdicts decided
-    again from the recorded rows equal to the ones the reference run saved."""
-    from scalelab.plumbing import paths, runs
-
-    runs_before = set(paths.runs_dir().glob("*")) if paths.runs_dir().exists() else set()
-    ours_before = {p.pid for p in runs.ours(include_other_live_owners=False)}
-    reference_before = {p: p.stat().st_mtime for p in paths.reference_dir().rglob("*")}
-    res = execution.execute(name, mode="reference", out_dir=tmp_path / "nb", html_dir=False,
-                          timeout=300)
+def test_reference_mode_shows_the_reference_run_and_starts_nothing(name, reference_site):
+    """What `make export` does (built once for the session, ``reference_site``): no server, no
+    run folder, nothing written, and verdicts decided again from the recorded rows equal to the
+    ones the reference run saved."""
+    res = reference_site.executed[name]
     nb = nbformat.read(res["executed"], as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.output_type == "error"]
     assert not errors, errors
     assert res["seconds"] < 90
-    assert (set(paths.runs_dir().glob("*")) if paths.runs_dir().exists() else set()) \
-        == runs_before, "reference mode created a run folder"
-    assert not [p for p in runs.ours(include_other_live_owners=False) if p.pid not in ours_before]
-    assert {p: p.stat().st_mtime for p in paths.reference_dir().rglob("*")} == reference_before
-    assert not results_dir.exists() or not any(results_dir.rglob("*")), "nothing written locally"
+    assert not reference_site.new_run_dirs, "reference mode created a run folder"
+    assert not reference_site.started, "reference mode started processes of ours"
+    assert not reference_site.reference_changed, "reference mode wrote into the reference"
+    assert not reference_site.written_locally, "reference mode wrote results locally"
     text = "\n".join(
         "".join(o.get("data", {}).get("text/markdown", "")) for c in nb.cells
         for o in c.get("outputs", []))

@@ -1,0 +1,109 @@
+"""Bad settings of stacks, servers and experiments are refused by name before anything
+starts: none of these tests starts a server."""
+
+import os
+import subprocess
+
+import pytest
+
+from scalelab import Stack, Workload, compare
+from scalelab.plumbing import binaries, runs
+from scalelab.plumbing.runs import Run
+from scalelab.servers import Memcached, Nginx, Redis
+
+
+@pytest.fixture
+def run():
+    r = Run.create("test")
+    yield r
+    r.close()
+
+
+
+def test_bad_settings_are_refused_by_name():
+    with pytest.raises(ValueError, match="middleware must be one of"):
+        Stack(middleware="none")
+    with pytest.raises(ValueError, match="python must be"):
+        Stack(python="/no/such/python")
+
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(gzip=True), "needs proxy='nginx'"),
+    (dict(proxy="nginx", gzip="yes"), "gzip"), (dict(static="cdn"), "static")])
+def test_bad_static_and_wire_settings_are_refused_by_name(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Stack(**kwargs)
+
+
+
+def test_the_browser_refuses_bad_input_by_name():
+    from scalelab.experiments.static import Browser
+
+    with pytest.raises(ValueError, match="base_url"):
+        Browser("http://example.com/")
+    with pytest.raises(ValueError, match="link_mbit_s"):
+        Browser("http://127.0.0.1:1/", link_mbit_s=-1)
+    with pytest.raises(ValueError, match="connections"):
+        Browser("http://127.0.0.1:1/", connections=0)
+    with pytest.raises(ValueError, match="visit"):
+        Browser("http://127.0.0.1:1/").visit("/", "second")
+
+
+
+def test_a_missing_binary_names_the_fix(run, monkeypatch, tmp_path):
+    monkeypatch.setenv("SCALELAB_REDIS_SERVER", str(tmp_path / "redis-server"))
+    with pytest.raises(binaries.MissingBinary, match="apt-get install redis-server"):
+        Redis(run)
+
+
+
+def test_the_reaper_clears_a_stale_run():
+    """A process carrying the marker of an owner that is gone is killed at the next start."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    env = dict(os.environ, **{runs.OWNER_VAR: f"{dead.pid}:1.00"})
+    stale = subprocess.Popen(["sleep", "60"], env=env)
+    try:
+        killed = runs.reap_stale()
+        assert stale.pid in killed
+        assert stale.wait(timeout=10) is not None
+    finally:
+        if stale.poll() is None:
+            stale.kill()
+
+
+
+def test_read_your_writes_needs_a_replica():
+    with pytest.raises(ValueError, match="read_replica"):
+        Stack(read_your_writes_s=5)
+
+
+
+def test_memcached_and_nginx_refuse_bad_parameters(run):
+    with pytest.raises(ValueError, match="memory_mb"):
+        Memcached(run, memory_mb=0)
+    with pytest.raises(ValueError, match="microcache_ttl"):
+        Nginx(run, upstream_port=1, microcache_ttl=-1)
+
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(microcache_ttl=1), "needs proxy='nginx'"),
+    (dict(cache_middleware=True), "needs a cache"),
+    (dict(cache_servers=("varnish",)), "cache_servers must be"),
+    (dict(proxy="haproxy"), "proxy must be one of"),
+])
+def test_stack_caching_options_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Stack(**kwargs)
+
+
+
+def test_compare_checks_its_variants():
+    with pytest.raises(ValueError, match="non-empty dict"):
+        compare("http://127.0.0.1:9", {})
+    with pytest.raises(ValueError, match="share think_time"):
+        compare("http://127.0.0.1:9", {"a": Workload(think_time=1), "b": Workload()})
+    with pytest.raises(ValueError, match="must be a Workload"):
+        compare("http://127.0.0.1:9", {"a": "home"})
