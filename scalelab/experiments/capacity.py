@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
-import numpy as np
 import pandas as pd
 
 from scalelab.load import open_rate, wrk

@@ -8,7 +8,7 @@ per-view cached page; its hits cost the app alone), persistent connections.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import pandas as pd

@@ -4,7 +4,6 @@ on the URLs they may request: only {qid} and {tag} in a path, only this machine 
 from __future__ import annotations
 
 import math
-import os
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 

@@ -3,7 +3,7 @@ computed numbers, and the verdict table."""
 
 from __future__ import annotations
 
-import math
+import os
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,6 +12,27 @@ import pandas as pd
 from scalelab.plumbing.numbers import fmt  # noqa: E402,F401  (notebooks import it from here)
 
 MODES = ("quick", "full", "reference")
+# The test suite executes every notebook in quick mode with shorter windows: set to "1" by
+# tests/notebooks for the kernels it starts (make reproduce's quick mode is never shortened).
+SUITE = "SCALELAB_SUITE"
+
+
+def suite_knobs(quick: dict[str, Any]) -> dict[str, Any]:
+    """Quick mode's knobs as the test suite runs them: every measured window (``duration``,
+    ``window``, ``*_duration``) half as long, a warm-up of at most one second, one repeat.
+    Schedules (``crash_at``, ``*_seconds``), lists of points and sizes stay as they are, so
+    every code path of the notebook still runs."""
+    out = {}
+    for key, value in quick.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and (key in ("duration", "window") or key.endswith("_duration")):
+            value = max(1, value // 2) if isinstance(value, int) else max(1.0, value / 2)
+        elif number and key == "warmup":
+            value = min(value, 1)
+        elif number and (key == "repeats" or key.endswith("_repeats")):
+            value = 1
+        out[key] = value
+    return out
 
 
 def settings(mode: str, quick: dict[str, Any], full: dict[str, Any]) -> SimpleNamespace:
@@ -40,6 +61,8 @@ def settings(mode: str, quick: dict[str, Any], full: dict[str, Any]) -> SimpleNa
     pd.set_option("display.max_rows", 500)
     knobs = quick if (reference.recorded_mode() if mode == "reference" else mode) == "quick" \
         else full
+    if mode == "quick" and os.environ.get(SUITE) == "1":
+        knobs = suite_knobs(quick)
     return SimpleNamespace(mode=mode, **knobs)
 
 
@@ -49,6 +72,8 @@ def knobs(S: SimpleNamespace) -> str:
 
     mode = (f"{reference.recorded_mode()} mode, as the reference run was recorded"
             if S.mode == "reference" else f"{S.mode} mode")
+    if S.mode == "quick" and os.environ.get(SUITE) == "1":
+        mode += ", its windows shortened by the test suite"
     items = [f"`{k}` = {v!r}" for k, v in vars(S).items() if k != "mode"]
     return f"Settings of this run ({mode}): " + ", ".join(items) + "."
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from scalelab.plumbing import paths
 from scalelab.publishing.catalogue import available, resolve
-from scalelab.publishing.export import (ASSETS, HIDDEN_CELLS, HIDDEN_INPUTS,  # noqa: F401
-                                        TEMPLATES, export_notebook, nav_html, page_links,
+from scalelab.publishing.export import (export_notebook, nav_html, page_links,  # noqa: F401
                                         render, vendor)
 
 SITE_DIR = paths.PROJECT_ROOT / "build" / "site"

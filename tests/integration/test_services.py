@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from scalelab.plumbing import binaries, paths, runs
+from scalelab.plumbing import paths, runs
 from scalelab.servers import Postgres, Redis, ServiceError
 from scalelab.servers import base as services_base
 

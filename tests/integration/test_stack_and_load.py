@@ -2,8 +2,6 @@
 
 import json
 import math
-import os
-import urllib.request
 
 import psutil
 import pytest

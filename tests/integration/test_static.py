@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from polling import eventually
 
 from scalelab import Stack
 from scalelab.plumbing import paths
@@ -112,10 +113,8 @@ def test_nginx_passes_static_to_the_app_when_the_app_serves_it_and_logs_its_own_
         since = proxy.log_position()
         for _ in range(3):
             get(st.base_url + "/health/")
-        import time
-
-        time.sleep(0.2)
-        times = proxy.request_times("/health/", since)
+        times = eventually(lambda: (lambda t: t if len(t) >= 3 else None)(
+            proxy.request_times("/health/", since)), timeout=5, what="three logged requests")
         assert len(times) == 3 and all(0 <= t < 2000 for t in times)
         assert proxy.request_times(hashed, since) == [], "only what followed `since`"
 

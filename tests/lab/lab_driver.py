@@ -59,7 +59,9 @@ class Lab:
                    "--LabApp.expose_app_in_browser=True"]
         if os.geteuid() == 0:
             command.append("--allow-root")
-        self.proc = spawn(command, self.log, env={**os.environ, "SCALELAB_PROGRESS": "1"})
+        # the kernels it starts run quick mode with the suite's shorter windows
+        self.proc = spawn(command, self.log, env={**os.environ, "SCALELAB_PROGRESS": "1",
+                                                  "SCALELAB_SUITE": "1"})
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -101,6 +103,10 @@ KERNEL_NAME = """() => {
 }"""
 PENDING_CELLS = """() => Array.from(document.querySelectorAll('.jp-InputPrompt'))
   .filter(e => e.textContent.includes('*')).length"""
+# code cells not yet run to the end: pending ("[*]:") or never run ("[ ]:")
+UNFINISHED_CELLS = """() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))
+  .filter(e => e.textContent.includes('*') || e.textContent.includes('[ ]')).length"""
+RENDERED_OUTPUTS = """() => document.querySelectorAll('.jp-OutputArea-output').length"""
 EXECUTE = """(code) => new Promise((resolve, reject) => {
   const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
   const future = kernel.requestExecute({code});

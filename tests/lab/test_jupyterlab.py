@@ -7,8 +7,9 @@ import time
 import nbformat
 import pytest
 
-from lab_driver import (CLOSE_ALL, EXECUTE, KERNEL_NAME, KERNEL_STATE, PENDING_CELLS, RESTART,
-                        RUN_ALL, SAVE, Lab)
+from lab_driver import (CLOSE_ALL, EXECUTE, KERNEL_NAME, KERNEL_STATE, RENDERED_OUTPUTS, RESTART,
+                        RUN_ALL, SAVE, UNFINISHED_CELLS, Lab)
+from polling import eventually
 from scalelab.plumbing import paths, runs
 
 NOTEBOOK = "00-start-here.ipynb"
@@ -38,6 +39,16 @@ def _servers_of_ours():
     return [p for p in runs.ours() if p.name() in ("postgres", "gunicorn", "redis-server")]
 
 
+def _saved_with_outputs(path):
+    """The saved notebook once it holds more than five code cells with outputs, else None."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # being written
+        return None
+    return nb if sum(bool(c.get("outputs")) for c in nb.cells if c.cell_type == "code") > 5 \
+        else None
+
+
 def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser):
     shutil.copy(paths.PROJECT_ROOT / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)
     console_errors = []
@@ -49,12 +60,11 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser):
 
         # Run > Run All Cells, as the menu does; then save, close, reopen
         page.evaluate(RUN_ALL)
-        time.sleep(2)
-        _wait(page, PENDING_CELLS, lambda n: n == 0, 240, "cells still running")
+        _wait(page, UNFINISHED_CELLS, lambda n: n == 0, 240, "cells still to run")
         _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
         page.evaluate(SAVE)
-        time.sleep(2)
-        saved = nbformat.read(tmp_path / NOTEBOOK, as_version=4)
+        saved = eventually(lambda: _saved_with_outputs(tmp_path / NOTEBOOK), timeout=30,
+                           what="the saved notebook to hold the outputs")
         errors = [o for c in saved.cells if c.cell_type == "code" for o in c.outputs
                   if o.output_type == "error"]
         assert not errors, errors[0]
@@ -62,7 +72,7 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser):
         assert sum(bool(c.get("outputs")) for c in saved.cells if c.cell_type == "code") > 5
         page.evaluate(CLOSE_ALL)
         _open(page, lab, NOTEBOOK)
-        time.sleep(3)  # widgets, if any, render (or fail to) by now
+        _wait(page, RENDERED_OUTPUTS, lambda n: n > 5, 30, "the saved outputs to render")
         text = page.inner_text("body")
         assert "Error displaying widget" not in text and "model not found" not in text
         assert not [e for e in console_errors if "model not found" in e.lower()]

@@ -7,7 +7,7 @@ import re
 import nbformat
 import pytest
 
-from scalelab.publishing import execution
+from scalelab.publishing import execution, notebook
 
 NAMES = execution.available()
 SECTIONS = ("## Learning objectives", "## Prerequisites and time", "## Parameters",
@@ -68,7 +68,10 @@ def test_shape(name):
 @pytest.mark.notebooks
 @pytest.mark.servers
 @pytest.mark.parametrize("name", NAMES)
-def test_runs_in_quick_mode(name, tmp_path, results_dir):
+def test_runs_in_quick_mode(name, tmp_path, results_dir, monkeypatch):
+    """Top to bottom on real servers, with quick mode's windows shortened for the suite
+    (``notebook.SUITE``): every cell runs, every result is saved."""
+    monkeypatch.setenv(notebook.SUITE, "1")
     res = execution.execute(name, mode="quick", out_dir=tmp_path / "nb", html_dir=tmp_path / "html")
     nb = nbformat.read(res["executed"], as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])

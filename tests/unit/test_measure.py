@@ -5,7 +5,6 @@ import math
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 

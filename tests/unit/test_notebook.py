@@ -25,3 +25,23 @@ def test_an_interrupt_says_what_was_kept_and_what_still_runs_in_two_lines():
                                          (1234.5, "1,234"), (0.01234, "0.012")])
 def test_fmt_rounds_to_significant_digits(value, text):
     assert notebook.fmt(value, 2 if value != 1234.5 else 3) == text
+
+
+def test_the_suite_shortens_windows_and_repeats_and_nothing_else():
+    from scalelab.publishing.notebook import suite_knobs
+
+    quick = dict(users=[1, 2, 4], duration=4, window=3, warmup=2, repeats=2, ttl_duration=2,
+                 home_repeats=2, crash_seconds=8, crash_at=2.5, probe_duration=1, gzip=True)
+    assert suite_knobs(quick) == dict(users=[1, 2, 4], duration=2, window=1, warmup=1,
+                                      repeats=1, ttl_duration=1, home_repeats=1,
+                                      crash_seconds=8, crash_at=2.5, probe_duration=1, gzip=True)
+
+
+def test_only_the_suite_gets_shortened_knobs(monkeypatch):
+    from scalelab.publishing.notebook import SUITE, settings
+
+    quick, full = dict(duration=4, repeats=2), dict(duration=10, repeats=3)
+    assert vars(settings("quick", quick, full)) == dict(mode="quick", duration=4, repeats=2)
+    monkeypatch.setenv(SUITE, "1")
+    assert vars(settings("quick", quick, full)) == dict(mode="quick", duration=2, repeats=1)
+    assert vars(settings("full", quick, full)) == dict(mode="full", duration=10, repeats=3)
