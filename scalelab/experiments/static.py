@@ -36,6 +36,7 @@ import pandas as pd
 from scalelab.load import wrk
 from scalelab.plumbing import http as lab_http  # ``http``: the standard library's
 from scalelab.plumbing.checks import check_choice, check_int
+from scalelab.plumbing.loopback import check_url
 from scalelab.plumbing.cpus import CpuLayout, pinned
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
@@ -128,9 +129,10 @@ class Browser:
 
     def __init__(self, base_url: str, connections: int = 6, compress: bool = True,
                  link_mbit_s: float = 0, rtt_ms: float = 0, timeout: float = 60):
+        check_url(base_url, "base_url")  # the loopback rule, before anything is sent
         parsed = urllib.parse.urlsplit(base_url)
-        if parsed.scheme != "http" or parsed.hostname not in ("127.0.0.1", "localhost"):
-            raise ValueError(f"base_url must be an http:// URL on 127.0.0.1, not {base_url!r}")
+        if parsed.scheme != "http":
+            raise ValueError(f"base_url must be an http:// URL, not {base_url!r}")
         check_int("connections", connections, 1, 32)
         ok = (isinstance(link_mbit_s, (int, float)) and not isinstance(link_mbit_s, bool)
               and (link_mbit_s == 0 or 0.1 <= link_mbit_s <= 10_000))

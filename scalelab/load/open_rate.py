@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from scalelab.measurement import limits
+from scalelab.plumbing.loopback import check_url
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.load import as_target, derive, start_sampler
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-in-flight", type=int, default=MAX_IN_FLIGHT)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
+    check_url(a.url, "--url")  # the loopback rule, also for a generator started by hand
     intended = schedule(a.rate, a.seconds, a.seed)
     rows = asyncio.run(_drive(a.url, intended, a.timeout, a.max_in_flight))
     df = pd.DataFrame(rows, columns=["intended", "sent", "done", "status"]).sort_values(
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 def _check(url: str, rate, duration, warmup) -> None:
     if not isinstance(url, str) or not url.startswith("http://"):
         raise ValueError(f"url must be an http:// URL, not {url!r}")
+    check_url(url, "url")  # the loopback rule, before anything is sent
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) \
             or not 0 < rate <= MAX_RATE:
         raise ValueError(f"rate must be a number of requests per second above 0 and at most "

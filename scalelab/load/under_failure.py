@@ -19,6 +19,7 @@ from typing import Callable, Sequence
 
 from scalelab.plumbing import http
 from scalelab.plumbing.cpus import pinned
+from scalelab.plumbing.loopback import check_url
 
 # (the client's number, its request's number from 1) -> (method, path)
 Send = Callable[[int, int], tuple[str, str]]
@@ -85,6 +86,7 @@ def run(url: str, send: Send, failure: Callable[[Outcomes], None], *, clients: i
     when it breaks (``attempts`` in all), and after a request not ``ok`` waits
     ``pause_after_failure`` s, as a client would. ``counter``: what the database holds,
     read before and after the run; the difference is ``counted``."""
+    check_url(url, "url")  # the loopback rule, before any client starts
     before = counter() if counter is not None else None
     out = Outcomes()
     halt = threading.Event()

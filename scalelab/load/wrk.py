@@ -31,6 +31,7 @@ import pandas as pd
 
 from scalelab.plumbing import binaries
 from scalelab.plumbing.checks import check_choice, check_int
+from scalelab.plumbing.loopback import check_url
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.load import as_target, derive, start_sampler
 from scalelab.measurement.cpu_sampler import wait_until_idle
@@ -87,6 +88,8 @@ def urls_of(url) -> tuple[str, ...]:
         else ()
     if not urls or not all(isinstance(u, str) and u.startswith("http://") for u in urls):
         raise ValueError(f"url must be an http:// URL or a non-empty tuple of them, not {url!r}")
+    for one in urls:
+        check_url(one, "url")  # the loopback rule, before anything is sent
     origins = {urllib.parse.urlsplit(u)[:2] for u in urls}
     if len(origins) > 1:
         raise ValueError(f"the URLs of one wrk point must share one server, not {sorted(origins)}")

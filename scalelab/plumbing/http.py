@@ -17,6 +17,8 @@ import json
 import urllib.parse
 from dataclasses import dataclass
 
+from scalelab.plumbing.loopback import check_url
+
 FAILURES = (OSError, http.client.HTTPException)  # a refused, broken or timed-out connection
 
 
@@ -63,6 +65,7 @@ class Client:
     """Requests to one server (``url``: its host and port; a path in it is ignored)."""
 
     def __init__(self, url: str, timeout: float = 10.0, keep_alive: bool = True):
+        check_url(url, "url")  # the loopback rule, before anything is sent
         parts = urllib.parse.urlsplit(url)
         self.host, self.port = parts.hostname, parts.port
         self.timeout, self.keep_alive = timeout, keep_alive

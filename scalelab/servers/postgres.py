@@ -28,6 +28,15 @@ MAX_CLUSTERS = 8  # stacks that may run at once, each on a cluster of its own
 SLOT_PREFIX = "scalelab_"  # replication slots of the lab's standbys (postgres_replica.py)
 
 
+
+# What the lab sets itself, so that PostgreSQL listens on loopback only, keeps its files where
+# the lab put them and logs where the run's log is: a stack's pg_settings may not change them.
+LAB_SETTINGS = frozenset({
+    "listen_addresses", "unix_socket_directories", "port", "data_directory", "config_file",
+    "hba_file", "ident_file", "external_pid_file", "logging_collector", "log_directory",
+    "log_filename", "shared_preload_libraries", "ssl", "archive_command", "restore_command",
+    "archive_library"})
+
 class SqlAccess:
     """Connections and queries to a PostgreSQL server of the lab (``self.port``), as the
     loopback superuser: the primary's and the replica's, one way."""
@@ -190,7 +199,7 @@ class Postgres(SqlAccess, Service):
                                f"{(result.stdout + result.stderr)[-2000:]}")
 
     def command(self) -> list[str]:
-        settings = {
+        settings = {  # keys of LAB_SETTINGS: a stack's pg_settings may not change them
             "listen_addresses": HOST,
             "unix_socket_directories": "",
             "logging_collector": "off",

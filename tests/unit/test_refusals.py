@@ -107,3 +107,11 @@ def test_compare_checks_its_variants():
         compare("http://127.0.0.1:9", {"a": Workload(think_time=1), "b": Workload()})
     with pytest.raises(ValueError, match="must be a Workload"):
         compare("http://127.0.0.1:9", {"a": "home"})
+
+
+@pytest.mark.parametrize("key", ["listen_addresses", "unix_socket_directories", "port",
+                                 "data_directory", "hba_file", "Listen_Addresses"])
+def test_pg_settings_may_not_change_what_the_lab_sets_itself(key):
+    with pytest.raises(ValueError, match=f"pg_settings may not set {key}: the lab sets them"):
+        Stack(pg_settings={key: "*"})
+    Stack(pg_settings={"work_mem": "8MB"})  # PostgreSQL's other settings are the stack's
