@@ -87,6 +87,14 @@ def measured_on(costs: pd.DataFrame) -> str:
 def cost_summary(costs: pd.DataFrame) -> pd.DataFrame:
     """Per configuration: CPU-ms per page view (median, min, max over repeats) and by
     component, and the page views one core serves at 70%."""
+    needed = ["config", "cpu_ms_per_view", "cpu_ms_per_req_app", "cpu_ms_per_req_db",
+              "cpu_ms_per_req_proxy", "asset_cpu_ms"]
+    if not isinstance(costs, pd.DataFrame) or costs.empty \
+            or not set(needed) <= set(costs.columns):
+        given = (f"a table with columns {list(costs.columns)}"
+                 if isinstance(costs, pd.DataFrame) else type(costs).__name__)
+        raise ValueError(f"costs must be the rows of reference_costs() (a table with the "
+                         f"columns {', '.join(needed)}), not {given}")
     g = costs.groupby("config", sort=False)
     out = pd.DataFrame({
         "cpu_ms_per_view": g.cpu_ms_per_view.median(),

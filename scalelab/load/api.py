@@ -34,7 +34,7 @@ def _check_points(users: Sequence[int], duration: float, warmup: float, repeats:
         raise ValueError(f"users must be whole numbers from 1 to 10000, not {list(users)!r}")
     if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 3600:
         raise ValueError(f"duration must be whole seconds from 1 to 3600, not {duration!r}")
-    if not (isinstance(warmup, (int, float)) and 0 <= warmup <= 600):
+    if isinstance(warmup, bool) or not (isinstance(warmup, (int, float)) and 0 <= warmup <= 600):
         raise ValueError(f"warmup must be seconds from 0 to 600, not {warmup!r}")
     check_int("repeats", repeats, 1, 50)
     check_int("processes", processes, 1, (os.cpu_count() or 1) * 2)

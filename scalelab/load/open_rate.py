@@ -223,9 +223,13 @@ def sweep(target, url: str, rates, duration: int = 5, warmup: int = 2, repeats: 
           layout: CpuLayout | None = None, variant: str = "",
           on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """``point`` at each rate (lowest first), repeated; each repeat draws other arrivals."""
+    if isinstance(rates, (str, bytes)) or not hasattr(rates, "__iter__"):
+        raise ValueError(f"rates must be a list of rates per second, not {rates!r}")
     rates = list(rates)
-    if not rates:
-        raise ValueError("rates must name at least one rate per second")
+    if not rates or not all(isinstance(r, (int, float)) and not isinstance(r, bool)
+                            for r in rates):
+        raise ValueError(f"rates must name at least one rate per second, each a number, not "
+                         f"{rates!r}")
     check_int("repeats", repeats, 1, 50)
     rows: list = []
     for repeat in range(repeats):

@@ -71,6 +71,26 @@ def _probe(path: str) -> Interpreter | None:
     return Interpreter(parts[0], parts[1], path)
 
 
+APP_IMPORTS = ("django", "gunicorn", "psycopg")  # what serving the app imports first
+
+
+def check_app_python(path: str) -> None:
+    """Raise a ValueError naming ``python`` unless ``path`` is a Python that imports the app's
+    packages (it then serves the app under gunicorn): checked in seconds, before any server
+    waits for it."""
+    probe = f"import {', '.join(APP_IMPORTS)}; print('scalelab-app-python')"
+    try:
+        out = subprocess.run([path, "-c", probe], capture_output=True, text=True, timeout=30)
+        ok, why = "scalelab-app-python" in out.stdout, (out.stderr or out.stdout).strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        ok, why = False, str(exc)
+    if not ok:
+        raise ValueError(f"python must be '' (the lab's own) or a Python interpreter that "
+                         f"imports {', '.join(APP_IMPORTS)} (`make setup` builds one per "
+                         f"interpreter found), not {path!r}"
+                         + (f": {why.splitlines()[-1]}" if why else ": it printed nothing"))
+
+
 def candidates() -> list[Interpreter]:
     """Interpreters on this machine that Django 5.2 supports, other than the lab's own
     version, newest first (one per implementation and version)."""

@@ -23,6 +23,10 @@ def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
     if mode not in ("quick", "full", "reference"):
         raise ValueError(f"mode must be 'quick', 'full' or 'reference', not {mode!r}")
     src = resolve(name)
+    if mode == "reference":
+        from scalelab.results import reference
+
+        reference.machine()  # no reference to show: say so here, not inside the kernel
     out_dir = Path(out_dir or paths.PROJECT_ROOT / "build" / "notebooks")
     if html_dir is not False:
         html_dir = Path(html_dir or paths.PROJECT_ROOT / "build" / "html")

@@ -10,6 +10,7 @@ cluster kept between runs, so a warm start only starts the servers.
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 import time
@@ -27,6 +28,7 @@ from scalelab.servers.stack_config import StackConfig
 
 CACHE_SERVICES = {"redis": Redis, "memcached": Memcached}  # cache server name -> its module
 REPLAYED_URL = "http://127.0.0.1:0"  # what a stand-in stack names: nothing listens
+LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _STAND_IN: dict[str, CpuLayout | None] = {"layout": None}
 
 
@@ -70,8 +72,10 @@ class Stack:
             retry_post=retry_post, read_replica=read_replica,
             read_your_writes_s=read_your_writes_s, pooler=pooler, pool_size=pool_size,
             middleware=middleware, python=python)
-        if not isinstance(label, str) or not label:
-            raise ValueError(f"label must be a non-empty string, not {label!r}")
+        if not isinstance(label, str) or not LABEL_RE.fullmatch(label):
+            raise ValueError(f"label must be 1 to 64 letters, digits, '.', '_' or '-' (not "
+                             f"starting with a symbol: it names the stack's run folder), "
+                             f"not {label!r}")
         if layout is not None and not isinstance(layout, CpuLayout):
             raise ValueError(f"layout must be a CpuLayout, not {type(layout).__name__}")
         self.dataset = Dataset(questions, seed)
@@ -202,7 +206,8 @@ class Stack:
         ``pg_settings`` (its data stays); another data set for ``questions`` or ``seed``
         (seeded once, like at start). Caches, the upstream and a read replica stay as they
         are and cannot be changed here. Checked before anything stops; if a restart fails,
-        the whole stack is stopped and the error raised. Returns the stack."""
+        the whole stack is stopped, keeps its last working configuration (so ``start()``
+        brings that back) and the error is raised. Returns the stack."""
         new = self.config.replace(**changes)
         fixed = [k for k in FIXED_AT_START if new[k] != self.config[k]]
         if fixed:
@@ -217,6 +222,7 @@ class Stack:
         if self.run is None or self.replayed:
             self.config, self.dataset = new, dataset
             return self
+        working = self.config, self.dataset
         try:
             for key in [k for k in reversed(list(self.services)) if k in FRONT
                         or k.startswith("app-")]:
@@ -236,6 +242,7 @@ class Stack:
             self._start_front()
         except BaseException:
             self.stop()
+            self.config, self.dataset = working  # the next start() is the last that worked
             raise
         return self
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from scalelab.plumbing.checks import check_bool, check_choice, check_int
+from scalelab.plumbing.interpreters import check_app_python
 from scalelab.servers.appserver import (CACHES, MIDDLEWARE, SESSIONS, STATIC_MODES, THREADS, WORKER_CLASSES, WORKERS)
 from scalelab.servers.nginx import BALANCE, MICROCACHE_TTL
 from scalelab.servers.pgbouncer import POOL_SIZE
@@ -77,6 +78,8 @@ class StackConfig:
                 os.path.isfile(self.python) and os.access(self.python, os.X_OK))):
             raise ValueError(f"python must be '' (the lab's own) or the path of an "
                              f"interpreter with the app's packages, not {self.python!r}")
+        if self.python:
+            check_app_python(self.python)
         for name, (low, high) in (("workers", WORKERS), ("threads", THREADS),
                                   ("conn_max_age", (0, 86400)), ("cache_timeout", (0, 86400)),
                                   ("microcache_ttl", MICROCACHE_TTL), ("replicas", (1, 16)),

@@ -115,3 +115,38 @@ def test_pg_settings_may_not_change_what_the_lab_sets_itself(key):
     with pytest.raises(ValueError, match=f"pg_settings may not set {key}: the lab sets them"):
         Stack(pg_settings={key: "*"})
     Stack(pg_settings={"work_mem": "8MB"})  # PostgreSQL's other settings are the stack's
+
+
+@pytest.mark.parametrize("label", ["../../x", "a/b", "x" * 300, "", " lead"])
+def test_a_stack_label_names_a_folder_and_nothing_else(label):
+    with pytest.raises(ValueError, match="label must be 1 to 64 letters"):
+        Stack(label=label)
+
+
+def test_the_open_load_names_a_bad_list_of_rates():
+    from scalelab.load import open_rate
+
+    for rates in (5, "5", ["x", 1], []):
+        with pytest.raises(ValueError, match="rates must"):
+            open_rate.sweep("http://127.0.0.1:9", "http://127.0.0.1:9/", rates)
+
+
+def test_a_warmup_is_seconds_not_a_switch():
+    with pytest.raises(ValueError, match="warmup must be seconds"):
+        compare("http://127.0.0.1:9", {"a": Workload()}, warmup=True)
+
+
+def test_the_capacity_plan_names_costs_it_cannot_use():
+    import pandas as pd
+
+    from scalelab.experiments import capacity
+
+    for costs in ({}, pd.DataFrame(), pd.DataFrame({"config": ["x"]})):
+        with pytest.raises(ValueError, match="costs must be the rows of reference_costs"):
+            capacity.plan(costs)
+
+
+@pytest.mark.parametrize("python", ["/bin/true", "/bin/sh"])
+def test_an_app_python_that_is_no_python_with_the_app_is_named_at_once(python):
+    with pytest.raises(ValueError, match=f"python must be .* not '{python}'"):
+        Stack(python=python)

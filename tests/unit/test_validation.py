@@ -190,6 +190,35 @@ def test_down_never_signals_a_process_that_is_not_the_stacks_owner(tmp_path, mon
         bystander.wait()
 
 
+def test_down_signals_the_owner_in_the_token_and_refuses_a_file_that_is_no_state(
+        tmp_path, monkeypatch):
+    import json
+    import subprocess
+    import sys
+
+    from scalelab.plumbing.runs import owner_token
+    from scalelab.publishing import cli
+
+    monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path))
+    up = cli._up_file()
+    up.parent.mkdir(parents=True, exist_ok=True)
+    up.write_text("[1, 2]")  # valid JSON, not a stack's state
+    assert cli.cmd_down(None) == 0 and not up.exists()
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        token = owner_token(owner.pid)
+        # the file's "pid" names someone else; the owner token names the stack's owner
+        up.write_text(json.dumps({"pid": bystander.pid, "owner": token}))
+        assert cli.cmd_down(None) == 0
+        assert owner.wait(timeout=30) is not None, "the owner in the token was stopped"
+        assert bystander.poll() is None, "the pid beside the token was left alone"
+    finally:
+        for proc in (owner, bystander):
+            proc.kill()
+            proc.wait()
+
+
 def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path):
     import os
     import subprocess
@@ -285,3 +314,14 @@ def test_wrk_connections_per_variant_must_name_every_variant():
     with pytest.raises(ValueError, match="connections as a dict must name every variant"):
         wrk.compare("http://127.0.0.1:9", {"a": "http://127.0.0.1:9/a", "b": "http://127.0.0.1:9/b"},
                     connections={"a": 4})
+
+
+def test_reference_mode_without_a_reference_says_so_before_any_kernel_starts(tmp_path,
+                                                                           monkeypatch, capsys):
+    from scalelab.publishing import cli
+
+    monkeypatch.setenv("SCALELAB_REFERENCE_DIR", str(tmp_path / "none"))
+    assert cli.main(["notebook", "01", "--mode", "reference"]) == 2
+    err = capsys.readouterr().err
+    assert "no reference run in" in err and "make reference" in err
+    assert "papermill" not in err and "Traceback" not in err
