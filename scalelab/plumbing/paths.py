@@ -87,14 +87,23 @@ def relative(path: Path | str) -> str:
         return str(p)
 
 
+def remove_stale_temps(folder: Path, name: str = "*") -> list[Path]:
+    """Remove the temporary files (of ``name``, or of any file) that a writer killed before
+    its rename left in ``folder``: those whose process is gone. Returns what was removed."""
+    removed = []
+    for stale in Path(folder).glob(f".{name}.*.tmp"):
+        pid = stale.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
+
+
 def write_temp(path: Path, text: str) -> Path:
     """Write ``text`` to a temporary file beside ``path`` and sync it; remove it on error."""
     refuse_write(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
-        pid = stale.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
-            stale.unlink(missing_ok=True)
+    remove_stale_temps(path.parent, path.name)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w") as f:

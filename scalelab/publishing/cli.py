@@ -86,7 +86,12 @@ def cmd_down(args) -> int:
     except (FileNotFoundError, ValueError):
         print("no stack is up")
         return 0
-    pid = info.get("pid")
+    if not isinstance(info, dict) or not isinstance(info.get("owner"), str):
+        up.unlink(missing_ok=True)
+        print(f"no stack is up ({paths.relative(up)} did not hold a stack's state); removed it")
+        return 0
+    # the pid inside the owner token, which _owner_alive checks, is the one signalled
+    pid = int(info["owner"].split(":", 1)[0]) if info["owner"].split(":", 1)[0].isdigit() else None
     from scalelab.plumbing.runs import _owner_alive
 
     # The state file survives a reboot and the lab may run as root: signal the pid only if

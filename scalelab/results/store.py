@@ -41,6 +41,7 @@ def check_writable(notebook: str) -> Path:
     folder = paths.results_dir() / _check_name("notebook", notebook)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        paths.remove_stale_temps(folder)  # left by a save that was killed, whatever its name
         probe = folder / f".write-test.{os.getpid()}"
         probe.write_text("")
         probe.unlink()
@@ -102,7 +103,13 @@ def save(df: pd.DataFrame, notebook: str, name: str, mode: str = "", params: dic
     # tell a pair cut apart by a kill between the two renames (see load).
     text = df.to_csv(index=False)
     meta["csv_sha256"] = hashlib.sha256(text.encode()).hexdigest()
-    csv_tmp = _write_temp(csv_path, text)
+    try:
+        csv_tmp = _write_temp(csv_path, text)
+    except OSError as exc:
+        raise OSError(exc.errno, f"result {notebook}/{name} could not be saved to "
+                                 f"{paths.relative(csv_path.parent)} ({exc.strerror}); the "
+                                 "earlier save, if any, is unchanged; set "
+                                 "SCALELAB_RESULTS_DIR to a writable folder") from None
     try:
         json_tmp = _write_temp(csv_path.with_suffix(".json"),
                                json.dumps(_jsonable(meta), indent=2))
@@ -150,7 +157,12 @@ def load(notebook: str, name: str) -> tuple[pd.DataFrame, dict]:
     except (FileNotFoundError, ValueError):
         meta = {"notebook": notebook, "name": name}
         meta["csv_sha256"] = None
-    df = pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame()
+    try:
+        df = pd.read_csv(io.StringIO(text)) if text.strip() else pd.DataFrame()
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ValueError(f"result {notebook}/{name} cannot be read: "
+                         f"{paths.relative(csv_path)} is not a whole CSV ({exc}); measure it "
+                         "again or delete it") from None
     if meta.get("csv_sha256", "absent") not in ("absent", hashlib.sha256(text.encode()).hexdigest()):
         # a save was cut between its CSV and its metadata: the CSV is the newer, keep it and
         # say that the metadata describes an earlier save
@@ -187,6 +199,8 @@ def consistency(notebook: str) -> str:
 def list_results(notebook: str | None = None) -> pd.DataFrame:
     """One row per saved result: notebook, name, rows, mode, saved."""
     base = paths.results_dir()
+    if notebook is not None:
+        _check_name("notebook", notebook)
     rows = []
     for meta_path in sorted(base.glob(f"{notebook or '*'}/*.json")):
         try:

@@ -54,6 +54,22 @@ def test_stack_stop_leaves_nothing(tmp_path):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+def test_a_failed_reconfigure_keeps_the_last_working_configuration():
+    """A setting PostgreSQL refuses at start stops the stack with the error; the next start()
+    is the configuration that worked, not the bad one again."""
+    from scalelab.servers import ServiceError
+
+    s = Stack(workers=1, questions=TEST_QUESTIONS, label="test").start()
+    try:
+        with pytest.raises(ServiceError):
+            s.reconfigure(pg_settings={"work_mem": "not a size"})
+        assert s.config["pg_settings"] == {} and not s.services, "stopped, the old config kept"
+        s.start()
+        assert http_get(s.base_url + "/health/")[0] == 200
+    finally:
+        s.stop()
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(worker_class="gthread", threads=4, workers=1),
     dict(server="uvicorn", workers=2),

@@ -213,3 +213,41 @@ def test_run_times_are_quoted_from_recorded_runs_not_guessed(results_dir, tmp_pa
         execution.record_time(name, "quick", 60.0)
     assert ledger.times().endswith(f"quick mode {', '.join(n.split('-')[0] + ' 60 s' for n in execution.available())} "
                                    f"({len(execution.available()):.0f} minutes in all).")
+
+
+def test_a_csv_cut_inside_a_quoted_field_is_named_not_a_parser_error(results_dir):
+    results.save(pd.DataFrame({"note": ["a, b", "c"]}), "tests", "cut-quote")
+    path = results_dir / "tests" / "cut-quote.csv"
+    path.write_text('note\n"a, b\n')
+    with pytest.raises(ValueError, match=r"result tests/cut-quote cannot be read: .* is not a "
+                                         r"whole CSV"):
+        results.load("tests", "cut-quote")
+
+
+def test_a_folder_that_cannot_be_written_is_named_with_the_result(results_dir, monkeypatch):
+    import errno
+
+    from scalelab.results import store
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_temp", full)
+    with pytest.raises(OSError, match=r"result tests/full could not be saved .*No space left"):
+        results.save(pd.DataFrame({"a": [1]}), "tests", "full")
+
+
+def test_results_of_a_notebook_are_listed_by_its_name_never_a_path():
+    with pytest.raises(ValueError, match="notebook must be letters"):
+        results.list_results("../other")
+
+
+def test_a_measurement_starting_removes_what_a_killed_save_left(results_dir):
+    folder = results_dir / "tests"
+    folder.mkdir(parents=True)
+    dead = folder / ".other.csv.999999999.tmp"  # no process has this pid
+    dead.write_text("half")
+    mine = folder / f".mine.csv.{__import__('os').getpid()}.tmp"  # a live writer's: kept
+    mine.write_text("writing")
+    results.ResultWriter("tests", "sweep")
+    assert not dead.exists() and mine.exists()
