@@ -97,7 +97,10 @@ def run(url: str, send: Send, failure: Callable[[Outcomes], None], *, clients: i
             while not halt.is_set():
                 n += 1
                 method, path = send(k, n)
-                good = ok(conn.status(method, path, attempts))
+                try:
+                    good = ok(conn.status(method, path, attempts))
+                except Exception:  # any other failure of a request is a failed request
+                    good = False
                 out.add(method, good)
                 if not good and pause_after_failure:
                     halt.wait(pause_after_failure)

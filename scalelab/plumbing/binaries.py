@@ -230,10 +230,12 @@ if __name__ == "__main__":
 _AVAILABILITY: dict[str, Callable[[str], bool] | None] = {"answer": None}
 
 
-def use_availability(answer: Callable[[str], bool] | None) -> None:
+def use_availability(answer: Callable[[str], bool] | None) -> Callable[[str], bool] | None:
     """Let ``answer(name)`` say which servers are available (None: look on this machine).
-    Reference mode answers with the reference machine's servers, whose rows it shows."""
-    _AVAILABILITY["answer"] = answer
+    Reference mode answers with the reference machine's servers, whose rows it shows. Returns
+    the answer set before."""
+    before, _AVAILABILITY["answer"] = _AVAILABILITY["answer"], answer
+    return before
 
 
 def available(name: str) -> bool:

@@ -64,10 +64,11 @@ def parse_cpus(text: str, name: str = "cpus") -> tuple[int, ...]:
 _LAYOUT_OVERRIDE: dict[str, CpuLayout | None] = {"layout": None}
 
 
-def use_layout(layout: CpuLayout | None) -> None:
+def use_layout(layout: CpuLayout | None) -> CpuLayout | None:
     """Make ``default_layout`` return ``layout`` (None: this machine's again); reference mode
-    shows the recorded run's layout this way."""
-    _LAYOUT_OVERRIDE["layout"] = layout
+    shows the recorded run's layout this way. Returns the layout set before."""
+    before, _LAYOUT_OVERRIDE["layout"] = _LAYOUT_OVERRIDE["layout"], layout
+    return before
 
 
 def default_layout(generator_processes: int = 1) -> CpuLayout:

@@ -31,11 +31,14 @@ def _env_path(name: str, default: Path) -> Path:
 _RESULTS_OVERRIDE: dict[str, Path | str | None] = {"dir": None, "read_only": None}
 
 
-def use_results_dir(folder: Path | None, read_only: str | None = None) -> None:
+def use_results_dir(folder: Path | None, read_only: str | None = None) -> tuple:
     """Read results from ``folder`` instead of the local runs' folder (None: back to it).
-    ``read_only``, if given, is the reason every write into that folder is refused."""
+    ``read_only``, if given, is the reason every write into that folder is refused. Returns
+    what was set before, as arguments that set it again."""
+    before = (_RESULTS_OVERRIDE["dir"], _RESULTS_OVERRIDE["read_only"])
     _RESULTS_OVERRIDE.update(dir=Path(folder) if folder else None,
                              read_only=read_only if folder else None)
+    return before
 
 
 def results_dir() -> Path:

@@ -104,10 +104,11 @@ class SpawnRefused(RuntimeError):
 _REFUSAL: dict[str, str | None] = {"reason": None}
 
 
-def refuse_spawning(reason: str | None) -> None:
+def refuse_spawning(reason: str | None) -> str | None:
     """Refuse every ``spawn`` from now on with ``reason`` (None: allow again). Reference mode,
-    which starts and measures nothing, sets it."""
-    _REFUSAL["reason"] = reason
+    which starts and measures nothing, sets it. Returns the reason set before."""
+    before, _REFUSAL["reason"] = _REFUSAL["reason"], reason
+    return before
 
 
 def check_spawning(what: str) -> None:

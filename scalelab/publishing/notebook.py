@@ -19,14 +19,16 @@ SUITE = "SCALELAB_SUITE"
 
 def suite_knobs(quick: dict[str, Any]) -> dict[str, Any]:
     """Quick mode's knobs as the test suite runs them: every measured window (``duration``,
-    ``window``, ``*_duration``) half as long, a warm-up of at most one second, one repeat.
+    ``window``, ``*_duration``) of 2 s or more half as long (shorter ones as they are), a
+    warm-up of at most one second, one repeat.
     Schedules (``crash_at``, ``*_seconds``), lists of points and sizes stay as they are, so
     every code path of the notebook still runs."""
     out = {}
     for key, value in quick.items():
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if number and (key in ("duration", "window") or key.endswith("_duration")):
-            value = max(1, value // 2) if isinstance(value, int) else max(1.0, value / 2)
+        if number and value >= 2 and (key in ("duration", "window")
+                                      or key.endswith("_duration")):
+            value = value // 2 if isinstance(value, int) else value / 2
         elif number and key == "warmup":
             value = min(value, 1)
         elif number and (key == "repeats" or key.endswith("_repeats")):

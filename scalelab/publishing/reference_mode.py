@@ -14,32 +14,35 @@ from __future__ import annotations
 
 from scalelab.plumbing import binaries, cpus, paths, processes
 from scalelab.results import reference
-from scalelab.results.reference import ReferenceModeError  # noqa: F401  (re-exported)
 from scalelab.servers import stack
 
-_ACTIVE = {"on": False}
+_BEFORE: dict = {}  # what each floor had before activate(True), given back by activate(False)
 
 
 def active() -> bool:
-    return _ACTIVE["on"]
+    return bool(_BEFORE)
 
 
 def activate(on: bool = True) -> None:
-    """Turn reference mode on (or off) for this process."""
-    if on:
+    """Turn reference mode on (or off) for this process. Off gives every floor back what it
+    had before reference mode was turned on; turning it off when it is off changes nothing."""
+    if on and not _BEFORE:
         layout = reference.layout()  # refuse now, clearly, if there is no reference to show
-        reference.show(True)
-        paths.use_results_dir(paths.reference_dir(), read_only="reference mode writes nothing into the "
-                              "reference (`make reference` refreshes it)")
-        cpus.use_layout(layout)
-        stack.stand_in(layout)
-        processes.refuse_spawning(reference.REFUSED)
-        binaries.use_availability(reference.has_server)
-    else:
-        reference.show(False)
-        paths.use_results_dir(None)
-        cpus.use_layout(None)
-        stack.stand_in(None)
-        processes.refuse_spawning(None)
-        binaries.use_availability(None)
-    _ACTIVE["on"] = bool(on)
+        _BEFORE.update(
+            shown=reference.show(True),
+            results=paths.use_results_dir(paths.reference_dir(), read_only=(
+                "reference mode writes nothing into the reference (`make reference` "
+                "refreshes it)")),
+            layout=cpus.use_layout(layout),
+            stand_in=stack.stand_in(layout),
+            refusal=processes.refuse_spawning(reference.REFUSED),
+            availability=binaries.use_availability(reference.has_server))
+    elif not on and _BEFORE:
+        before = dict(_BEFORE)
+        _BEFORE.clear()
+        reference.show(before["shown"])
+        paths.use_results_dir(*before["results"])
+        cpus.use_layout(before["layout"])
+        stack.stand_in(before["stand_in"])
+        processes.refuse_spawning(before["refusal"])
+        binaries.use_availability(before["availability"])

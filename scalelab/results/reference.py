@@ -20,12 +20,15 @@ _SHOWN = {"on": False}
 
 
 class ReferenceModeError(RuntimeError):
-    """Something tried to measure, start a process or write while the reference is shown."""
+    """A measuring call that names no recorded rows (no ``on_point`` writer) was made while
+    the reference is shown."""
 
 
-def show(on: bool) -> None:
-    """Show the reference (or stop showing it): measuring calls return its rows."""
-    _SHOWN["on"] = bool(on)
+def show(on: bool) -> bool:
+    """Show the reference (or stop showing it): measuring calls return its rows. Returns
+    whether it was shown before."""
+    before, _SHOWN["on"] = _SHOWN["on"], bool(on)
+    return before
 
 
 def shown() -> bool:

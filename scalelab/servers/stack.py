@@ -32,10 +32,14 @@ LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _STAND_IN: dict[str, CpuLayout | None] = {"layout": None}
 
 
-def stand_in(layout: CpuLayout | None) -> None:
+def stand_in(layout: CpuLayout | None) -> CpuLayout | None:
     """From now on, a stack's ``start()`` starts nothing and takes ``layout``: recorded rows
-    stand in for its servers (reference mode sets it). None: stacks start servers again."""
-    _STAND_IN["layout"] = layout
+    stand in for its servers (reference mode sets it). None: stacks start servers again.
+    Returns the layout set before."""
+    before, _STAND_IN["layout"] = _STAND_IN["layout"], layout
+    return before
+
+
 _LIVE: dict[int, "Stack"] = {}
 FRONT = ("pooler", "app", "proxy")  # services ``reconfigure`` restarts (and app-2, app-3, ...)
 # what a running stack keeps: the servers started beside the database

@@ -87,3 +87,41 @@ def test_local_results_go_elsewhere_than_the_reference(reference):
     assert paths.results_dir() != paths.reference_dir()
     reference_mode.activate(True)
     assert paths.results_dir() == paths.reference_dir()
+
+
+def test_reference_mode_off_gives_every_floor_back_what_it_had(reference, tmp_path):
+    """Turning reference mode off restores what was set before it was turned on (a test's
+    guard against starting servers, say), and off when it is off changes nothing."""
+    from scalelab.plumbing import binaries, cpus, paths, processes
+    from scalelab.plumbing.cpus import CpuLayout
+    from scalelab.results import reference as ref
+    from scalelab.servers import stack as stack_module
+
+    def peek(setter, off, *, spread=False):
+        """What ``setter`` holds now (each setter returns the value it replaces)."""
+        held = setter(off)
+        setter(*held) if spread else setter(held)
+        return held
+
+    def state():
+        return (peek(processes.refuse_spawning, None),
+                peek(paths.use_results_dir, None, spread=True),
+                peek(cpus.use_layout, None), peek(stack_module.stand_in, None),
+                peek(binaries.use_availability, None), peek(ref.show, False))
+
+    guard, layout = "a guard set before", CpuLayout(server=(1,), generator=(0,))
+    processes.refuse_spawning(guard)
+    paths.use_results_dir(tmp_path / "elsewhere")
+    cpus.use_layout(layout)
+    try:
+        before = state()
+        reference_mode.activate(False)  # off while off: nothing changes
+        assert state() == before
+        reference_mode.activate(True)
+        assert state() != before
+        reference_mode.activate(False)
+        assert state() == before and before[0] == guard
+    finally:
+        processes.refuse_spawning(None)
+        paths.use_results_dir(None)
+        cpus.use_layout(None)
