@@ -56,13 +56,18 @@ def _owner_alive(token: str) -> bool:
 
 
 def _marked() -> list[tuple[psutil.Process, str]]:
-    """Every other live process that carries our marker, with its owner token."""
+    """Every other live process that carries our marker, with its owner token.
+
+    Fresh ``psutil.Process`` objects, not ``process_iter``'s cache: after the pid numbers wrap
+    around (a long test suite starts tens of thousands of processes), a cached object may stand
+    for an earlier process with the same pid, and psutil then refuses to signal the new one."""
     found = []
     me = os.getpid()
-    for proc in psutil.process_iter(["pid"]):
-        if proc.pid == me:
+    for pid in psutil.pids():
+        if pid == me:
             continue
         try:
+            proc = psutil.Process(pid)
             token = proc.environ().get(OWNER_VAR)
         except (psutil.Error, OSError):
             continue

@@ -4,12 +4,14 @@ starts: none of these tests starts a server."""
 import os
 import subprocess
 
+import psutil
 import pytest
 
 from scalelab import Stack, Workload, compare
 from scalelab.plumbing import binaries, runs
 from scalelab.plumbing.runs import Run
 from scalelab.servers import Memcached, Nginx, Redis
+from polling import eventually
 
 
 @pytest.fixture
@@ -65,6 +67,9 @@ def test_the_reaper_clears_a_stale_run():
     env = dict(os.environ, **{runs.OWNER_VAR: f"{dead.pid}:1.00"})
     stale = subprocess.Popen(["sleep", "60"], env=env)
     try:
+        # the kernel fills /proc/<pid>/environ a moment after the parent learns the exec worked
+        eventually(lambda: psutil.Process(stale.pid).environ().get(runs.OWNER_VAR),
+                   what="the marker showing in the new process's environment")
         killed = runs.reap_stale()
         assert stale.pid in killed
         assert stale.wait(timeout=10) is not None
