@@ -11,6 +11,7 @@ import queue
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -81,8 +82,9 @@ def wrap_command(command: Sequence[str], cpus: Sequence[int] | None = None,
     return wrapped + list(command)
 
 
-def unprivileged_user() -> str | None:
-    """Who runs servers that refuse root (PostgreSQL): None when we are not root."""
+def database_user() -> str | None:
+    """Who owns the database files and runs PostgreSQL (which refuses root): None when we are
+    not root."""
     if os.geteuid() != 0:
         return None
     name = os.environ.get("SCALELAB_SERVICE_USER")
@@ -93,8 +95,40 @@ def unprivileged_user() -> str | None:
             return candidate
         except KeyError:
             continue
-    raise ServiceError(f"no unprivileged user to run servers as (tried {candidates}); set "
+    raise ServiceError(f"no unprivileged user to run PostgreSQL as (tried {candidates}); set "
                        "SCALELAB_SERVICE_USER to an existing non-root user")
+
+
+LAB_USER = "scalelab"
+
+
+def lab_user() -> str | None:
+    """Who runs the other servers (Redis, memcached, nginx, PgBouncer): a system user of the
+    lab's own that owns nothing (no home, no shell), made on first use; ``SCALELAB_LAB_USER``
+    names another. None when we are not root: the servers then run as whoever runs the lab."""
+    if os.geteuid() != 0:
+        return None
+    name = os.environ.get("SCALELAB_LAB_USER") or LAB_USER
+    try:
+        pwd.getpwnam(name)
+        return name
+    except KeyError:
+        if name != LAB_USER:
+            raise ServiceError(f"SCALELAB_LAB_USER={name!r} names no user of this machine; "
+                               "unset it and the lab makes its own user "
+                               f"{LAB_USER!r}") from None
+    done = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                           "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                           "--comment", "scalelab servers", name],
+                          capture_output=True, text=True, timeout=60)
+    try:
+        pwd.getpwnam(name)  # made now, or by another harness at the same moment
+        return name
+    except KeyError:
+        raise ServiceError(f"could not make the lab's user {name!r} with useradd (exit "
+                           f"{done.returncode}: {done.stderr.strip()}); make it yourself "
+                           "(useradd --system --no-create-home --shell /usr/sbin/nologin "
+                           f"{name}) or set SCALELAB_LAB_USER to an unprivileged user") from None
 
 
 class SpawnRefused(RuntimeError):
@@ -139,3 +173,30 @@ def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=grace)
+
+
+@contextlib.contextmanager
+def interrupts_deferred(doing: str):
+    """Let ``doing`` (stopping servers) finish when Ctrl-C comes again: a SIGINT in the block
+    is noted and raised as KeyboardInterrupt when the block ends. Each step of the block has
+    a timeout of its own, so it ends soon. Outside the main thread, or with SIGINT not at
+    Python's default handler, nothing changes."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    caught = []
+
+    def note(signum, frame):
+        if not caught:
+            print(f"\nscalelab: {doing} first; it takes a few seconds", flush=True)
+        caught.append(signum)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+        raise KeyboardInterrupt  # unless the block runs because of an earlier Ctrl-C
+

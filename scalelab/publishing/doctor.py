@@ -69,11 +69,11 @@ def report() -> tuple[str, int]:
     layout = cpus.default_layout()
     lines += ["", f"CPUs: {os.cpu_count()} ({layout.describe()})"]
     try:
-        from scalelab.servers.base import unprivileged_user
-        user = unprivileged_user()
-        lines.append(f"servers that refuse root run as: {user or 'the current user'}")
+        from scalelab.plumbing.processes import database_user, lab_user
+        lines.append(f"PostgreSQL runs as: {database_user() or 'the current user'}; Redis, "
+                     f"memcached, nginx and PgBouncer as: {lab_user() or 'the current user'}")
     except Exception as exc:  # noqa: BLE001 - reported, not raised
-        lines.append(f"servers that refuse root: {exc}")
+        lines.append(f"servers' users: {exc}")
     lines.append(f"state (database clusters): {paths.state_dir()}")
     lines.append(f"server logs: {paths.relative(paths.runs_dir())}/<run>/logs/")
     lines.append(f"results: {paths.relative(paths.results_dir())}/<notebook>/")

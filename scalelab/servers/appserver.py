@@ -20,6 +20,7 @@ from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.http import http_get
 from scalelab.plumbing.processes import ServiceError, wrap_command
 from scalelab.servers.base import HOST, Service
+from scalelab.servers.password import lab_password
 
 WORKER_CLASSES = ("sync", "gthread")
 WORKERS = (1, 64)  # allowed worker processes (and threads per worker, below)
@@ -38,6 +39,7 @@ class AppConfig:
     db_port: int = 5432
     db_name: str = "qa"
     db_user: str = "scalelab"
+    db_password: str | None = None  # None: the lab's (servers/password.py)
     conn_max_age: int = 60
     db_pool: bool = False
     db_pgbouncer: bool = False    # the database port is PgBouncer's (transaction pooling)
@@ -66,6 +68,7 @@ class AppConfig:
             "QA_DB_PORT": str(self.db_port),
             "QA_DB_NAME": self.db_name,
             "QA_DB_USER": self.db_user,
+            "QA_DB_PASSWORD": lab_password() if self.db_password is None else self.db_password,
             "QA_DB_CONN_MAX_AGE": str(self.conn_max_age),
             "QA_DB_POOL": "1" if self.db_pool else "0",
             "QA_DB_PGBOUNCER": "1" if self.db_pgbouncer else "0",
@@ -94,6 +97,7 @@ class AppConfig:
 
 class _AppServer(Service):
     component = "app"
+    account = "harness"  # its interpreter and packages may sit where only we can read them
     deathsig = "SIGQUIT"  # quick shutdown of the master, which takes its workers along
 
     def __init__(self, run, app: AppConfig, cpus=None, port=None, workers: int = 1,

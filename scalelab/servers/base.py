@@ -24,8 +24,8 @@ from mirakuru import Executor
 from mirakuru.exceptions import AlreadyRunning, ProcessExitedWithError, TimeoutExpired
 
 from scalelab.plumbing import binaries
-from scalelab.plumbing.processes import (ServiceError, check_spawning, launcher, unprivileged_user,
-                                         wrap_command)
+from scalelab.plumbing.processes import (ServiceError, check_spawning, database_user, launcher,
+                                         lab_user, wrap_command)
 from scalelab.plumbing.runs import Run
 
 # mirakuru's exit hook kills every process whose marker *contains* our pid, which can hit
@@ -33,6 +33,7 @@ from scalelab.plumbing.runs import Run
 atexit.unregister(mirakuru.base.cleanup_subprocesses)
 
 HOST = "127.0.0.1"
+ACCOUNTS = ("database", "lab", "harness")
 PORT_RETRIES = 3
 PORT_CONFLICT_MARKERS = ("address already in use", "could not bind", "errno 98",
                          "could not create any tcp/ip sockets", "bind() to")
@@ -69,6 +70,16 @@ class _ReadyExecutor(Executor):
         except Exception:
             return False
 
+    def __del__(self) -> None:
+        """mirakuru's finalizer looks for the server's children with psutil, which fails when
+        the interpreter is exiting (``KeyError: 'psutil'``); the parent-death signal and
+        runs.kill_own_processes end them anyway, so only the process group is killed here."""
+        try:
+            if self.process is not None and self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        except Exception:  # noqa: BLE001 - a finalizer must not raise
+            pass
+
 
 class Service:
     """Base class: subclasses give ``name``, ``component``, ``command()`` and ``is_ready()``."""
@@ -79,7 +90,10 @@ class Service:
     ready_timeout = 30.0
     deathsig = "SIGKILL"
     stop_signal = signal.SIGTERM
-    runs_as_unprivileged = False
+    # whose account it runs under when the lab runs as root: "database" (PostgreSQL, owner of
+    # the database files), "lab" (the lab's own user, owning nothing), "harness" (whoever runs
+    # the lab: the Python servers, see docs/internals.md)
+    account = "lab"
     env_remove: tuple[str, ...] = ()  # variables the server must not see
 
     def __init__(self, run: Run, cpus: Sequence[int] | None = None, port: int | None = None,
@@ -115,7 +129,10 @@ class Service:
     # -- the contract ---------------------------------------------------------------------
     @property
     def user(self) -> str | None:
-        return unprivileged_user() if self.runs_as_unprivileged else None
+        if self.account not in ACCOUNTS:
+            raise ValueError(f"{type(self).__name__}.account must be one of {ACCOUNTS}, not "
+                             f"{self.account!r}")
+        return {"database": database_user, "lab": lab_user}.get(self.account, lambda: None)()
 
     @property
     def pid(self) -> int | None:

@@ -11,7 +11,6 @@ class Memcached(Service):
     name = "memcached"
     component = "cache"
     binary = "memcached"
-    runs_as_unprivileged = True  # memcached refuses root without -u
 
     def __init__(self, run, cpus=None, port=None, memory_mb: int = 64,
                  log_name: str | None = None):

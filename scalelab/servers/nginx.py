@@ -51,7 +51,7 @@ class Nginx(Service):
     name = "nginx"
     component = "proxy"
     binary = "nginx"
-    runs_as_unprivileged = True
+    account = "lab"
     deathsig = "SIGTERM"          # fast shutdown; the master takes its workers along
     stop_signal = signal.SIGTERM
     env_remove = ("NGINX",)

@@ -3,8 +3,9 @@
 Transaction pooling: a server connection is lent to a client for one transaction, so many
 app connections share ``pool_size`` PostgreSQL connections and the ones over that wait in
 PgBouncer's queue instead of being refused. Runs as the unprivileged user (PgBouncer refuses
-root), with its config in a folder of its own under the state directory; trust
-authentication for the lab's loopback role, as PostgreSQL has. Its log goes to stderr, into
+root), with its config in a folder of its own under the state directory; the lab's role logs
+in with the lab's password (scram-sha-256, to PgBouncer and from it to PostgreSQL), the admin
+console included. Its log goes to stderr, into
 the run's log. ``pools()`` reads its admin console: clients waiting, server connections.
 """
 
@@ -20,6 +21,7 @@ import psycopg
 from scalelab.plumbing import paths
 from scalelab.plumbing.checks import check_int
 from scalelab.servers.base import HOST, Service
+from scalelab.servers.password import lab_password
 from scalelab.servers.postgres import SUPERUSER
 
 POOL_SIZE = (1, 1000)
@@ -29,7 +31,7 @@ class PgBouncer(Service):
     name = "pgbouncer"
     component = "pooler"
     binary = "pgbouncer"
-    runs_as_unprivileged = True
+    account = "lab"
     stop_signal = signal.SIGINT   # safe shutdown: wait for clients' transactions to end
     deathsig = "SIGTERM"          # immediate shutdown
 
@@ -50,7 +52,7 @@ class PgBouncer(Service):
 listen_addr = {HOST}
 listen_port = {self.port}
 unix_socket_dir =
-auth_type = trust
+auth_type = scram-sha-256
 auth_file = {self.folder / "users.txt"}
 admin_users = {SUPERUSER}
 pool_mode = transaction
@@ -70,8 +72,11 @@ log_disconnections = 0
     def prepare(self) -> None:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         self.folder.parent.chmod(0o755)
-        self.folder.mkdir(exist_ok=True)
-        (self.folder / "users.txt").write_text(f'"{SUPERUSER}" ""\n')
+        self.folder.mkdir(mode=0o700, exist_ok=True)
+        users = self.folder / "users.txt"
+        fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f'"{SUPERUSER}" "{lab_password()}"\n')
 
     def command(self) -> list[str]:
         path = self.folder / "pgbouncer.ini"
@@ -85,6 +90,7 @@ log_disconnections = 0
 
     def _admin(self) -> psycopg.Connection:
         return psycopg.connect(host=HOST, port=self.port, user=SUPERUSER, dbname="pgbouncer",
+                               password=lab_password(),
                                connect_timeout=3, autocommit=True, prepare_threshold=None)
 
     def is_ready(self) -> bool:

@@ -3,12 +3,14 @@
 PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged user
 (``postgres`` if it exists, else ``nobody``; ``SCALELAB_SERVICE_USER`` overrides) and lives
 in the state directory, which that user can reach (never under /root). TCP on 127.0.0.1 only,
-no Unix socket, trust authentication for the loopback role ``scalelab``.
+no Unix socket; the lab's role ``scalelab`` logs in with the lab's password
+(:mod:`scalelab.servers.password`, scram-sha-256), and no other role may log in at all.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import pwd
 import shutil
@@ -22,6 +24,7 @@ import psycopg
 
 from scalelab.plumbing import paths
 from scalelab.servers.base import HOST, Service, ServiceError, wrap_command
+from scalelab.servers.password import lab_password
 
 SUPERUSER = "scalelab"
 MAX_CLUSTERS = 8  # stacks that may run at once, each on a cluster of its own
@@ -35,7 +38,16 @@ LAB_SETTINGS = frozenset({
     "listen_addresses", "unix_socket_directories", "port", "data_directory", "config_file",
     "hba_file", "ident_file", "external_pid_file", "logging_collector", "log_directory",
     "log_filename", "shared_preload_libraries", "ssl", "archive_command", "restore_command",
-    "archive_library"})
+    "archive_library", "password_encryption"})
+
+# Who may log in, and how: the lab's role, with its password, from loopback only.
+HBA = f"""# written by scalelab at every start: the lab's role, with its password, loopback only
+host    all             {SUPERUSER}        127.0.0.1/32    scram-sha-256
+host    all             {SUPERUSER}        ::1/128         scram-sha-256
+host    replication     {SUPERUSER}        127.0.0.1/32    scram-sha-256
+host    replication     {SUPERUSER}        ::1/128         scram-sha-256
+"""
+AUTH_MARK = "scalelab-auth"  # in the data folder: a digest of the password the role was given
 
 class SqlAccess:
     """Connections and queries to a PostgreSQL server of the lab (``self.port``), as the
@@ -44,7 +56,8 @@ class SqlAccess:
     port: int | None
 
     def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
-        return {"host": HOST, "port": self.port, "user": SUPERUSER, "dbname": dbname}
+        return {"host": HOST, "port": self.port, "user": SUPERUSER, "dbname": dbname,
+                "password": lab_password()}
 
     def connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
         return psycopg.connect(**self.conninfo(dbname), connect_timeout=3, **kwargs)
@@ -67,7 +80,7 @@ class Postgres(SqlAccess, Service):
     name = "postgres"
     component = "db"
     binary = "postgresql"
-    runs_as_unprivileged = True
+    account = "database"
     deathsig = "SIGQUIT"          # immediate shutdown: the postmaster takes its backends along
     stop_signal = signal.SIGINT   # fast shutdown: roll back, disconnect, exit
 
@@ -180,16 +193,19 @@ class Postgres(SqlAccess, Service):
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def prepare(self) -> None:
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self._require_password()
+
+    def _initdb(self) -> None:
         data = self.data_dir
-        if (data / "PG_VERSION").exists():
-            return
         self._make_parents()
         if data.exists():
             shutil.rmtree(data)  # a half-made cluster from an interrupted initdb
         data.mkdir(mode=0o700)
         self._chown(data)
         command = wrap_command([str(self.found.path("initdb")), "-D", str(data), "-U", SUPERUSER,
-                                "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+                                "-A", "reject", "-E", "UTF8", "--no-locale", "--no-sync"],
                                user=self.user)
         result = subprocess.run(command, capture_output=True, text=True, timeout=120,
                                 cwd=str(data.parent))
@@ -198,12 +214,40 @@ class Postgres(SqlAccess, Service):
             raise ServiceError(f"initdb failed (exit {result.returncode}):\n"
                                f"{(result.stdout + result.stderr)[-2000:]}")
 
+    def _require_password(self) -> None:
+        """Give the lab's role the lab's password (in single-user mode, through stdin: the
+        password is in no command line and no log) unless it has it already, and let it log
+        in with nothing else. A cluster an older lab made with trust authentication is
+        brought to this on its next start."""
+        password = lab_password()
+        digest = hashlib.sha256(password.encode()).hexdigest()
+        mark = self.data_dir / AUTH_MARK
+        if not (mark.exists() and mark.read_text().strip() == digest):
+            command = wrap_command([str(self.found.path()), "--single", "-D", str(self.data_dir),
+                                    "-c", "password_encryption=scram-sha-256",
+                                    "-c", "log_min_error_statement=panic", "postgres"],
+                                   user=self.user)
+            done = subprocess.run(command, input=f"ALTER ROLE {SUPERUSER} PASSWORD "
+                                  f"'{password}';\n", capture_output=True, text=True,
+                                  timeout=120, cwd=str(self.data_dir.parent))
+            if done.returncode != 0 or "ERROR" in done.stdout + done.stderr:
+                raise ServiceError(f"could not give the role {SUPERUSER} its password "
+                                   f"(exit {done.returncode}):\n{done.stderr[-1500:]}")
+            self._write_owned(mark, digest + "\n")
+        self._write_owned(self.data_dir / "pg_hba.conf", HBA)
+
+    def _write_owned(self, path: Path, text: str) -> None:
+        path.write_text(text)
+        path.chmod(0o600)
+        self._chown(path)
+
     def command(self) -> list[str]:
         settings = {  # keys of LAB_SETTINGS: a stack's pg_settings may not change them
             "listen_addresses": HOST,
             "unix_socket_directories": "",
             "logging_collector": "off",
             "log_min_messages": "warning",
+            "password_encryption": "scram-sha-256",
         }
         if (Path(self.found.path()).parent.parent / "lib" / "pg_stat_statements.so").exists():
             settings["shared_preload_libraries"] = "pg_stat_statements"

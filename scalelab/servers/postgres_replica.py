@@ -11,6 +11,7 @@ A slot a killed run left behind is dropped when its cluster is next started
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from scalelab.servers.base import HOST, Service, ServiceError, wrap_command
+from scalelab.servers.password import lab_password
 from scalelab.servers.postgres import SUPERUSER, SLOT_PREFIX, Postgres, SqlAccess, server_command
 
 
@@ -37,7 +39,7 @@ class PostgresReplica(SqlAccess, Service):
     name = "postgres-replica"
     component = "replica"
     binary = "postgresql"
-    runs_as_unprivileged = True
+    account = "database"
     deathsig = "SIGQUIT"
     stop_signal = signal.SIGINT
 
@@ -65,8 +67,11 @@ class PostgresReplica(SqlAccess, Service):
                                 "--checkpoint=fast", "--no-sync"], user=self.user)
         log = self.run.logs / "pg_basebackup.log"
         try:
+            # -R writes the connection, password included, into the copy's own settings
+            # (postgresql.auto.conf, 0600, the unprivileged user's): how the standby logs in
             done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                                  cwd=str(data.parent))
+                                  cwd=str(data.parent),
+                                  env=dict(os.environ, PGPASSWORD=lab_password()))
         except subprocess.TimeoutExpired:
             raise ServiceError(f"pg_basebackup did not finish within 600 s (log: {log})") \
                 from None

@@ -22,7 +22,7 @@ class Redis(Service):
     def command(self) -> list[str]:
         command = [str(self.found.path()), "--bind", HOST, "--port", str(self.port),
                    "--save", "", "--appendonly", "no", "--daemonize", "no",
-                   "--protected-mode", "yes", "--dir", str(self.run.dir), "--loglevel", "warning"]
+                   "--protected-mode", "yes", "--dir", "/", "--loglevel", "warning"]
         if self.maxmemory_mb:
             command += ["--maxmemory", f"{self.maxmemory_mb}mb",
                         "--maxmemory-policy", "allkeys-lru"]

@@ -21,6 +21,7 @@ from scalelab.plumbing import binaries, paths
 from scalelab.plumbing.kernel import in_notebook_kernel as _in_notebook_kernel
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.plumbing.runs import Run
+from scalelab.plumbing.processes import interrupts_deferred
 from scalelab.servers import (AppConfig, Gunicorn, Memcached, Nginx, PgBouncer, Postgres, PostgresReplica, Redis, Service, SlowUpstream, Uvicorn)
 from scalelab.servers.dataset import Dataset
 from scalelab.servers.base import free_port
@@ -263,14 +264,16 @@ class Stack:
             raise binaries.MissingBinary(binaries.missing_message(missing))
 
     def stop(self) -> None:
+        """Stop every server, last started first; a Ctrl-C meanwhile waits until they are."""
         self.replayed = False
-        for key in reversed(list(self.services)):
-            self.services[key].stop()
-        self.services = {}
-        if self.run is not None:
-            self.run.close()
-            self.run = None
-        _LIVE.pop(id(self), None)
+        with interrupts_deferred("stopping the stack's servers"):
+            for key in reversed(list(self.services)):
+                self.services[key].stop()
+            self.services = {}
+            if self.run is not None:
+                self.run.close()
+                self.run = None
+            _LIVE.pop(id(self), None)
 
     @staticmethod
     def start_together(stacks: dict[str, "Stack"]) -> dict[str, "Stack"]:

@@ -11,6 +11,7 @@ from scalelab.servers.base import HOST, Service
 
 class SlowUpstream(Service):
     name = "upstream"
+    account = "harness"  # a Python script of the harness, on its interpreter
     component = "upstream"
 
     @property

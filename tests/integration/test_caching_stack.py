@@ -67,6 +67,32 @@ def test_nginx_runs_unprivileged_without_the_nginx_variable(cstack):
     assert str(cstack.services["proxy"].prefix) in conf.split("proxy_temp_path")[1].split(";")[0]
 
 
+def test_each_server_runs_under_its_own_account(cstack):
+    """As root: PostgreSQL as the owner of the database files, the servers that parse what
+    clients send (nginx, Redis, memcached) as the lab's user, which owns nothing."""
+    if os.geteuid() != 0:
+        pytest.skip("servers run as whoever runs the lab when it is not root")
+    import pwd
+
+    from scalelab.plumbing.processes import database_user, lab_user
+
+    lab, db = pwd.getpwnam(lab_user()), pwd.getpwnam(database_user())
+    assert lab.pw_uid not in (0, db.pw_uid) and lab.pw_shell.endswith("nologin")
+    users = {name: psutil.Process(svc.pid).uids().effective
+             for name, svc in cstack.services.items() if svc.pid}
+    assert users["db"] == db.pw_uid
+    for name in ("proxy", "redis", "memcached"):
+        if name in users:
+            assert users[name] == lab.pw_uid, f"{name} runs as uid {users[name]}"
+            workers = psutil.Process(cstack.services[name].pid).children(recursive=True)
+            assert all(w.uids().effective == lab.pw_uid for w in workers)
+
+
+def test_nginx_does_not_say_its_version(cstack):
+    status, headers, _ = http_get(cstack.base_url + "/no-such-page/")
+    assert status == 404 and headers.get("Server") == "nginx"
+
+
 def test_static_files_the_app_serves_pass_through_nginx(cstack):
     # static="django" (the default): the app serves them, so nginx passes /static/ on;
     # nginx serving them itself (static="none") is tested in test_static.py

@@ -189,3 +189,38 @@ def test_a_terminated_sweep_keeps_its_finished_points(results_dir, sig):
     assert len(saved) >= 1 and list(saved["users"])[:1] == [1]
     assert meta["rows"] == len(saved)
     assert json.loads(csv.with_suffix(".json").read_text())["rows"] == len(saved)
+
+
+STACK_SCRIPT = """
+import time
+from scalelab import Stack
+with Stack(workers=1, questions=2000, label="test-ctrl-c") as stack:
+    print("up", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("gap_s", [0.05, 0.5])
+def test_a_double_ctrl_c_stops_the_stack_cleanly(gap_s):
+    """Ctrl-C, then Ctrl-C again while the servers stop: they all stop, the reader is told
+    to wait, and nothing is printed from a finalizer (``Exception ignored``, ``KeyError``)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-c", STACK_SCRIPT], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout.readline().strip() == "up", proc.communicate(timeout=30)[0][-2000:]
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(gap_s)  # the second Ctrl-C lands while the servers stop
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode != 0 and "KeyboardInterrupt" in out
+    assert "Exception ignored" not in out and "KeyError" not in out, out[-2000:]
+    _, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive, [p.cmdline() for p in alive]

@@ -155,3 +155,18 @@ def test_the_capacity_plan_names_costs_it_cannot_use():
 def test_an_app_python_that_is_no_python_with_the_app_is_named_at_once(python):
     with pytest.raises(ValueError, match=f"python must be .* not '{python}'"):
         Stack(python=python)
+
+
+def test_a_ctrl_c_while_servers_stop_waits_for_them():
+    """The block (stopping servers) runs to its end; the Ctrl-C is raised after it."""
+    import signal
+
+    from scalelab.plumbing.processes import interrupts_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred("stopping"):
+            os.kill(os.getpid(), signal.SIGINT)
+            done.append("the rest of the block")
+    assert done == ["the rest of the block"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
