@@ -6,19 +6,85 @@ A request that writes reads from the primary for the rest of the request; with
 (a cookie that lives that many seconds) and sends their reads to the primary until it
 expires: they see their own answer at once, however far the replica lags, at the cost of
 those reads landing on the primary.
+
+When the replica cannot be reached, reads fall back to the primary: a request that fails on
+the replica's connection (Django's ``got_request_exception``) marks it down in this process,
+and from then on reads go to the primary. While it is down, the router tries a connection to
+it at most every ``QA_REPLICA_RETRY_S`` seconds (1 by default); the first that works sends
+reads back to it. What it costs: the requests that were on the replica when it failed, one or
+more per process, and the primary doing every read meanwhile.
 """
 
 import contextvars
+import threading
+import time
 
+import psycopg
 from django.conf import settings
+from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError, connections
 
 _READ_PRIMARY = contextvars.ContextVar("qa_read_primary", default=False)
 COOKIE = "qa_wrote"
 
 
+class ReplicaHealth:
+    """Whether this process reads from the replica: up until a request fails on it, then
+    down until a connection to it works again (tried at most every ``retry_s`` seconds)."""
+
+    def __init__(self, retry_s: float):
+        self.retry_s = retry_s
+        self.down = False
+        self._next_try = 0.0
+        self._lock = threading.Lock()
+
+    def usable(self) -> bool:
+        if not self.down:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if self.down and now >= self._next_try:
+                self._next_try = now + self.retry_s
+                self.down = not _reachable()
+        return not self.down
+
+    def mark_down(self) -> None:
+        with self._lock:
+            if not self.down:
+                self.down = True
+                self._next_try = time.monotonic() + self.retry_s
+
+
+def _reachable() -> bool:
+    db = settings.DATABASES["replica"]
+    try:
+        psycopg.connect(host=db["HOST"], port=db["PORT"], dbname=db["NAME"], user=db["USER"],
+                        password=db["PASSWORD"] or None, connect_timeout=1).close()
+        return True
+    except psycopg.Error:
+        return False
+
+
+HEALTH = ReplicaHealth(getattr(settings, "REPLICA_RETRY_S", 1.0))
+
+
+def _replica_failed(sender, request=None, **kwargs) -> None:
+    """A request raised: if the error is a lost or refused connection and the replica's
+    connection saw an error, the replica is down."""
+    import sys
+
+    error = sys.exc_info()[1]
+    replica = connections["replica"]
+    if isinstance(error, (OperationalError, InterfaceError)) and replica.errors_occurred:
+        HEALTH.mark_down()
+
+
 class PrimaryReplicaRouter:
+    def __init__(self):
+        got_request_exception.connect(_replica_failed, dispatch_uid="qa-replica-health")
+
     def db_for_read(self, model, **hints):
-        return "default" if _READ_PRIMARY.get() else "replica"
+        return "default" if _READ_PRIMARY.get() or not HEALTH.usable() else "replica"
 
     def db_for_write(self, model, **hints):
         _READ_PRIMARY.set(True)  # this request's later reads see its write

@@ -152,6 +152,8 @@ if DB_ENGINE == "postgres":
     # after a write, a visitor's reads go to the primary for this many seconds (0: never), so
     # they see their own write however far the replica lags
     READ_YOUR_WRITES_S = env_int("QA_READ_YOUR_WRITES_S", 0, 0, 3600)
+    # reads fall back to the primary while the replica is down; how often to try it again
+    REPLICA_RETRY_S = env_int("QA_REPLICA_RETRY_S", 1, 1, 600)
 else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3",

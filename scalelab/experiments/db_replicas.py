@@ -1,6 +1,6 @@
 """Database read replicas (notebook 06): a stack with a streaming replica beside one without,
 reads and writes on both, replication lag under writes, read-your-writes, and a replica that
-stops under load.
+fails under load (the router falls back to the primary) and comes back.
 
 On one machine the replica shares the server CPUs with the primary, so it cannot add capacity
 here; what it would add on its own machine comes from where each request's database CPU went
@@ -170,26 +170,37 @@ STOP_COLUMNS = {("GET", True): "reads_ok", ("GET", False): "reads_failed",
 
 
 @replayable
-def replica_stops(stack: Stack, seconds: int = 4, stop_at: float = 1.5, clients: int = 4,
+def replica_fails(stack: Stack, seconds: int = 8, clients: int = 4,
                   on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
-    """Clients read a question (and every tenth request vote on it) for ``seconds``; the
-    replica is stopped at ``stop_at`` s. One row per second: reads and writes answered and
-    failed, and the votes the primary counted against those answered. The replica stays
-    stopped: run this last on its stack."""
-    check_int("seconds", seconds, 2, 600)
+    """Clients read a question (and every tenth request vote on it) for ``seconds``; a quarter
+    of the way in, the replica is killed (SIGKILL, as a crash would), and half way it is
+    started again on its own copy. One row per second: reads and writes answered and failed;
+    and the moments, in seconds from the start: ``failed_at_s`` (killed), ``restarted_at_s``,
+    ``ready_at_s`` (streaming again), ``reads_back_at_s`` (the app connected to it again: its
+    reads are back on it; NaN if not before the end) and ``last_failure_s`` (the last request
+    that failed; NaN if none)."""
+    check_int("seconds", seconds, 4, 600)
     check_int("clients", clients, 1, 64)
-    if not 0 < stop_at < seconds:
-        raise ValueError(f"stop_at must be between 0 and seconds={seconds}, not {stop_at!r}")
     qid = stack.popularity()["question_ids"][0]
     sql = "SELECT score FROM qa_question WHERE id = %s"
+    fail_at, back_at = seconds / 4, seconds / 2
 
     def send(client: int, n: int) -> tuple[str, str]:
         return (("POST", f"/api/questions/{qid}/vote/") if n % 10 == 0
                 else ("GET", f"/api/questions/{qid}/"))
 
     def failure(out: under_failure.Outcomes) -> None:
-        out.until(stop_at, note="stopped_at_s")
-        stack.replica.stop()
+        out.until(fail_at, note="failed_at_s")
+        stack.replica.crash()
+        out.until(back_at, note="restarted_at_s")
+        stack.replica.start()
+        out.note("ready_at_s")
+        out.note("reads_back_at_s", float("nan"))
+        while out.elapsed() < seconds - 0.1:
+            if _app_connections(stack):
+                out.note("reads_back_at_s")
+                break
+            time.sleep(0.05)
 
     out = under_failure.run(
         stack.app_url, send, failure, clients=clients, seconds=seconds,
@@ -197,11 +208,39 @@ def replica_stops(stack: Stack, seconds: int = 4, stop_at: float = 1.5, clients:
         counter=lambda: stack.db.query(sql, (qid,), dbname=stack.dataset.db_name)[0][0])
     rows = []
     for counts in out.per_second(seconds, STOP_COLUMNS):
-        rec = {"variant": "replica stops", **counts, **out.events,
+        rec = {"variant": "replica fails", **counts, **out.events,
+               "last_failure_s": out.last_failure_s,
                "votes_answered": out.total("POST", True), "votes_counted": out.counted,
                "limit": one_user_limit(0)}
         keep(rows, rec, on_point)
     return done(rows, on_point)
+
+
+def _app_connections(stack: Stack) -> int:
+    """The app's connections to the replica's copy of its database."""
+    return stack.replica.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+        "backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        (stack.dataset.db_name,))[0][0]
+
+
+def failover(rows: pd.DataFrame) -> dict:
+    """What the replica's crash cost, from :func:`replica_fails`'s rows: requests failed,
+    and how long after the crash the last one failed (the fallback's delay); reads answered
+    while the replica was down (by the primary); how long after the replica was ready again
+    its reads came back to it."""
+    first = rows.iloc[0]
+    down = rows[(rows.second >= int(first.failed_at_s)) & (rows.second < int(first.ready_at_s))]
+    failed = int(rows.reads_failed.sum() + rows.writes_failed.sum())
+    return {"failed": failed,
+            "reads_failed": int(rows.reads_failed.sum()),
+            "writes_failed": int(rows.writes_failed.sum()),
+            "fallback_s": float(first.last_failure_s - first.failed_at_s) if failed else 0.0,
+            "reads_ok_while_down": int(down.reads_ok.sum()),
+            "restart_s": float(first.ready_at_s - first.restarted_at_s),
+            "back_s": float(first.reads_back_at_s - first.ready_at_s),
+            "votes_answered": int(first.votes_answered),
+            "votes_counted": int(first.votes_counted)}
 
 
 def project_reads(rows: pd.DataFrame, replicas: Sequence[int] = (0, 1, 2, 4)) -> pd.DataFrame:

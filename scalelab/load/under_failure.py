@@ -40,6 +40,7 @@ class Outcomes:
         self.counts: Counter = Counter()
         self.events: dict[str, float] = {}
         self.counted: int | None = None
+        self.last_failure_s = float("nan")  # when the last request not answered ended
         self._lock = threading.Lock()
         self.t0 = time.monotonic()
 
@@ -47,9 +48,11 @@ class Outcomes:
         return time.monotonic() - self.t0
 
     def add(self, method: str, ok: bool) -> None:
-        key = (int(self.elapsed()), method, ok)
+        now = self.elapsed()
         with self._lock:
-            self.counts[key] += 1
+            self.counts[(int(now), method, ok)] += 1
+            if not ok:
+                self.last_failure_s = now
 
     def until(self, at_s: float, note: str | None = None) -> None:
         """Wait until ``at_s`` seconds from the start; then note the time as ``note``."""

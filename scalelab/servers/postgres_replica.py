@@ -3,7 +3,8 @@
 Made with ``pg_basebackup -R`` (a copy of the primary's cluster that knows how to follow it)
 through a physical replication slot of its own, as the primary's unprivileged user, in a data
 directory beside the primary's cluster (that user can reach it; one standby per cluster, which
-the primary's cluster lock makes this stack's alone). ``stop()`` stops it, drops its slot on
+the primary's cluster lock makes this stack's alone). ``crash()`` kills it; ``start()`` then
+brings it back on its own copy, as a standby restarted after a crash. ``stop()`` stops it, drops its slot on
 the primary and removes its data: a slot left behind would make the primary keep WAL for ever.
 A slot a killed run left behind is dropped when its cluster is next started
 (``Postgres.drop_stale_slots``).
@@ -57,6 +58,9 @@ class PostgresReplica(SqlAccess, Service):
 
     def prepare(self) -> None:
         data = self.data_dir
+        if self.started_at and (data / "PG_VERSION").exists():
+            return  # started again after a crash: it recovers its own copy and catches up
+            # through its slot, which kept the primary's WAL meanwhile
         shutil.rmtree(data, ignore_errors=True)  # a copy a killed run left behind
         data.mkdir(mode=0o700)  # made here: the unprivileged user cannot write the parent
         self.primary._chown(data)
@@ -130,6 +134,12 @@ class PostgresReplica(SqlAccess, Service):
                 raise ServiceError(f"the replica did not take recovery_min_apply_delay={ms}ms "
                                    f"within 5 s; see {self.log_path}")
             time.sleep(0.02)
+
+    def crash(self) -> None:
+        """Kill it at once (SIGKILL of the process group); ``start()`` brings it back on the
+        same port (where the app looks for it) and the same copy."""
+        self._fixed_port = True
+        super().crash()
 
     def stop(self) -> None:
         try:

@@ -3,6 +3,7 @@ router reads from it and writes to the primary, a write reaches it, lag is measu
 read-your-writes fix sends a writer's reads to the primary, and no replica or slot survives."""
 
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -106,3 +107,27 @@ def test_a_held_back_replica_shows_its_lag_in_bytes_and_misses_a_fresh_write(rst
         rstack.replica.set_apply_delay(0)
     with pytest.raises(ValueError, match="ms must be"):
         rstack.replica.set_apply_delay(-1)
+
+
+def test_reads_fall_back_to_the_primary_while_the_replica_is_down_and_come_back(rstack):
+    """The replica crashes: a read fails at most once per app process, then reads go to the
+    primary and succeed; once the replica is back, reads go to it again."""
+    url = rstack.app_url + "/api/questions/1/"
+
+    def read():
+        try:
+            return aliases(url)[0]
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 500
+            return "failed"
+
+    assert "replica" in read()
+    rstack.replica.crash()
+    seen = [read() for _ in range(12)]
+    assert seen.count("failed") <= 2, seen  # two workers, each finds out once
+    assert all("replica" not in s and "default" in s for s in seen if s != "failed"), seen
+    rstack.replica.start()
+    deadline = time.time() + 10
+    while "replica" not in read():
+        assert time.time() < deadline, "reads did not come back to the replica within 10 s"
+        time.sleep(0.2)
