@@ -17,12 +17,17 @@ MODES = ("quick", "full", "reference")
 SUITE = "SCALELAB_SUITE"
 
 
-def suite_knobs(quick: dict[str, Any]) -> dict[str, Any]:
+def suite_knobs(quick: dict[str, Any], suite: dict[str, Any] | None = None) -> dict[str, Any]:
     """Quick mode's knobs as the test suite runs them: every measured window (``duration``,
-    ``window``, ``*_duration``) of 2 s or more half as long (shorter ones as they are), a
-    warm-up of at most one second, one repeat.
-    Schedules (``crash_at``, ``*_seconds``), lists of points and sizes stay as they are, so
-    every code path of the notebook still runs."""
+    ``window``, ``*_duration``) of 2 s or more half as long (shorter ones as they are), no
+    warm-up, one repeat; then the notebook's own ``suite`` knobs (fewer points of a kind whose
+    code path the others still run), each a knob quick mode has.
+    Schedules (``crash_at``, ``*_seconds``) stay as they are, so every code path of the
+    notebook still runs."""
+    suite = dict(suite or {})
+    unknown = sorted(set(suite) - set(quick))
+    if unknown:
+        raise ValueError(f"suite settings must be knobs of quick mode, not {unknown}")
     out = {}
     for key, value in quick.items():
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -30,17 +35,20 @@ def suite_knobs(quick: dict[str, Any]) -> dict[str, Any]:
                                       or key.endswith("_duration")):
             value = value // 2 if isinstance(value, int) else value / 2
         elif number and key == "warmup":
-            value = min(value, 1)
+            value = 0
         elif number and (key == "repeats" or key.endswith("_repeats")):
             value = 1
         out[key] = value
+    out.update(suite)
     return out
 
 
-def settings(mode: str, quick: dict[str, Any], full: dict[str, Any]) -> SimpleNamespace:
+def settings(mode: str, quick: dict[str, Any], full: dict[str, Any],
+             suite: dict[str, Any] | None = None) -> SimpleNamespace:
     """The experiment's knobs for ``mode``, as attributes. 'quick' and 'full' measure;
     'reference' measures nothing and shows the committed reference run (``scalelab.results.reference``)
-    with the knobs it was recorded with."""
+    with the knobs it was recorded with. ``suite``: knobs the test suite changes further
+    (:func:`suite_knobs`); quick mode itself never sees them."""
     from scalelab.publishing import reference_mode
     from scalelab.results import reference
 
@@ -64,7 +72,7 @@ def settings(mode: str, quick: dict[str, Any], full: dict[str, Any]) -> SimpleNa
     knobs = quick if (reference.recorded_mode() if mode == "reference" else mode) == "quick" \
         else full
     if mode == "quick" and os.environ.get(SUITE) == "1":
-        knobs = suite_knobs(quick)
+        knobs = suite_knobs(quick, suite)
     return SimpleNamespace(mode=mode, **knobs)
 
 

@@ -32,9 +32,19 @@ def test_the_suite_shortens_windows_and_repeats_and_nothing_else():
 
     quick = dict(users=[1, 2, 4], duration=4, window=3, warmup=2, repeats=2, ttl_duration=2,
                  home_repeats=2, crash_seconds=8, crash_at=2.5, probe_duration=1, gzip=True)
-    assert suite_knobs(quick) == dict(users=[1, 2, 4], duration=2, window=1, warmup=1,
+    assert suite_knobs(quick) == dict(users=[1, 2, 4], duration=2, window=1, warmup=0,
                                       repeats=1, ttl_duration=1, home_repeats=1,
                                       crash_seconds=8, crash_at=2.5, probe_duration=1, gzip=True)
+
+
+def test_a_notebooks_own_suite_knobs_apply_last_and_only_to_knobs_it_has():
+    from scalelab.publishing.notebook import suite_knobs
+
+    quick = dict(sizes=[10_000, 100_000], duration=2, warmup=1)
+    assert suite_knobs(quick, dict(sizes=[10_000])) == dict(sizes=[10_000], duration=1,
+                                                              warmup=0)
+    with pytest.raises(ValueError, match="knobs of quick mode"):
+        suite_knobs(quick, dict(size=[10_000]))
 
 
 def test_only_the_suite_gets_shortened_knobs(monkeypatch):
