@@ -101,21 +101,35 @@ def index_html(summaries: list[dict]) -> str:
                   machine=machine, duration=_duration)
 
 
-def build(site: Path = SITE_DIR, timeout: int = 600, progress=print, on_executed=None) -> Path:
-    """Execute every notebook in reference mode and write the site. Starts no server.
+def build(site: Path = SITE_DIR, timeout: int = 600, progress=print, on_executed=None,
+          parallel: int = 2) -> Path:
+    """Execute every notebook in reference mode and write the site. Starts no server and
+    measures nothing, so ``parallel`` notebooks run at once (one kernel each).
     ``on_executed(result)`` is handed each notebook's execution (``execution.execute``'s)."""
-    from scalelab.publishing.execution import execute
+    from concurrent.futures import ThreadPoolExecutor
 
+    from scalelab.plumbing.checks import check_int
+
+    check_int("parallel", parallel, 1, 64)
     site = Path(site)
     work = paths.PROJECT_ROOT / "build" / "site-notebooks"
     site.mkdir(parents=True, exist_ok=True)
     vendor(site)  # fresh copies: an earlier export's may be from other versions
-    summaries = []
-    for name in available():
+
+    def one(name: str) -> dict:
+        from scalelab.publishing.execution import execute
+
         progress(f"  {name}: reference mode ...")
         res = execute(name, mode="reference", out_dir=work, html_dir=False, timeout=timeout)
         res.update(export_notebook(res["executed"], site, slides=True, in_site=True))
-        progress(f"    {res['seconds']:.0f} s -> {paths.relative(res['html'])}")
+        progress(f"    {name}: {res['seconds']:.0f} s -> {paths.relative(res['html'])}")
+        return res
+
+    names = list(available())
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        done = list(pool.map(one, names))  # in the catalogue's order
+    summaries = []
+    for name, res in zip(names, done):
         if on_executed is not None:
             on_executed(res)
         summaries.append(notebook_summary(name))
