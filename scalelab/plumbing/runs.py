@@ -108,8 +108,10 @@ def reap_stale(verbose: bool = False) -> list[int]:
                 token = ""
             if not _owner_alive(token):
                 # what a killed run left in the state directory: nginx's prefix (its cache
-                # may be large), then the state file itself
+                # may be large), its copies of the app, then the state file itself
                 shutil.rmtree(paths.state_dir() / "nginx" / state_file.stem, ignore_errors=True)
+                shutil.rmtree(paths.state_dir() / "runtime" / "apps" / state_file.stem,
+                              ignore_errors=True)  # the app copies its app servers ran from
                 state_file.unlink(missing_ok=True)
     stale = processes_of_dead_owners()
     killed = _terminate(stale) if stale else []

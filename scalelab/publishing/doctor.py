@@ -70,8 +70,8 @@ def report() -> tuple[str, int]:
     lines += ["", f"CPUs: {os.cpu_count()} ({layout.describe()})"]
     try:
         from scalelab.plumbing.processes import database_user, lab_user
-        lines.append(f"PostgreSQL runs as: {database_user() or 'the current user'}; Redis, "
-                     f"memcached, nginx and PgBouncer as: {lab_user() or 'the current user'}")
+        lines.append(f"PostgreSQL runs as: {database_user() or 'the current user'}; every "
+                     f"other server as: {lab_user() or 'the current user'}")
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         lines.append(f"servers' users: {exc}")
     lines.append(f"state (database clusters): {paths.state_dir()}")

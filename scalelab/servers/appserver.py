@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field, replace
 from importlib import metadata
+from pathlib import Path
 
 import psutil
 
@@ -19,6 +20,7 @@ from scalelab.plumbing import paths
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.http import http_get
 from scalelab.plumbing.processes import ServiceError, wrap_command
+from scalelab.servers import app_runtime
 from scalelab.servers.base import HOST, Service
 from scalelab.servers.password import lab_password
 
@@ -97,7 +99,6 @@ class AppConfig:
 
 class _AppServer(Service):
     component = "app"
-    account = "harness"  # its interpreter and packages may sit where only we can read them
     deathsig = "SIGQUIT"  # quick shutdown of the master, which takes its workers along
 
     def __init__(self, run, app: AppConfig, cpus=None, port=None, workers: int = 1,
@@ -106,24 +107,36 @@ class _AppServer(Service):
         check_int("workers", workers, *WORKERS)
         self.app = app
         self.workers = workers
+        self.python = sys.executable
+        # as root: the lab's user runs a copy (app_runtime) of the interpreter and the app
+        self._runtime: app_runtime.Runtime | None = None
+        self._app_dir: Path | None = None
+
+    def interpreter(self) -> str:
+        """The Python that runs the server: the runtime copy's when there is one."""
+        return str(self._runtime.python) if self._runtime else self.python
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def env(self) -> dict[str, str]:
-        return self.app.env()
+        return {**self.app.env(), **(self._runtime.env() if self._runtime else {})}
 
     def cwd(self):
-        return paths.APP_DIR
+        return self._app_dir or paths.APP_DIR
 
     def prepare(self) -> None:
-        """WhiteNoise serves collected files: gather them (hashed names, gzip and brotli
-        copies) into this run's folder before the server starts."""
+        """As root, the runtime copy and a fresh copy of the app for the lab's user. WhiteNoise
+        serves collected files: gather them (hashed names, gzip and brotli copies) into this
+        run's folder (the app copy's, as root) before the server starts."""
         super().prepare()
+        if self.user is not None:
+            self._runtime = app_runtime.for_interpreter(self.python)
+            self._app_dir = app_runtime.app_copy(self.run.id, self.log_path.stem)
         if self.app.static != "whitenoise":
             return
-        target = self.run.dir / "static"
+        target = (self._app_dir or self.run.dir) / "static"
         self.app = replace(self.app, static_root=str(target))
         log = self.run.logs / "collectstatic.log"
         try:
@@ -138,6 +151,12 @@ class _AppServer(Service):
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
             raise ServiceError(f"collectstatic failed ({done.returncode}); its log {log} ends:\n"
                                f"{tail}")
+
+    def stop(self) -> None:
+        super().stop()
+        if self._app_dir is not None:
+            app_runtime.remove_app_copy(self._app_dir)
+            self._app_dir = None
 
     def worker_pids(self) -> list[int]:
         if self.pid is None:
@@ -175,7 +194,7 @@ class Gunicorn(_AppServer):
         return metadata.version("gunicorn")
 
     def command(self) -> list[str]:
-        return [self.python, "-m", "gunicorn", "qa_site.wsgi:application",
+        return [self.interpreter(), "-m", "gunicorn", "qa_site.wsgi:application",
                 "--bind", f"{HOST}:{self.port}", "--workers", str(self.workers),
                 "--worker-class", self.worker_class, "--threads", str(self.threads),
                 "--timeout", "60", "--graceful-timeout", "5", "--keep-alive", "5",
@@ -198,7 +217,7 @@ class Uvicorn(_AppServer):
         return metadata.version("uvicorn")
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "uvicorn", "qa_site.asgi:application",
+        return [self.interpreter(), "-m", "uvicorn", "qa_site.asgi:application",
                 "--host", HOST, "--port", str(self.port), "--workers", str(self.workers),
                 "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
 

@@ -33,7 +33,7 @@ from scalelab.plumbing.runs import Run
 atexit.unregister(mirakuru.base.cleanup_subprocesses)
 
 HOST = "127.0.0.1"
-ACCOUNTS = ("database", "lab", "harness")
+ACCOUNTS = ("database", "lab")
 PORT_RETRIES = 3
 PORT_CONFLICT_MARKERS = ("address already in use", "could not bind", "errno 98",
                          "could not create any tcp/ip sockets", "bind() to")
@@ -91,8 +91,7 @@ class Service:
     deathsig = "SIGKILL"
     stop_signal = signal.SIGTERM
     # whose account it runs under when the lab runs as root: "database" (PostgreSQL, owner of
-    # the database files), "lab" (the lab's own user, owning nothing), "harness" (whoever runs
-    # the lab: the Python servers, see docs/internals.md)
+    # the database files) or "lab" (the lab's own user, owning nothing; docs/internals.md)
     account = "lab"
     env_remove: tuple[str, ...] = ()  # variables the server must not see
 
@@ -132,7 +131,7 @@ class Service:
         if self.account not in ACCOUNTS:
             raise ValueError(f"{type(self).__name__}.account must be one of {ACCOUNTS}, not "
                              f"{self.account!r}")
-        return {"database": database_user, "lab": lab_user}.get(self.account, lambda: None)()
+        return database_user() if self.account == "database" else lab_user()
 
     @property
     def pid(self) -> int | None:

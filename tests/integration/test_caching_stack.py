@@ -9,7 +9,7 @@ import pytest
 from polling import eventually
 
 from scalelab import Stack, compare
-from scalelab.plumbing import binaries
+from scalelab.plumbing import binaries, paths
 from scalelab.experiments import caching as cx
 from scalelab.plumbing.http import http_get
 
@@ -69,7 +69,8 @@ def test_nginx_runs_unprivileged_without_the_nginx_variable(cstack):
 
 def test_each_server_runs_under_its_own_account(cstack):
     """As root: PostgreSQL as the owner of the database files, the servers that parse what
-    clients send (nginx, Redis, memcached) as the lab's user, which owns nothing."""
+    clients send (nginx, gunicorn, Redis, memcached) as the lab's user, which owns nothing;
+    gunicorn from the runtime copy of the interpreter and the app, in the state folder."""
     if os.geteuid() != 0:
         pytest.skip("servers run as whoever runs the lab when it is not root")
     import pwd
@@ -81,11 +82,15 @@ def test_each_server_runs_under_its_own_account(cstack):
     users = {name: psutil.Process(svc.pid).uids().effective
              for name, svc in cstack.services.items() if svc.pid}
     assert users["db"] == db.pw_uid
-    for name in ("proxy", "redis", "memcached"):
+    for name in ("proxy", "app", "redis", "memcached"):
         if name in users:
             assert users[name] == lab.pw_uid, f"{name} runs as uid {users[name]}"
             workers = psutil.Process(cstack.services[name].pid).children(recursive=True)
             assert all(w.uids().effective == lab.pw_uid for w in workers)
+    app = cstack.services["app"]
+    runtime_root = str(paths.state_dir() / "runtime")
+    assert psutil.Process(app.pid).exe().startswith(runtime_root)
+    assert psutil.Process(app.pid).cwd().startswith(runtime_root)
 
 
 def test_nginx_does_not_say_its_version(cstack):

@@ -224,3 +224,17 @@ def test_a_double_ctrl_c_stops_the_stack_cleanly(gap_s):
     assert "Exception ignored" not in out and "KeyError" not in out, out[-2000:]
     _, alive = psutil.wait_procs(children, timeout=20)
     assert not alive, [p.cmdline() for p in alive]
+
+
+def test_the_apps_copy_for_the_labs_user_goes_with_its_stack():
+    """As root the app runs from a copy in the state folder; stopping the stack removes it."""
+    import os
+
+    from scalelab.servers import app_runtime
+
+    if os.geteuid() != 0:
+        pytest.skip("the app runs from the checkout when the lab is not root")
+    with Stack(workers=1, questions=2000, label="test-app-copy") as stack:
+        folder = app_runtime.apps_folder(stack.run.id)
+        assert (folder / "gunicorn" / "qa_site" / "settings.py").exists()
+    assert not folder.exists()

@@ -170,3 +170,29 @@ def test_a_ctrl_c_while_servers_stop_waits_for_them():
             done.append("the rest of the block")
     assert done == ["the rest of the block"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_runtime_copies_the_apps_packages_and_what_they_need_only():
+    """The closure of the app's distributions, from their metadata: Django brings asgiref
+    and sqlparse; nothing the app does not import (pandas, the notebooks' tools) comes."""
+    import sysconfig
+
+    from scalelab.servers.app_runtime import closure
+
+    names = {d.metadata["Name"].lower() for d in closure([sysconfig.get_paths()["purelib"]])}
+    assert {"django", "asgiref", "sqlparse", "gunicorn", "psycopg"} <= names
+    assert not names & {"pandas", "jupyterlab", "locust", "matplotlib"}
+
+
+def test_the_reaper_removes_the_app_copies_of_a_dead_run(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "old-run.json").write_text(json.dumps({"owner": f"{dead.pid}:1"}))
+    copy = tmp_path / "runtime" / "apps" / "old-run" / "gunicorn"
+    copy.mkdir(parents=True)
+    runs.reap_stale()
+    assert not copy.parent.exists() and not (tmp_path / "runs" / "old-run.json").exists()

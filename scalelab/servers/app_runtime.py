@@ -1,0 +1,184 @@
+"""What the lab's user runs the Python servers from: a copy of the interpreter, the app's
+packages and the app's code, in the state folder, where that user can read them.
+
+The lab's interpreter may sit where no other user can read it (pyenv's, under /root, mode
+0700), and so may the checkout (a clone in ``mktemp -d``). As root, gunicorn, uvicorn and the
+slow upstream run as the lab's user from this copy: the same interpreter build and the same
+package versions as the checkout's, so a request costs what it costs there. The interpreter
+and packages are copied once per interpreter and set of packages (a folder named by their
+digest); the app's code afresh at each start, so an edit to the app shows at the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+from scalelab.plumbing import paths
+
+# what the app servers import, with what those need (found from the packages' metadata)
+RUNTIME_DISTS = ("django", "gunicorn", "uvicorn", "psycopg", "psycopg-binary", "psycopg-pool",
+                 "jinja2", "whitenoise", "redis", "pymemcache", "brotli")
+# parts of the standard library no server of the lab imports
+STDLIB_SKIP = ("site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo",
+               "ensurepip", "lib2to3", "config-*")
+UPSTREAM = paths.PROJECT_ROOT / "scalelab" / "servers" / "slow_upstream.py"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A copied interpreter (``python/``) with the app's packages (``site-packages/``)."""
+
+    root: Path
+    version: str  # "3.11"
+
+    @property
+    def python(self) -> Path:
+        return self.root / "python" / "bin" / f"python{self.version}"
+
+    @property
+    def site_packages(self) -> Path:
+        return self.root / "site-packages"
+
+    def env(self) -> dict[str, str]:
+        """The copy's packages, and its libpython before the one its build points at."""
+        return {"PYTHONPATH": str(self.site_packages), "PYTHONNOUSERSITE": "1",
+                "LD_LIBRARY_PATH": str(self.root / "python" / "lib")}
+
+
+def _describe(python: str) -> dict:
+    code = ("import json, sys, sysconfig; p = sysconfig.get_paths(); print(json.dumps("
+            "{'base': sys.base_prefix, 'version': '%d.%d' % sys.version_info[:2], "
+            "'build': sys.version, 'site': sorted({p['purelib'], p['platlib']})}))")
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"{python} could not describe itself: {done.stderr[-500:]}")
+    return json.loads(done.stdout)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def closure(site_dirs: list[str], names=RUNTIME_DISTS) -> list[metadata.Distribution]:
+    """The installed distributions ``names`` and every one they require, as far as they are
+    installed in ``site_dirs`` (requirements of extras left out)."""
+    found: dict[str, metadata.Distribution] = {}
+    for dist in metadata.distributions(path=site_dirs):
+        found.setdefault(_norm(dist.metadata["Name"]), dist)
+    todo, seen = [_norm(n) for n in names], {}
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in found:
+            continue
+        seen[name] = found[name]
+        for req in found[name].requires or []:
+            if "extra" in req.partition(";")[2]:
+                continue
+            todo.append(_norm(re.match(r"\s*([A-Za-z0-9._-]+)", req).group(1)))
+    return [seen[n] for n in sorted(seen)]
+
+
+def for_interpreter(python: str) -> Runtime:
+    """The runtime of the interpreter (or venv) ``python``, built if missing."""
+    info = _describe(python)
+    dists = closure(info["site"])
+    key = hashlib.sha256(json.dumps(
+        [info["base"], info["build"], info["site"],
+         [(d.metadata["Name"], d.version) for d in dists]]).encode()).hexdigest()[:16]
+    base = paths.state_dir() / "runtime"
+    runtime = Runtime(base / f"python{info['version']}-{key}", info["version"])
+    if (runtime.root / ".complete").exists():
+        return runtime
+    _readable_folder(base)
+    for old in base.glob(".building-*"):  # what a build that was killed left
+        pid = old.name.rpartition("-")[2]
+        if not pid.isdigit() or not psutil.pid_exists(int(pid)) or int(pid) == os.getpid():
+            shutil.rmtree(old, ignore_errors=True)
+    tmp = base / f".building-{os.getpid()}"
+    _copy_interpreter(Path(info["base"]), info["version"], tmp / "python")
+    for dist in dists:
+        _copy_distribution(dist, info["site"], tmp / "site-packages")
+    (tmp / ".complete").write_text(json.dumps({"python": python, **info}, indent=1) + "\n")
+    if runtime.root.exists() and not (runtime.root / ".complete").exists():
+        shutil.rmtree(runtime.root, ignore_errors=True)  # not one this code made whole
+    try:
+        os.rename(tmp, runtime.root)
+    except OSError:  # another harness built it meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+    return runtime
+
+
+def _copy_interpreter(base: Path, version: str, dest: Path) -> None:
+    (dest / "bin").mkdir(parents=True)
+    shutil.copy2(base / "bin" / f"python{version}", dest / "bin" / f"python{version}")
+    (dest / "lib").mkdir()
+    for lib in base.glob("lib/libpython*.so*"):
+        shutil.copy2(lib, dest / "lib" / lib.name, follow_symlinks=False)
+    shutil.copytree(base / "lib" / f"python{version}", dest / "lib" / f"python{version}",
+                    ignore=shutil.ignore_patterns(*STDLIB_SKIP), symlinks=True)
+
+
+def _copy_distribution(dist: metadata.Distribution, site_dirs: list[str], dest: Path) -> None:
+    """Every file of ``dist`` that lies in its site-packages (not its scripts elsewhere)."""
+    for entry in dist.files or []:
+        src = Path(dist.locate_file(entry)).resolve()
+        for site in site_dirs:
+            try:
+                rel = src.relative_to(Path(site).resolve())
+            except ValueError:
+                continue
+            if src.is_file():
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest / rel)
+            break
+
+
+def _readable_folder(folder: Path) -> None:
+    """Make ``folder`` (inside the state folder) and the folders between them readable and
+    traversable by everyone; the state folder's own parents must be so already."""
+    state = paths.state_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in (folder, *folder.parents):
+        if f == state.parent:
+            break
+        f.chmod(f.stat().st_mode | 0o755)
+    for f in state.parents:
+        if f.stat().st_mode & 0o001 == 0:
+            raise PermissionError(
+                f"the lab's user cannot reach the state folder {state}: {f} is closed to "
+                "other users; set SCALELAB_STATE_DIR to a folder under one they can traverse "
+                "(the default is /var/tmp/scalelab)")
+
+
+def app_copy(run_id: str, service: str) -> Path:
+    """A fresh copy of the app (and the slow upstream's script) for one server of one run."""
+    folder = apps_folder(run_id) / service
+    shutil.rmtree(folder, ignore_errors=True)
+    _readable_folder(folder.parent)
+    shutil.copytree(paths.APP_DIR, folder,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.sqlite3"))
+    shutil.copy2(UPSTREAM, folder / UPSTREAM.name)
+    return folder
+
+
+def remove_app_copy(folder: Path) -> None:
+    """Remove one server's app copy, and its run's folder once it holds no other."""
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()
+    except OSError:
+        pass  # another server of the run still has its copy there
+
+
+def apps_folder(run_id: str) -> Path:
+    return paths.state_dir() / "runtime" / "apps" / run_id
