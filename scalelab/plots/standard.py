@@ -295,14 +295,15 @@ def failure_timeline(rows: pd.DataFrame, ok: Sequence[str], failed: Sequence[str
     ax.bar(rows.second + 0.5, lost, bottom=answered, width=0.9, color="#d62728",
            label="failed")
     top = (answered + lost).max()
+    ax.set_ylim(0, top * 1.15)  # room above the bars for the events' labels
     for col, text in events.items():
         if col in rows and rows[col].notna().any():
             x = float(rows[col].iloc[0])
             ax.axvline(x, color="k", ls="--", lw=1)
-            ax.annotate(text, (x, top * 1.02), fontsize=8, ha="left")
+            ax.annotate(" " + text, (x, top * 1.05), fontsize=8, ha="left")
     ax.set_xlabel("seconds into the run")
     ax.set_ylabel("requests per second")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside, not on, the bars
     return ax
