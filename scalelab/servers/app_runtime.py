@@ -182,3 +182,36 @@ def remove_app_copy(folder: Path) -> None:
 
 def apps_folder(run_id: str) -> Path:
     return paths.state_dir() / "runtime" / "apps" / run_id
+
+
+class RunsFromCopy:
+    """For a Python server (a :class:`~scalelab.servers.base.Service`): as root, it runs as
+    the lab's user from the runtime copy of its interpreter (``python``) and a fresh copy of
+    the app; otherwise from the checkout. Call :meth:`make_copy` before a start and
+    :meth:`remove_copy` after a stop."""
+
+    python: str
+    _runtime: Runtime | None = None
+    _app_dir: Path | None = None
+
+    def make_copy(self) -> None:
+        if self.user is not None:
+            self._runtime = for_interpreter(self.python)
+            self._app_dir = app_copy(self.run.id, self.log_path.stem)
+
+    def remove_copy(self) -> None:
+        if self._app_dir is not None:
+            remove_app_copy(self._app_dir)
+            self._app_dir = None
+
+    def interpreter(self) -> str:
+        """The Python that runs the server: the runtime copy's when there is one."""
+        return str(self._runtime.python) if self._runtime else self.python
+
+    def copy_env(self) -> dict[str, str]:
+        return self._runtime.env() if self._runtime else {}
+
+    def app_dir(self) -> Path:
+        """Where the app is: its copy, or the checkout's ``benchmark_app``."""
+        return self._app_dir or paths.APP_DIR
+

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from dataclasses import dataclass, field, replace
 from importlib import metadata
-from pathlib import Path
 
 import psutil
 
@@ -97,7 +96,7 @@ class AppConfig:
         return env
 
 
-class _AppServer(Service):
+class _AppServer(app_runtime.RunsFromCopy, Service):
     component = "app"
     deathsig = "SIGQUIT"  # quick shutdown of the master, which takes its workers along
 
@@ -107,33 +106,24 @@ class _AppServer(Service):
         check_int("workers", workers, *WORKERS)
         self.app = app
         self.workers = workers
-        self.python = sys.executable
-        # as root: the lab's user runs a copy (app_runtime) of the interpreter and the app
-        self._runtime: app_runtime.Runtime | None = None
-        self._app_dir: Path | None = None
-
-    def interpreter(self) -> str:
-        """The Python that runs the server: the runtime copy's when there is one."""
-        return str(self._runtime.python) if self._runtime else self.python
+        self.python = sys.executable  # as root, run from its copy (app_runtime.RunsFromCopy)
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def env(self) -> dict[str, str]:
-        return {**self.app.env(), **(self._runtime.env() if self._runtime else {})}
+        return {**self.app.env(), **self.copy_env()}
 
     def cwd(self):
-        return self._app_dir or paths.APP_DIR
+        return self.app_dir()
 
     def prepare(self) -> None:
         """As root, the runtime copy and a fresh copy of the app for the lab's user. WhiteNoise
         serves collected files: gather them (hashed names, gzip and brotli copies) into this
         run's folder (the app copy's, as root) before the server starts."""
         super().prepare()
-        if self.user is not None:
-            self._runtime = app_runtime.for_interpreter(self.python)
-            self._app_dir = app_runtime.app_copy(self.run.id, self.log_path.stem)
+        self.make_copy()
         if self.app.static != "whitenoise":
             return
         target = (self._app_dir or self.run.dir) / "static"
@@ -154,9 +144,7 @@ class _AppServer(Service):
 
     def stop(self) -> None:
         super().stop()
-        if self._app_dir is not None:
-            app_runtime.remove_app_copy(self._app_dir)
-            self._app_dir = None
+        self.remove_copy()
 
     def worker_pids(self) -> list[int]:
         if self.pid is None:
