@@ -45,6 +45,8 @@ from scalelab.plumbing.runs import Run
 MAX_RATE = 2_000          # req/s: beyond this one Python process cannot keep the schedule
 LATE_MS = 20.0            # a request sent more than this after its intended time was late
 LATE_SHARE = 0.01         # more than this share of late sends: the generator fell behind
+LATE_MIN = 3              # ...and at least this many: one stall (a page fault, a busy disk)
+                          # delays one send at 10/s, which is no schedule lost
 TIMEOUT_S = 10.0          # a request unanswered this long is a failure
 MAX_IN_FLIGHT = 1_000     # connections the generator may open; beyond, requests wait for one
 
@@ -153,13 +155,16 @@ def summarise(requests: pd.DataFrame, t0: float, t1: float) -> dict:
 
 def _open_limit(rec: dict) -> str:
     """``derive``'s limit, with the open load's own: ``generator`` when it fell behind its
-    schedule; ``unexplained`` when the server CPUs were saturated but not by the servers'
+    schedule (more than ``LATE_SHARE`` of its sends late, and at least ``LATE_MIN`` of them,
+    so one stall at a low rate is not a lost schedule); ``unexplained`` when the server CPUs were saturated but not by the servers'
     own processes (a new connection per queued request costs the kernel there); ``rate``
     when nothing else limited the point (the offered rate did)."""
     lim = rec["limit"]
     if lim in ("failures", "server"):
         return lim
-    if rec["late_share"] > LATE_SHARE or rec["generator_load"] >= limits.GENERATOR_SATURATED:
+    late = rec["late_share"] * rec.get("offered", 0)
+    if (rec["late_share"] > LATE_SHARE and late >= LATE_MIN) \
+            or rec["generator_load"] >= limits.GENERATOR_SATURATED:
         return "generator"
     if rec.get("server_cpus_busy", 0) >= limits.SERVER_BUSY:
         return "unexplained"  # the server CPUs were busy, but not with the servers' own work

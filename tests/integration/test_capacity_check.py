@@ -37,9 +37,9 @@ def generators_running():
 def test_below_capacity_the_offered_rate_limits_the_point(cstack):
     rec = open_rate.point(cstack, cstack.app_url + "/", rate=10, duration=3, warmup=1,
                           variant="10/s")
-    assert rec["generator"] == "open" and rec["limit"] == "rate"
+    assert rec["generator"] == "open" and rec["limit"] == "rate", rec
     assert 10 <= rec["offered"] <= 55  # Poisson: 30 expected in 3 s
-    assert rec["failures"] == 0 and rec["late_share"] == 0
+    assert rec["failures"] == 0 and rec["late_share"] * rec["offered"] < open_rate.LATE_MIN
     assert rec["server_cpus_busy"] < 0.95 and rec["cpu_ms_per_req_server"] > 0
     assert rec["p50_ms"] <= rec["p99_ms"] < 1000
     # Little's law from the generator's own records (an identity, up to the window's edges)

@@ -193,9 +193,13 @@ def test_a_window_counts_requests_by_their_intended_time():
 
 
 def test_an_open_points_limit():
-    base = dict(limit="unexplained", late_share=0.0, generator_load=0.2)
+    base = dict(limit="unexplained", late_share=0.0, generator_load=0.2, offered=3000)
     assert open_rate._open_limit(base) == limits.RATE
     assert open_rate._open_limit({**base, "late_share": 0.05}) == "generator"
+    # one stall at 10/s (one late send of 30) is no lost schedule; ten of 300 are
+    assert open_rate._open_limit({**base, "offered": 30, "late_share": 1 / 30}) == limits.RATE
+    assert open_rate._open_limit({**base, "offered": 300, "late_share": 10 / 300}) \
+        == "generator"
     assert open_rate._open_limit({**base, "generator_load": 0.9}) == "generator"
     assert open_rate._open_limit({**base, "limit": "server"}) == "server"
     assert open_rate._open_limit({**base, "limit": "failures"}) == "failures"
