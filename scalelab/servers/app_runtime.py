@@ -88,8 +88,22 @@ def closure(site_dirs: list[str], names=RUNTIME_DISTS) -> list[metadata.Distribu
     return [seen[n] for n in sorted(seen)]
 
 
+_KNOWN: dict[tuple[str, Path], Runtime] = {}  # (interpreter, state folder) -> its runtime
+
+
 def for_interpreter(python: str) -> Runtime:
-    """The runtime of the interpreter (or venv) ``python``, built if missing."""
+    """The runtime of the interpreter (or venv) ``python``, built if missing. Found once per
+    process (describing the interpreter and its packages takes a quarter of a second, once
+    per server start otherwise) and looked up again if its copy was removed."""
+    key = (python, paths.state_dir())
+    known = _KNOWN.get(key)
+    if known is not None and (known.root / ".complete").exists():
+        return known
+    _KNOWN[key] = runtime = _build(python)
+    return runtime
+
+
+def _build(python: str) -> Runtime:
     info = _describe(python)
     dists = closure(info["site"])
     key = hashlib.sha256(json.dumps(
