@@ -1,6 +1,8 @@
 """Notebook 07's variants on real servers: the index dropped and put back (even after a kill),
 the N+1 page's queries, lost updates detected, each connection mode, PgBouncer queueing what
-PostgreSQL refuses, PostgreSQL's settings applied and restored, a crash recovered."""
+PostgreSQL refuses, PostgreSQL's settings applied and restored, a crash recovered. What the
+notebook's own run shows (four writers losing updates, each mode's cost) is checked on its
+saved rows, in tests/notebooks/saved_rows.py."""
 
 import urllib.request
 
@@ -54,15 +56,13 @@ def test_the_naive_page_runs_a_query_per_question_and_shows_the_same_questions(d
     assert titles("/d/home/naive/") == titles("/") and len(titles("/")) == 30
 
 
-def test_read_modify_write_loses_updates_under_concurrency_and_the_others_do_not(dstack):
-    rows = dd.write_ways(dstack, targets=["one hot question"], connections=(1, 4), duration=2)
-    one, four = rows[rows.users == 1], rows[rows.users == 4]
-    assert (one.lost_updates == 0).all(), one[["way", "lost_updates"]]
-    rmw = four[four.way == "read-modify-write"].iloc[0]
-    assert rmw.lost_updates > 0 and rmw.votes_recorded > rmw.score_added
-    safe = four[four.way != "read-modify-write"]
-    assert (safe.lost_updates == 0).all() and (safe.votes_recorded > 0).all()
-    assert four[four.way == "append + roll-up"].rollups.iloc[0] >= 1
+def test_one_writer_loses_no_update_and_the_roll_up_leaves_nothing_pending(dstack):
+    # four writers losing updates on the hot question: notebook 07's saved rows
+    # (tests/notebooks/saved_rows.py)
+    rows = dd.write_ways(dstack, targets=["one hot question"], connections=(1,), duration=1)
+    assert (rows.lost_updates == 0).all(), rows[["way", "lost_updates"]]
+    assert (rows.votes_recorded > 0).all()
+    assert rows[rows.way == "append + roll-up"].rollups.iloc[0] >= 1
     assert dd.roll_up(dstack) == 0, "nothing left pending"
 
 
@@ -80,7 +80,7 @@ def test_each_connection_mode_serves_and_the_stack_is_put_back(dstack):
 
 @pytest.mark.skipif(not binaries.available("pgbouncer"), reason="PgBouncer is not installed")
 def test_more_threads_than_connections_fail_directly_and_queue_through_pgbouncer(dstack):
-    rows = dd.too_many_connections(dstack, duration=2, warmup=0).set_index("variant")
+    rows = dd.too_many_connections(dstack, duration=1, warmup=0).set_index("variant")
     assert rows.loc["direct"].failures > 0
     assert rows.loc["through PgBouncer"].failures == 0
     assert rows.loc["through PgBouncer"].db_connections_peak <= 4

@@ -10,6 +10,7 @@ import pytest
 from polling import eventually
 
 from scalelab import Stack
+from scalelab.experiments import static
 from scalelab.plumbing import paths
 
 pytestmark = pytest.mark.servers
@@ -42,6 +43,8 @@ def test_whitenoise_serves_hashed_precompressed_files_for_a_year():
         page = get(st.app_url + "/")[2].decode()
         hashed = re.search(r"/static/qa/app\.[0-9a-f]{12}\.js", page)
         assert hashed, "the page links the hashed name collectstatic made"
+        assert static.page_view(st, "/")[1].split("/")[-1].count(".") == 2, \
+            "notebook 04's page view asks for the hashed names"
         url = st.app_url + hashed.group(0)
         status, h, body = get(url, {"Accept-Encoding": "gzip"})
         assert status == 200 and h["Content-Encoding"] == "gzip"
@@ -75,11 +78,9 @@ def test_nginx_serves_static_files_itself_compressed_with_a_lifetime():
 
 
 def test_a_browser_like_page_load_revalidates_or_skips_what_it_cached():
-    from scalelab.experiments.static import Browser
-
     with Stack(static="none", proxy="nginx", gzip=True, questions=2_000,
                label="static-pageload") as st:
-        browser = Browser(st.base_url)
+        browser = static.Browser(st.base_url)
         first = browser.visit("/", "first")
         assert first.statuses == {200: 5}, "the page and its 4 assets (CSS, JS, logo, banner)"
         again = browser.visit("/", "revalidate")
@@ -87,14 +88,14 @@ def test_a_browser_like_page_load_revalidates_or_skips_what_it_cached():
         assert again.wire_bytes < first.wire_bytes / 3, "304s carry no bodies"
         fresh = browser.visit("/", "fresh")
         assert fresh.requests == 1 and fresh.from_cache == 4, "nginx gave them an hour"
-        plain = Browser(st.base_url, compress=False).visit("/", "first")
+        plain = static.Browser(st.base_url, compress=False).visit("/", "first")
         assert plain.wire_bytes > first.wire_bytes * 1.2, "compression shrinks CSS, JS, HTML"
-        slow = Browser(st.base_url, link_mbit_s=1).visit("/", "first")
+        slow = static.Browser(st.base_url, link_mbit_s=1).visit("/", "first")
         assert slow.seconds >= 0.95 * slow.wire_bytes / 125_000, \
             "the connections share the link: all the bytes cross it at its speed"
 
     with Stack(static="django", questions=2_000, label="static-pageload-django") as st:
-        browser = Browser(st.app_url)
+        browser = static.Browser(st.app_url)
         browser.visit("/", "first")
         fresh = browser.visit("/", "fresh")
         assert fresh.from_cache == 0 and fresh.not_modified == 4, \
@@ -117,33 +118,3 @@ def test_nginx_passes_static_to_the_app_when_the_app_serves_it_and_logs_its_own_
             proxy.request_times("/health/", since)), timeout=5, what="three logged requests")
         assert len(times) == 3 and all(0 <= t < 2000 for t in times)
         assert proxy.request_times(hashed, since) == [], "only what followed `since`"
-
-
-def test_the_experiments_of_04_on_real_stacks():
-    """who_serves, beside_assets, page_loads and backend_time: one short pass each, on the
-    three ways of serving; the rows carry what the rules and the notebook read."""
-    from scalelab.experiments import static
-
-    stacks = static.start_stacks(questions=2_000, label="test-04")
-    try:
-        assert static.page_view(stacks["WhiteNoise"], "/")[1].split("/")[-1].count(".") == 2, \
-            "WhiteNoise's page view asks for hashed names"
-        who = static.who_serves(stacks, duration=1, warmup=0, connections=4,
-                                proxy_connections=16)
-        assert set(who.config) == set(static.SERVERS) and len(who) == 9
-        assert (who.failures == 0).all()
-        assert set(who[who.variant == "page view"].urls) == {5}
-        beside = static.beside_assets(stacks, seconds=1)
-        assert len(beside) == 6 and (beside.page_requests > 0).all()
-        assert beside[beside.traffic == "assets"].asset_req_s.gt(0).all()
-        loads = static.page_loads(stacks["nginx"], links=(0, 100), rtt_ms=20)
-        assert (loads.failed == 0).all() and len(loads) == 8
-        first = loads[(loads.link_mbit_s == 100) & (loads.variant == "first visit, gzip")]
-        assert first.page_load_ms.iloc[0] >= 4 * 20, "two handshakes and two requests in turn"
-        backend = static.backend_time(stacks["nginx"], seconds=0.3)
-        assert set(backend.variant) == {"page", "cached page"}
-        saved = static.wire_against_backend(loads, backend)
-        assert set(saved.link_mbit_s) == {0, 100}
-    finally:
-        static.stop(stacks)
-    assert not any(st.services for st in stacks.values()), "every stack stopped"

@@ -7,7 +7,10 @@ import re
 import nbformat
 import pytest
 
+from scalelab import results
 from scalelab.publishing import execution, notebook
+
+from saved_rows import CHECKS
 
 NAMES = execution.available()
 SECTIONS = ("## Learning objectives", "## Prerequisites and time", "## Parameters",
@@ -55,7 +58,7 @@ def test_shape(name):
         assert first_run is not None, "the notebook measures something"
         assert rules_at < first_run, "the rules come before the data"
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-        assert f'show_rules("{name}")' in code or f"show_rules(NB)" in code, \
+        assert f'show_rules("{name}")' in code or "show_rules(NB)" in code, \
             "the rules are shown from the rule objects that decide them"
         assert "decide(" in code, "the verdicts come from the rule objects"
     for cell in nb.cells:
@@ -70,7 +73,8 @@ def test_shape(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_in_quick_mode(name, tmp_path, results_dir, monkeypatch):
     """Top to bottom on real servers, with quick mode's windows shortened for the suite
-    (``notebook.SUITE``): every cell runs, every result is saved."""
+    (``notebook.SUITE``): every cell runs, every result is saved, and the saved rows show
+    what the notebook's experiments must (``saved_rows.CHECKS``)."""
     monkeypatch.setenv(notebook.SUITE, "1")
     res = execution.execute(name, mode="quick", out_dir=tmp_path / "nb", html_dir=tmp_path / "html")
     nb = nbformat.read(res["executed"], as_version=4)
@@ -83,6 +87,8 @@ def test_runs_in_quick_mode(name, tmp_path, results_dir, monkeypatch):
     for meta in results_dir.glob(f"{name}/*.json"):
         if not meta.name.startswith("timing-"):
             assert json.loads(meta.read_text())["mode"] == "quick"
+    if name in CHECKS:
+        CHECKS[name](lambda result: results.load(name, result)[0])
 
 
 @pytest.mark.notebooks

@@ -1,0 +1,67 @@
+"""What a notebook's quick run saved, checked after the run (``test_runs_in_quick_mode``):
+behaviour its experiments must show on real servers, read from the rows the notebook saved,
+so the suite does not run the same experiments a second time to check them. Each check gets
+``load(result)``, the saved rows of one result of that notebook."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pandas as pd
+
+Load = Callable[[str], pd.DataFrame]
+
+
+def static_offloading(load: Load) -> None:
+    """04: who_serves, beside_assets, page_loads and backend_time on the three ways of
+    serving; the rows carry what the rules and the notebook read."""
+    from scalelab.experiments import static
+
+    who = load("who-serves")
+    assert set(who.config) == set(static.SERVERS) and len(who) == 3 * len(static.SERVERS)
+    assert (who.failures == 0).all(), who[["config", "variant", "failures"]]
+    assert set(who[who.variant == "page view"].urls) == {5}, "the page and its four assets"
+    beside = load("beside-assets")
+    assert len(beside) == 2 * len(static.SERVERS) and (beside.page_requests > 0).all()
+    assert beside[beside.traffic == "assets"].asset_req_s.gt(0).all()
+    loads = load("page-loads")
+    assert (loads.failed == 0).all() and len(loads) == 4 * loads.link_mbit_s.nunique()
+    fastest = loads.link_mbit_s.max()
+    first = loads[(loads.link_mbit_s == fastest) & (loads.variant == "first visit, gzip")]
+    assert first.page_load_ms.iloc[0] >= 4 * first.rtt_ms.iloc[0], \
+        "two handshakes and two requests in turn"
+    assert set(load("backend-time").variant) == {"page", "cached page"}
+
+
+def database_design(load: Load) -> None:
+    """07: concurrent read-modify-write loses updates on the hot question and the other ways
+    lose none; every connection mode serves; PgBouncer queues what PostgreSQL refuses; each
+    configuration's settings were applied."""
+    from scalelab.experiments import db_design as dd
+    from scalelab.plumbing import binaries
+
+    writes = load("writes")
+    hot = writes[(writes.target == "one hot question") & (writes.users > 1)]
+    rmw = hot[hot.way == "read-modify-write"].iloc[0]
+    assert rmw.lost_updates > 0 and rmw.votes_recorded > rmw.score_added, rmw
+    safe = writes[writes.way != "read-modify-write"]
+    assert (safe.lost_updates == 0).all() and (safe.votes_recorded > 0).all()
+    assert (writes[writes.way == "append + roll-up"].rollups >= 1).all()
+    modes = load("connection-modes").set_index("variant")
+    assert set(modes.index) == set(dd.modes_available())
+    assert (modes.fail_ratio == 0).all() and (modes.requests > 0).all()
+    assert modes.loc["new connection per request"].cpu_ms_per_req_db \
+        > modes.loc["persistent connections"].cpu_ms_per_req_db
+    if binaries.available("pgbouncer"):
+        assert modes.loc["PgBouncer (transaction mode)"].cpu_ms_per_req_pooler > 0
+        many = load("too-many-connections").set_index("variant")
+        assert many.loc["direct"].failures > 0 and many.loc["through PgBouncer"].failures == 0
+        assert many.loc["through PgBouncer"].db_connections_peak <= 4
+    settings = load("settings")
+    assert settings.applied.all() and set(settings.kind) == {"reads", "writes"}
+
+
+CHECKS: dict[str, Callable[[Load], None]] = {
+    "04-static-offloading": static_offloading,
+    "07-database-design": database_design,
+}
