@@ -155,7 +155,7 @@ import sys
 from scalelab import Stack, Workload, sweep, results
 with Stack(workers=1, questions=2000, label="test-term") as stack:
     writer = results.ResultWriter("tests", "terminated", mode="quick")
-    sweep(stack, Workload("home"), users=[1, 2, 4, 8], duration=2, warmup=1, on_point=writer)
+    sweep(stack, Workload("home"), users=[1, 2, 4, 8], duration=1, warmup=0, on_point=writer)
 """
 
 
