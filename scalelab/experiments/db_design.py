@@ -29,6 +29,7 @@ from scalelab.plumbing.cpus import CpuLayout, pinned
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.servers import AppConfig
+from scalelab.servers.postgres import LAB_CLIENT
 from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
 from scalelab.verdicts.rules.db_design import HOT, SPREAD
@@ -317,9 +318,12 @@ def _api_turn(stack: Stack, n: int = 8) -> tuple[str, ...]:
 
 
 def _backends(stack: Stack, layout: CpuLayout | None) -> _Periodic:
-    """Samples of the client connections PostgreSQL holds to the data set's database."""
+    """Samples of the client connections PostgreSQL holds to the data set's database for the
+    app (directly or through PgBouncer): the lab's own queries, such as the popularity a
+    load generator reads as it starts, are left out."""
     return _sampler(stack, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
-                    "backend_type = 'client backend'", (stack.dataset.db_name,), layout)
+                    "backend_type = 'client backend' AND application_name <> %s",
+                    (stack.dataset.db_name, LAB_CLIENT), layout)
 
 
 def modes_available(modes: dict | None = None) -> dict:
@@ -579,7 +583,8 @@ def _score_and_votes(stack: Stack, qids: Sequence[int]) -> tuple[int, int]:
 def _lock_waiters(stack: Stack, layout: CpuLayout) -> _Periodic:
     """Samples of the backends of the data set's database waiting for a lock."""
     return _sampler(stack, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
-                    "wait_event_type = 'Lock'", (stack.dataset.db_name,), layout)
+                    "wait_event_type = 'Lock' AND application_name <> %s",
+                    (stack.dataset.db_name, LAB_CLIENT), layout)
 
 
 def roll_up(stack: Stack) -> int:

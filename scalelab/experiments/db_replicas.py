@@ -22,6 +22,7 @@ from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
+from scalelab.servers.postgres import LAB_CLIENT
 from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
 from scalelab.verdicts.rules.db_replicas import WITH, WITHOUT
@@ -220,8 +221,8 @@ def _app_connections(stack: Stack) -> int:
     """The app's connections to the replica's copy of its database."""
     return stack.replica.query(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
-        "backend_type = 'client backend' AND pid <> pg_backend_pid()",
-        (stack.dataset.db_name,))[0][0]
+        "backend_type = 'client backend' AND application_name <> %s",
+        (stack.dataset.db_name, LAB_CLIENT))[0][0]
 
 
 def failover(rows: pd.DataFrame) -> dict:

@@ -29,6 +29,7 @@ from scalelab.servers.password import lab_password
 SUPERUSER = "scalelab"
 MAX_CLUSTERS = 8  # stacks that may run at once, each on a cluster of its own
 SLOT_PREFIX = "scalelab_"  # replication slots of the lab's standbys (postgres_replica.py)
+LAB_CLIENT = "scalelab-lab"  # application_name of the lab's own queries: counts leave them out
 
 
 
@@ -60,7 +61,10 @@ class SqlAccess:
                 "password": lab_password()}
 
     def connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
-        return psycopg.connect(**self.conninfo(dbname), connect_timeout=3, **kwargs)
+        """A connection of the lab's own, named ``LAB_CLIENT`` so that a count of the app's
+        connections can leave it out."""
+        return psycopg.connect(**self.conninfo(dbname), connect_timeout=3,
+                               application_name=LAB_CLIENT, **kwargs)
 
     def query(self, sql: str, params=None, dbname: str = "postgres") -> list[tuple]:
         with self.connect(dbname, autocommit=True) as conn:
