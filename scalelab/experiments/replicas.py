@@ -27,10 +27,11 @@ from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
 from scalelab.verdicts.projection import (  # noqa: F401  (the notebook calls them here)
     PER_PROCESS, costs_of, project)
+from scalelab.verdicts.rules.replicas import DEFAULT_STORE
 
 PAGES = {"page": "/", "cached page": "/c/view/"}  # the uncached home page; from the view cache
 ENGINES = {  # session engine -> the Stack settings that give it
-    "database": {"session": "db"},
+    DEFAULT_STORE: {"session": "db"},  # "database", Django's default
     "cache (Redis)": {"session": "cache", "cache": "redis"},
     "cached_db": {"session": "cached_db", "cache": "redis"},
     "signed cookies": {"session": "signed_cookies"},

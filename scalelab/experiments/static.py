@@ -42,7 +42,7 @@ from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
-from scalelab.verdicts.rules.static import DJANGO_VIEW, NGINX
+from scalelab.verdicts.rules.static import DJANGO_VIEW, NGINX, WHITENOISE
 
 VISITS = ("first", "revalidate", "fresh")  # empty cache; validators only; within lifetimes
 ASSET_RE = re.compile(r"""<(?:link[^>]+href|script[^>]+src|img[^>]+src)=["']([^"']+)["']""",
@@ -256,7 +256,7 @@ def _is_gzip(body: bytes) -> bool:
 # --- the experiments of notebook 04 ------------------------------------------------------
 SERVERS = {  # who serves the assets -> the Stack settings that make it so
     DJANGO_VIEW: {"static": "django"},       # django.views.static.serve, as under DEBUG
-    "WhiteNoise": {"static": "whitenoise"},  # hashed names, precompressed, a year's lifetime
+    WHITENOISE: {"static": "whitenoise"},    # hashed names, precompressed, a year's lifetime
     NGINX: {"static": "none"},               # nginx serves /static/ itself, an hour's lifetime
 }
 FRONT = {"proxy": "nginx", "gzip": True, "cache": "redis"}  # the same front for every way
@@ -271,7 +271,7 @@ def start_stacks(servers=tuple(SERVERS), questions: int = 10_000, workers: int =
     if isinstance(servers, str) or not servers or not set(servers) <= set(SERVERS):
         raise ValueError(f"servers must be a non-empty list of {', '.join(SERVERS)}, "
                          f"not {servers!r}")
-    tag = {"Django's view": "django", "WhiteNoise": "whitenoise", "nginx": "nginx"}
+    tag = {DJANGO_VIEW: "django", WHITENOISE: "whitenoise", NGINX: "nginx"}
     return Stack.start_together({
         name: Stack(questions=questions, workers=workers, layout=layout,
                     label=f"{label}-{tag[name]}", **FRONT, **SERVERS[name])
@@ -408,7 +408,7 @@ def page_loads(stack: Stack, links=LINKS, rtt_ms: float = 0, repeats: int = 1, p
                         browser.visit(path, "first")  # what the repeat visit finds in its cache
                     load = browser.visit(path, visit).as_row()
                 browser.close()
-                rec = {"config": f"{link:g} Mbit/s" if link else "loopback",
+                rec = {"config": f"{link:g} Mbit/s, emulated" if link else "loopback",
                        "variant": f"{visit} visit, {'gzip' if compress else 'plain'}",
                        "link_mbit_s": link, "rtt_ms": rtt_ms, "compress": compress, "repeat": repeat, **load,
                        "limit": one_user_limit(load["failed"])}

@@ -24,7 +24,7 @@ def page_load_times(loads: pd.DataFrame, ax=None):
     ax.set_yscale("log")
     ax.set_ylabel("page-load time (ms, log scale)")
     rtt = loads["rtt_ms"].iloc[0] if "rtt_ms" in loads else 0
-    ax.set_title(f"One visitor's page load (round trip {rtt:g} ms)")
+    ax.set_title(f"One visitor's page load over an emulated link (round trip {rtt:g} ms)")
     ax.legend(fontsize=8)
     _single_run_note(ax, loads)
     return ax
@@ -48,7 +48,8 @@ def wire_against_backend(savings: pd.DataFrame, almost: float = 0.75, ax=None):
     _link_axis(ax, savings.link_mbit_s)
     ax.set_yscale("log")
     ax.set_ylabel("time saved per page view (ms, log scale)")
-    ax.set_title("What the wire saves, against what the backend's cache saves")
+    ax.set_title("What the wire saves (emulated link), against what the backend's cache "
+                 "saves (measured)")
     ax.legend(fontsize=8)
     _single_run_note(ax, savings)
     return ax
@@ -61,5 +62,5 @@ def _link_axis(ax, links) -> None:
     ax.set_xticks(sorted(set(float(v) for v in links)))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("the visitor's link (Mbit/s, log scale)")
+    ax.set_xlabel("the visitor's link, emulated (Mbit/s, log scale)")
     ax.grid(alpha=0.3)

@@ -67,7 +67,8 @@ def strip_volatile(path: Path) -> None:
 def record_reference(name: str, quick_timing: bool = True, timeout: int = 7200) -> dict:
     """Run notebook ``name`` in full mode with its results in a staging folder, check them,
     and replace its reference (``data/reference/<notebook>/``: results, run times, the
-    executed notebook with volatile metadata stripped) and ``data/reference/machine.json``.
+    executed notebook with volatile metadata stripped), ``data/reference/machine.json`` and
+    the band one-repeat figures are given (``verdicts.band``).
     With ``quick_timing``, a quick run follows whose run time only is kept (notebooks quote
     it); its results are thrown away. Nothing is replaced if anything fails."""
     import json
@@ -75,6 +76,7 @@ def record_reference(name: str, quick_timing: bool = True, timeout: int = 7200) 
 
     from scalelab import results
     from scalelab.plumbing.cpus import default_layout
+    from scalelab.verdicts import band
 
     stem = resolve(name).stem
     staging = paths.PROJECT_ROOT / "build" / "reference-run" / time.strftime("%Y%m%dT%H%M%S")
@@ -113,6 +115,7 @@ def record_reference(name: str, quick_timing: bool = True, timeout: int = 7200) 
         "environment": results.environment(), "layout": default_layout().as_dict(),
         "note": "the machine of the last `make reference`; each result's own .json says "
                 "on what it was measured"}, indent=2) + "\n")
+    band.record(ref)  # the band a figure measured once is given, from every reference run
     shutil.rmtree(staging, ignore_errors=True)
     return {"notebook": stem, "seconds": full["seconds"], "reference": target}
 

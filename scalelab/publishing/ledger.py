@@ -12,6 +12,7 @@ import json
 import pandas as pd
 
 from scalelab.verdicts import claims
+from scalelab.verdicts.rule import UNTESTABLE
 from scalelab.plumbing import paths
 
 START, END = "<!-- ledger:start -->", "<!-- ledger:end -->"
@@ -46,7 +47,7 @@ def table() -> str:
         if cid in decided:  # one line per notebook that decided it
             for d in decided[cid]:
                 mode = f" ({d['mode']} mode)" if d.get("mode") != "full" else ""
-                why = (f": {_cell(d.get('note'))}" if d["verdict"] == "inconclusive"
+                why = (f": {_cell(d.get('note'))}" if d["verdict"] in ("inconclusive", UNTESTABLE)
                        and d.get("note") == d.get("note") and d.get("note") else "")
                 lines.append(f"| {cid}: {_cell(short)} | {d['notebook']} | "
                              f"**{d['verdict']}**{mode}{why} | {_cell(d.get('number'))} | "

@@ -15,11 +15,14 @@ passes when all its criteria pass, fails when any fails, else it is undecided. T
 the first clause that passes; an undecided clause met before that makes the verdict
 "inconclusive" (with what would decide it); when every clause fails, ``otherwise``.
 
-With a single repeat there is no measured spread: the value is widened by ``ONE_RUN_BAND``,
-so a single quick run near a threshold says "inconclusive" instead of flipping between runs.
-Its size comes from two quick runs of one commit here: ratios of single windows moved by
-about ±11% around their mean (C2's saving 13.8× and 17.3×, C1's 1.17× and 1.44×), so one
-run's value needs ±20% to reach the other's.
+With a single repeat there is no measured spread: the value is widened by the lab's own
+window-to-window spread (``band.one_run_band``, measured from the reference runs' repeated
+windows), so a single quick run near a threshold says "inconclusive" instead of a word the
+reference run contradicts.
+
+A rule that this machine cannot test (``untestable``: a projection, an emulator's arithmetic,
+a bound no measurement can break) says ``UNTESTABLE`` and what would test it, whatever the
+figures, which it still shows.
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from scalelab.measurement import limits
+from scalelab.verdicts.band import describe, one_run_band
 
-OUTCOMES = ("holds", "holds with conditions", "does not hold", "inconclusive",
-            "cannot be tested on one machine")
+UNTESTABLE = "cannot be tested here"
+OUTCOMES = ("holds", "holds with conditions", "does not hold", "inconclusive", UNTESTABLE)
 OPS = (">=", "<=", "between")
-ONE_RUN_BAND = 0.20  # relative spread assumed for a figure measured once (see above)
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,13 @@ class Estimate:
 
     @property
     def interval(self) -> tuple[float, float]:
-        """min to max over repeats; one value is widened by ONE_RUN_BAND either side."""
+        """min to max over repeats; one value is widened by the lab's band either side."""
         if not self.values:
             return (math.nan, math.nan)
         lo, hi = min(self.values), max(self.values)
         if self.n == 1:
-            lo, hi = lo * (1 - ONE_RUN_BAND), hi * (1 + ONE_RUN_BAND)
+            band = one_run_band()
+            lo, hi = lo * (1 - band), hi * (1 + band)
             lo, hi = min(lo, hi), max(lo, hi)
         return (lo, hi)
 
@@ -194,6 +198,10 @@ class Rule:
     clauses: tuple[Clause, ...]
     otherwise: str = "does not hold"
     decides: str = ""  # what would decide it when inconclusive
+    # why this machine cannot test the claim, and what would: the verdict is then always
+    # UNTESTABLE, whatever the figures (shown, not decided on: a projection, an emulator's
+    # arithmetic or a bound no measurement can break is never a "holds")
+    untestable: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "figures", tuple(self.figures))
@@ -208,12 +216,17 @@ class Rule:
                                      f"figures: {names}")
         if self.otherwise not in ("does not hold", "holds with conditions", "holds"):
             raise ValueError(f"otherwise must be a verdict word, not {self.otherwise!r}")
+        if self.untestable and "what would test it" not in self.untestable:
+            raise ValueError(f"{self.claim}: untestable must say why and 'what would test it'")
 
     def _units(self) -> dict[str, str]:
         return {f.name: f.unit for f in self.figures}
 
     def text(self) -> str:
         """The rule in words, generated from the same fields that decide it."""
+        if self.untestable:
+            return (f"*{UNTESTABLE}*: {self.untestable}. Its figures are shown, not decided "
+                    "on.")
         units = self._units()
         parts = []
         for clause in self.clauses:
@@ -236,7 +249,10 @@ class Rule:
         return {f.name: f.estimate(rows) for f in self.figures}
 
     def outcome(self, estimates: dict[str, Estimate]) -> tuple[str, str]:
-        """(verdict, note) from estimates: the first clause that passes; see the docstring."""
+        """(verdict, note) from estimates: the first clause that passes; see the docstring.
+        A rule that says it cannot be tested here says so whatever the estimates."""
+        if self.untestable:
+            return UNTESTABLE, self.untestable
         for clause in self.clauses:
             state = clause.check(estimates)
             if state == "pass":
@@ -274,7 +290,7 @@ def _spread(est: Estimate, unit: str) -> str:
     if not est.n:
         return "n/a (no valid point)"
     if est.n == 1:
-        return f"{_num(est.median, unit)} (one repeat, ±{ONE_RUN_BAND:.0%} assumed)"
+        return f"{_num(est.median, unit)} (one repeat, {describe(one_run_band())})"
     lo, hi = min(est.values), max(est.values)
     return f"{_num(est.median, unit)} ({_num(lo, unit)} to {_num(hi, unit)}, {est.n} repeats)"
 

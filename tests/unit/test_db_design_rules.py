@@ -9,6 +9,8 @@ from scalelab.experiments import db_design as dd
 from scalelab.servers.stack import Stack
 from scalelab.servers.stack_config import StackConfig
 
+pytestmark = pytest.mark.usefixtures("assumed_band")  # hand-made rows: the ±20% band
+
 NB = "07-database-design"
 
 

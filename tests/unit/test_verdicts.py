@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from scalelab.measurement import limits
-from scalelab.verdicts.rule import (ONE_RUN_BAND, Clause, Criterion, Estimate, Figure, Rule, ratio_by_repeat, verdict_table)
+from scalelab.verdicts.band import one_run_band
+from scalelab.verdicts.rule import (Clause, Criterion, Estimate, Figure, Rule, ratio_by_repeat, verdict_table)
 
 
 def est(*values):
@@ -31,7 +32,8 @@ def test_criterion_states(op, threshold, values, state):
 
 
 def test_one_repeat_is_widened_so_a_value_near_the_threshold_is_not_decided():
-    near, far = 2.0 * (1 + ONE_RUN_BAND / 2), 2.0 * (1 + 2 * ONE_RUN_BAND)
+    band = one_run_band()
+    near, far = 2.0 * (1 + band / 2), 2.0 * (1 + 2 * band)
     assert Criterion("x", ">=", 2).check(est(near)) == "straddle"
     assert Criterion("x", ">=", 2).check(est(far)) == "pass"
 

@@ -18,7 +18,7 @@ from scalelab.verdicts.rules.caching import (C1, C2, C3, C18, CACHED, CACHED_TTL
                                              gain_times_miss_share, miss_share, saving)
 from scalelab.verdicts.rules.workers import C19, gain_over_one_sync
 from scalelab.verdicts.rules.static import (ALMOST, ASSET_SHARE, C7, C8, DJANGO_VIEW, FAST_LINK,
-                                            NGINX, WIRE_LINK, asset_share, view_gain,
+                                            NGINX, WHITENOISE, WIRE_LINK, asset_share, view_gain,
                                             wire_savings, wire_vs_backend)
 from scalelab.verdicts.rules.replicas import (C2_BALANCER, C9, C10, SCALE_OUT, balancer_share,
                                               lost_share, projected_gain, same_machine_gain)
@@ -55,7 +55,8 @@ __all__ = [
     # 03-worker-counts
     "C19", "gain_over_one_sync",
     # 04-static-offloading
-    "ALMOST", "ASSET_SHARE", "C7", "C8", "DJANGO_VIEW", "FAST_LINK", "NGINX", "WIRE_LINK",
+    "ALMOST", "ASSET_SHARE", "C7", "C8", "DJANGO_VIEW", "FAST_LINK", "NGINX", "WHITENOISE",
+    "WIRE_LINK",
     "asset_share", "view_gain", "wire_savings", "wire_vs_backend",
     # 05-app-replicas
     "C2_BALANCER", "C9", "C10", "SCALE_OUT", "balancer_share", "lost_share", "projected_gain",
