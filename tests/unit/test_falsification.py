@@ -155,9 +155,10 @@ CHANGES = [
            "(a heavier page)",
            lambda d: scaled(d, v(rules.AS_WRITTEN), "cpu_ms_per_req_server", 1.5),
            "holds"),
-    Change("09-capacity-planning", "C16", "a page five times as dear (an unindexed query on a "
-           "larger table)",
-           lambda d: scaled(d, v(rules.C16_LOAD), "server_cpus_busy", 5),
+    Change("09-capacity-planning", "C16", "a page ten times as dear (an unindexed query on a "
+           "larger table): the core as busy as it can be, or nearly",
+           lambda d: scaled(d, v(rules.C16_LOAD), "server_cpus_busy", 10).assign(
+               server_cpus_busy=lambda x: x.server_cpus_busy.clip(upper=1.0)),
            "does not hold"),
 ]
 UNTESTABLE_HERE = [("02-caching", "C3"), ("04-static-offloading", "C7"),
