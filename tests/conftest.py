@@ -91,6 +91,7 @@ def reference_site(tmp_path_factory):
     reference = lambda: {p: p.stat().st_mtime for p in paths.reference_dir().rglob("*")}
     runs_before, reference_before = run_dirs(), reference()
     ours_before = {p.pid for p in runs.ours(include_other_live_owners=False)}
+    cwd_before = os.getcwd()
     executed = {}
     try:
         index = site.build(progress=lambda msg: None,
@@ -102,4 +103,5 @@ def reference_site(tmp_path_factory):
         new_run_dirs=run_dirs() - runs_before,
         started=[p for p in runs.ours(include_other_live_owners=False) if p.pid not in ours_before],
         reference_changed=reference() != reference_before,
-        written_locally=[p for p in local.rglob("*")])
+        written_locally=[p for p in local.rglob("*")],
+        moved_to=None if os.getcwd() == cwd_before else os.getcwd())

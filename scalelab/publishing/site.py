@@ -13,6 +13,7 @@ Exporting one notebook is ``export``'s; the index and the docs' pages are Jinja2
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -126,8 +127,15 @@ def build(site: Path = SITE_DIR, timeout: int = 600, progress=print, on_executed
         return res
 
     names = list(available())
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        done = list(pool.map(one, names))  # in the catalogue's order
+    # papermill starts each kernel inside a chdir to the notebooks' folder and changes back
+    # after; two threads interleaving that can leave this process in the notebooks' folder,
+    # so the folder it was in is put back here
+    here = os.getcwd()
+    try:
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            done = list(pool.map(one, names))  # in the catalogue's order
+    finally:
+        os.chdir(here)
     summaries = []
     for name, res in zip(names, done):
         if on_executed is not None:

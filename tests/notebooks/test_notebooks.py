@@ -107,6 +107,7 @@ def test_reference_mode_shows_the_reference_run_and_starts_nothing(name, referen
     assert not reference_site.started, "reference mode started processes of ours"
     assert not reference_site.reference_changed, "reference mode wrote into the reference"
     assert not reference_site.written_locally, "reference mode wrote results locally"
+    assert reference_site.moved_to is None, "building the site changed the test's folder"
     text = "\n".join(
         "".join(o.get("data", {}).get("text/markdown", "")) for c in nb.cells
         for o in c.get("outputs", []))

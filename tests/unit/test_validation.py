@@ -224,11 +224,13 @@ def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path):
     import subprocess
     import sys
 
+    from scalelab.plumbing import paths
+
     key = tmp_path / "secret"
     env = {**os.environ, "QA_SECRET_KEY_FILE": str(key), "DJANGO_SETTINGS_MODULE": "qa_site.settings"}
     env.pop("QA_SECRET_KEY", None)
     subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, check=True,
-                   cwd="benchmark_app")
+                   cwd=paths.APP_DIR)
     assert key.stat().st_mode & 0o777 == 0o600
 
 
