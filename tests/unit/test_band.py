@@ -2,8 +2,6 @@
 is wide enough that one repeat says the reference's word or "inconclusive", never another."""
 
 import json
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,8 +9,7 @@ import pytest
 from scalelab.plumbing import paths
 from scalelab.verdicts import band
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_falsification import INPUTS, reference_rows, rule_of  # noqa: E402
+from reference_rows import INPUTS, reference_rows, rule_of
 
 
 def write_reference(tmp_path, spreads):
