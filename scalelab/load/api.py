@@ -13,6 +13,7 @@ from scalelab.plumbing.cpus import CpuLayout
 from scalelab.results.reference import replayable
 from scalelab.results import finished
 from scalelab.load.locust import run_locust
+from scalelab.load.windows import step_seconds
 from scalelab.measurement.point import frame, warn_failures
 from scalelab.measurement.target import as_target
 from scalelab.load.workload import Workload
@@ -67,8 +68,8 @@ def sweep(target, workload: Workload | None = None, users: Sequence[int] = (1, 2
             on_point(rec)
 
     for repeat in range(repeats):
-        # one spare second a step, so the window holds `duration` whole seconds
-        run_locust(tgt, workload, [(u, warmup + duration + 1) for u in users], warmup,
+        # steps begin on whole seconds (the locustfile's shape), so each holds its window
+        run_locust(tgt, workload, [(u, step_seconds(warmup, duration)) for u in users], warmup,
                    window=duration,
                    processes=processes, layout=layout, progress=progress,
                    label=f"sweep-r{repeat}", on_step=lambda rec, r=repeat: keep(rec, r))
@@ -119,7 +120,7 @@ def compare(target, variants: dict[str, Workload], users: int = 4, duration: flo
         _check_points([users], duration, w, repeats, 1)
     tgt = as_target(target, questions)
     plan = [(repeat, name) for repeat in range(repeats) for name in variants]
-    steps = [(users, warmups[name] + duration + 1, name) for _, name in plan]
+    steps = [(users, step_seconds(warmups[name], duration), name) for _, name in plan]
     step_warmups = [warmups[name] for _, name in plan]
     rows: list[dict] = []
 

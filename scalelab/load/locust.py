@@ -75,6 +75,12 @@ def _read_history(csv_prefix: Path) -> pd.DataFrame | None:
     return hist[hist["Name"] == "Aggregated"]
 
 
+def run_end(out: Path, log: list[dict] | None = None) -> float | None:
+    """When the run ended as planned (the locustfile's last record), or None."""
+    log = read_jsonl([out / "steps.jsonl"]) if log is None else log
+    return next((r["ended"] for r in log if "ended" in r), None)
+
+
 def _history_requests(agg: pd.DataFrame | None, t0: int, t1: int) -> float:
     """Requests in [t0, t1) from Locust's own cumulative history (a cross-check); NaN while
     Locust has not yet written a row at or after t1 (it flushes that file every few seconds,
@@ -133,12 +139,14 @@ def measured_points(ctx: RunContext, complete_before: float | None = None) -> li
 
     ``complete_before`` (while Locust runs): only steps that ended before that time, whose
     every second the locustfile has written."""
-    steps = [Step.from_record(r) for r in read_jsonl([ctx.out / "steps.jsonl"])]
+    log = read_jsonl([ctx.out / "steps.jsonl"])
+    steps = [Step.from_record(r) for r in log if "step" in r]
+    ended = run_end(ctx.out, log)
     cells = read_jsonl(sorted(ctx.out.glob("hist-*.jsonl")))
     history = _read_history(ctx.csv_prefix)
     workers_rss = ctx.rss[1:] if len(ctx.rss) > 1 else ctx.rss
     records = []
-    for w in cut(steps, cells, ctx.warmup, ctx.window, complete_before):
+    for w in cut(steps, cells, ctx.warmup, ctx.window, complete_before, ended):
         rec = {**w.figures(), "think_s": ctx.think_s}
         derive(rec, ctx.sampler.window(w.t0, w.t1), ctx.sampler.counters_window(w.t0, w.t1),
                ctx.layout)

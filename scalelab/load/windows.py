@@ -79,34 +79,45 @@ def percentile(hist: dict[int, int], q: float) -> float:
     return float(max(hist))
 
 
-def bounds(step: Step, warmup: float, window: float | None, last_data: float,
+def step_seconds(warmup: float, duration: float) -> int:
+    """A step's length, whole seconds: it begins on a whole second (the locustfile's shape),
+    so its window of ``int(duration)`` whole seconds starts ``ceil(warmup)`` seconds in, and
+    ``ceil(warmup) + floor(duration) <= ceil(warmup + duration)``."""
+    return math.ceil(warmup + duration)
+
+
+def bounds(step: Step, warmup: float, window: float | None, data_end: float,
            complete_before: float | None = None) -> tuple[int, int] | None:
     """[t0, t1) of a step's measured window: whole seconds from the end of its warm-up, at most
-    ``window`` long. None if the step is not a finished point: it ends after
-    ``complete_before`` (still being written), or after the data (the run stopped early), or
-    leaves less than a second."""
+    ``window`` long. ``data_end``: the time until which every request is written (the run's
+    recorded end, or else a second after the last written second). None if the step is not a
+    finished point: it ends after ``complete_before`` (still being written), or after the
+    data (the run stopped early), or leaves less than a second."""
     if complete_before is not None and step.scheduled_end > complete_before:
         return None
     t0 = math.ceil(step.started + warmup)
-    t1 = math.floor(min(step.scheduled_end, last_data + 1))
+    t1 = math.floor(min(step.scheduled_end, data_end))
     if window is not None:
         t1 = min(t1, t0 + int(window))
-    if t1 - t0 < 1 or step.scheduled_end > last_data + 1.5:
+    if t1 - t0 < 1 or step.scheduled_end > data_end + 0.5:
         return None
     return t0, t1
 
 
 def cut(steps: Iterable[Step], cells: Sequence[dict], warmup: float | Sequence[float],
-        window: float | None = None, complete_before: float | None = None) -> list[Window]:
+        window: float | None = None, complete_before: float | None = None,
+        ended: float | None = None) -> list[Window]:
     """Each finished step's window, with the requests of the per-second ``cells`` inside it.
 
     A cell is one page's second: ``{"t", "name", "n", "fail", "sum", "h": {ms: count}}``.
-    ``warmup`` is seconds, or one number per step index."""
-    last_data = max((c["t"] for c in cells), default=0)
+    ``warmup`` is seconds, or one number per step index. ``ended``: when the run ended as
+    planned (every second before it is written, even one without a request); without it,
+    the data ends a second after the last written second."""
+    data_end = ended if ended is not None else max((c["t"] for c in cells), default=0) + 1
     windows = []
     for step in steps:
         step_warmup = warmup[step.index] if isinstance(warmup, (list, tuple)) else warmup
-        span = bounds(step, step_warmup, window, last_data, complete_before)
+        span = bounds(step, step_warmup, window, data_end, complete_before)
         if span is None:
             continue
         w = Window(step, *span)

@@ -152,6 +152,8 @@ class CpuSampler:
         self._stop.set()
         self._thread.join(timeout=5)
         self.sample_now()
+        if self.counters and (not self.counter_times or self.counter_times[-1] < self.times[-1]):
+            self.sample_counters()  # the last window's end is covered by a counter sample too
 
     def __enter__(self) -> "CpuSampler":
         return self.start()

@@ -90,6 +90,9 @@ def test_sweep_measures_each_point_from_its_window(stack, results_dir):
     df = sweep(stack, Workload("home"), users=[1, 3], duration=3, warmup=1, on_point=writer)
     assert list(df["users"]) == [1, 3]
     assert (df["duration_s"] == 3).all()
+    # steps begin on whole seconds and the second's window follows the first's end and its
+    # own warm-up: no spare second between them
+    assert df["window_start"].iloc[1] == df["window_end"].iloc[0] + 1
     assert (df["requests"] > 0).all() and (df["failures"] == 0).all()
     for col in ("cpu_ms_per_req_app", "cpu_ms_per_req_db", "generator_load"):
         assert (df[col] > 0).all(), col

@@ -134,3 +134,30 @@ def test_every_column_a_point_gets_is_declared():
     undeclared = [c for c in rec if c not in COLUMNS and c not in counters
                   and not c.endswith("_hit_ratio")]
     assert not undeclared
+
+
+@pytest.mark.parametrize("warmup", [0, 0.5, 1, 2.5, 3])
+@pytest.mark.parametrize("duration", [1, 2, 2.5, 3, 10])
+def test_a_step_of_step_seconds_from_a_whole_second_holds_its_whole_window(warmup, duration):
+    from scalelab.load.windows import Step, bounds, step_seconds
+
+    start = 1_000_000
+    step = Step(0, 1, float(start), float(start + step_seconds(warmup, duration)))
+    t0, t1 = bounds(step, warmup, duration, data_end=step.scheduled_end)
+    assert t1 - t0 == int(duration)
+    if warmup == int(warmup) and duration == int(duration):  # no spare second
+        assert step_seconds(warmup, duration) == warmup + duration
+
+
+def test_a_run_that_ended_as_planned_keeps_a_last_step_with_quiet_seconds():
+    """At a light load the last seconds of the last step may hold no request: the run's
+    recorded end says they were quiet, not missing; without it the step is unfinished."""
+    from scalelab.load.windows import Step, cut
+
+    start = 1_000_000
+    step = Step(0, 1, float(start), float(start + 6))
+    cells = [{"t": start + i, "name": "home", "n": 1, "fail": 0, "sum": 5.0, "h": {"5": 1}}
+             for i in range(3)]
+    w, = cut([step], cells, warmup=1, window=5, ended=start + 6)
+    assert (w.t0, w.t1, w.requests) == (start + 1, start + 6, 2)
+    assert cut([step], cells, warmup=1, window=5) == []

@@ -4,8 +4,9 @@ Reads its plan from the JSON file named by SCALELAB_PLAN: the page mix, think ti
 exponent and the popularity order of questions and tags, the load steps [[users, seconds],
 ...] and the output folder. Writes there:
 
-- ``steps.jsonl``: the wall-clock time each load step began, with its users and page mix
-  (from the master/standalone process; a step's mix applies to users in that process);
+- ``steps.jsonl``: the whole wall-clock second each load step began and ends, with its users
+  and page mix, and at last the run's end (from the master/standalone process; a step's mix
+  applies to users in that process);
 - ``hist-<pid>.jsonl``: for every second and page, the request count, failures, the sum of
   response times and a histogram of them (from every process that sends requests), so
   percentiles can be computed for exactly the measured window.
@@ -14,6 +15,7 @@ exponent and the popularity order of questions and tags, the load steps [[users,
 import bisect
 import itertools
 import json
+import math
 import os
 import random
 import time
@@ -134,7 +136,15 @@ class QaUser(FastHttpUser):
 
 
 class Steps(LoadTestShape):
-    """Hold each [users, seconds] step in turn, then stop."""
+    """Hold each [users, seconds] step in turn, then stop.
+
+    Steps begin and end on whole wall-clock seconds, the grain of the per-second histograms
+    and of the measured windows: the first tick waits for the next whole second, and the
+    tick before a step ends sleeps until its end. So a step of warm-up + duration seconds
+    holds a window of exactly ``duration`` whole seconds (Locust ticks once a second at a
+    phase of its own, which would otherwise cost each step a spare second). The planned
+    times are what ``steps.jsonl`` records; the last step's end is recorded as
+    ``{"ended": t}``, and its users are held until the next tick before the run stops."""
 
     steps = PLAN["steps"]
     spawn_rate = float(PLAN["spawn_rate"])
@@ -142,21 +152,42 @@ class Steps(LoadTestShape):
     def __init__(self):
         super().__init__()
         self._current = None
+        self._ends = None  # each step's planned end, whole Unix seconds
         self._log = OUT / "steps.jsonl"
 
+    def _record(self, entry):
+        with open(self._log, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def _plan(self):
+        start = math.ceil(time.time())
+        gevent.sleep(max(0.0, start - time.time()))
+        self._start = start
+        self._ends = [start + math.ceil(end)
+                      for end in itertools.accumulate(seconds for _, seconds, _ in self.steps)]
+
     def tick(self):
-        elapsed = self.get_run_time()
-        end = 0.0
-        for index, (users, seconds, variant) in enumerate(self.steps):
-            end += seconds
-            if elapsed < end:
-                if index != self._current:
-                    self._current = index
-                    CURRENT["mix"] = variant  # users in this process switch page mix now
-                    with open(self._log, "a") as f:
-                        f.write(json.dumps({"step": index, "users": users, "variant": variant,
-                                            "t": time.time(),
-                                            "scheduled_end": time.time() + (end - elapsed)})
-                                + "\n")
-                return users, self.spawn_rate
-        return None
+        if self._ends is None:
+            self._plan()
+        now = time.time()
+        index = bisect.bisect_right(self._ends, now)
+        if index == self._current < len(self._ends) and self._ends[index] - now < 1:
+            # the step in force ends before the next tick would come: end it on time
+            gevent.sleep(self._ends[index] - now)
+            index += 1
+        if index >= len(self._ends):
+            if self._current is None or self._current >= len(self._ends):
+                return None
+            # the last step ended: hold its users one more tick, so the last window ends
+            # under load like every other (Locust's once-a-second history passes its end)
+            self._current = len(self._ends)
+            self._record({"ended": self._ends[-1]})
+            return self.steps[-1][0], self.spawn_rate
+        users, _seconds, variant = self.steps[index]
+        if index != self._current:
+            self._current = index
+            CURRENT["mix"] = variant  # users in this process switch page mix now
+            started = self._ends[index - 1] if index else self._start
+            self._record({"step": index, "users": users, "variant": variant, "t": started,
+                          "scheduled_end": self._ends[index]})
+        return users, self.spawn_rate
