@@ -144,7 +144,7 @@ class Steps(LoadTestShape):
     holds a window of exactly ``duration`` whole seconds (Locust ticks once a second at a
     phase of its own, which would otherwise cost each step a spare second). The planned
     times are what ``steps.jsonl`` records; the last step's end is recorded as
-    ``{"ended": t}``, and its users are held until the next tick before the run stops."""
+    ``{"ended": t}``, and its users are held one second more before the run stops."""
 
     steps = PLAN["steps"]
     spawn_rate = float(PLAN["spawn_rate"])
@@ -176,9 +176,12 @@ class Steps(LoadTestShape):
             gevent.sleep(self._ends[index] - now)
             index += 1
         if index >= len(self._ends):
-            if self._current is None or self._current >= len(self._ends):
+            if self._current is None:
                 return None
-            # the last step ended: hold its users one more tick, so the last window ends
+            if self._current >= len(self._ends):  # the tail: one second after the last end
+                gevent.sleep(max(0.0, self._ends[-1] + 1 - time.time()))
+                return None
+            # the last step ended: hold its users one second more, so the last window ends
             # under load like every other (Locust's once-a-second history passes its end)
             self._current = len(self._ends)
             self._record({"ended": self._ends[-1]})
