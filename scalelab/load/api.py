@@ -10,6 +10,7 @@ import pandas as pd
 
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout
+from scalelab.plumbing.runs import check_label
 from scalelab.results.reference import replayable
 from scalelab.results import finished
 from scalelab.load.locust import run_locust
@@ -101,6 +102,7 @@ def compare(target, variants: dict[str, Workload], users: int = 4, duration: flo
     ``warmup`` is seconds, or a dict giving each variant its own (a cache with a TTL needs one
     TTL to reach its steady state; its uncached baseline does not).
     """
+    check_label(label)
     if not isinstance(variants, dict) or not variants:
         raise ValueError("variants must be a non-empty dict of name -> Workload")
     for name, wl in variants.items():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -27,6 +28,16 @@ from scalelab.plumbing import paths
 OWNER_VAR = "SCALELAB_OWNER"
 RUN_VAR = "SCALELAB_RUN"
 KEEP_RUN_DIRS = 100
+LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_label(label: object, parameter: str = "label") -> str:
+    """A label names a run folder: 1 to 64 letters, digits, '.', '_' or '-', not starting
+    with a symbol (no path, nothing a file system refuses); else a ValueError naming it."""
+    if not isinstance(label, str) or not LABEL_RE.fullmatch(label):
+        raise ValueError(f"{parameter} must be 1 to 64 letters, digits, '.', '_' or '-' (not "
+                         f"starting with a symbol: it names a run folder), not {label!r}")
+    return label
 
 
 def _start_ticks(pid: int) -> int:
@@ -140,6 +151,7 @@ class Run:
 
     @classmethod
     def create(cls, label: str = "stack") -> "Run":
+        check_label(label)
         reap_stale()
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = paths.runs_dir()

@@ -103,18 +103,21 @@ def save(df: pd.DataFrame, notebook: str, name: str, mode: str = "", params: dic
     # tell a pair cut apart by a kill between the two renames (see load).
     text = df.to_csv(index=False)
     meta["csv_sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    csv_tmp = None
     try:
         csv_tmp = _write_temp(csv_path, text)
+        json_tmp = _write_temp(csv_path.with_suffix(".json"),
+                               json.dumps(_jsonable(meta), indent=2))
     except OSError as exc:
+        if csv_tmp is not None:
+            csv_tmp.unlink(missing_ok=True)
         raise OSError(exc.errno, f"result {notebook}/{name} could not be saved to "
                                  f"{paths.relative(csv_path.parent)} ({exc.strerror}); the "
                                  "earlier save, if any, is unchanged; set "
                                  "SCALELAB_RESULTS_DIR to a writable folder") from None
-    try:
-        json_tmp = _write_temp(csv_path.with_suffix(".json"),
-                               json.dumps(_jsonable(meta), indent=2))
     except BaseException:
-        csv_tmp.unlink(missing_ok=True)
+        if csv_tmp is not None:
+            csv_tmp.unlink(missing_ok=True)
         raise
     os.replace(csv_tmp, csv_path)
     os.replace(json_tmp, csv_path.with_suffix(".json"))

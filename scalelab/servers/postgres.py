@@ -39,7 +39,21 @@ LAB_SETTINGS = frozenset({
     "listen_addresses", "unix_socket_directories", "port", "data_directory", "config_file",
     "hba_file", "ident_file", "external_pid_file", "logging_collector", "log_directory",
     "log_filename", "shared_preload_libraries", "ssl", "archive_command", "restore_command",
-    "archive_library", "password_encryption"})
+    "archive_library", "password_encryption", "local_preload_libraries",
+    "session_preload_libraries", "dynamic_library_path", "unix_socket_permissions",
+    "unix_socket_group"})
+
+
+
+def check_settings(settings: dict[str, Any], parameter: str = "pg_settings") -> None:
+    """Refuse, by name, the settings the lab sets itself (``LAB_SETTINGS``): loopback only,
+    its own files, logs and libraries."""
+    taken = sorted(k for k in settings if str(k).lower() in LAB_SETTINGS)
+    if taken:
+        raise ValueError(f"{parameter} may not set {', '.join(taken)}: the lab sets them "
+                         "itself (loopback only, its own files and logs); allowed are "
+                         "PostgreSQL's other settings, e.g. shared_buffers or work_mem")
+
 
 # Who may log in, and how: the lab's role, with its password, from loopback only.
 HBA = f"""# written by scalelab at every start: the lab's role, with its password, loopback only
@@ -93,6 +107,7 @@ class Postgres(SqlAccess, Service):
         super().__init__(run, cpus, port, log_name)
         self._cluster_fixed = cluster is not None
         self.cluster = cluster or "main"
+        check_settings(settings or {}, "settings")
         self.settings = dict(settings or {})
 
     def _in_use(self) -> bool:
@@ -278,6 +293,7 @@ class Postgres(SqlAccess, Service):
         (``settings``, ``-c``) win over these."""
         from psycopg import sql
 
+        check_settings(settings, "settings")
         with self.connect(autocommit=True) as conn:
             if not settings:
                 conn.execute("ALTER SYSTEM RESET ALL")

@@ -10,7 +10,6 @@ cluster kept between runs, so a warm start only starts the servers.
 
 from __future__ import annotations
 
-import re
 import secrets
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Any
 from scalelab.plumbing import binaries, paths
 from scalelab.plumbing.kernel import in_notebook_kernel as _in_notebook_kernel
 from scalelab.plumbing.cpus import CpuLayout, default_layout
-from scalelab.plumbing.runs import Run
+from scalelab.plumbing.runs import Run, check_label
 from scalelab.plumbing.processes import interrupts_deferred
 from scalelab.servers import (AppConfig, Gunicorn, Memcached, Nginx, PgBouncer, Postgres, PostgresReplica, Redis, Service, SlowUpstream, Uvicorn)
 from scalelab.servers.dataset import Dataset
@@ -29,7 +28,6 @@ from scalelab.servers.stack_config import StackConfig
 
 CACHE_SERVICES = {"redis": Redis, "memcached": Memcached}  # cache server name -> its module
 REPLAYED_URL = "http://127.0.0.1:0"  # what a stand-in stack names: nothing listens
-LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _STAND_IN: dict[str, CpuLayout | None] = {"layout": None}
 
 
@@ -77,10 +75,7 @@ class Stack:
             retry_post=retry_post, read_replica=read_replica,
             read_your_writes_s=read_your_writes_s, pooler=pooler, pool_size=pool_size,
             middleware=middleware, python=python)
-        if not isinstance(label, str) or not LABEL_RE.fullmatch(label):
-            raise ValueError(f"label must be 1 to 64 letters, digits, '.', '_' or '-' (not "
-                             f"starting with a symbol: it names the stack's run folder), "
-                             f"not {label!r}")
+        check_label(label)
         if layout is not None and not isinstance(layout, CpuLayout):
             raise ValueError(f"layout must be a CpuLayout, not {type(layout).__name__}")
         self.dataset = Dataset(questions, seed)

@@ -13,7 +13,7 @@ from scalelab.plumbing.interpreters import check_app_python
 from scalelab.servers.appserver import (CACHES, MIDDLEWARE, SESSIONS, STATIC_MODES, THREADS, WORKER_CLASSES, WORKERS)
 from scalelab.servers.nginx import BALANCE, MICROCACHE_TTL
 from scalelab.servers.pgbouncer import POOL_SIZE
-from scalelab.servers.postgres import LAB_SETTINGS
+from scalelab.servers.postgres import check_settings
 
 SERVERS = ("gunicorn", "uvicorn")
 CACHE_SERVERS = ("redis", "memcached")
@@ -99,11 +99,7 @@ class StackConfig:
                 isinstance(k, str) and isinstance(v, (str, int, float)) and not isinstance(v, bool)
                 for k, v in pg.items())):
             raise ValueError(f"pg_settings must be a dict of setting name -> value, not {pg!r}")
-        taken = sorted(k for k in (pg or {}) if k.lower() in LAB_SETTINGS)
-        if taken:
-            raise ValueError(f"pg_settings may not set {', '.join(taken)}: the lab sets them "
-                             "itself (loopback only, its own files and logs); allowed are "
-                             "PostgreSQL's other settings, e.g. shared_buffers or work_mem")
+        check_settings(pg or {})
 
     def _check_combinations(self) -> None:
         if self.microcache_ttl and self.proxy is None:

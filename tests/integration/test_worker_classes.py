@@ -1,5 +1,6 @@
 """Every worker class starts and serves both kinds of endpoint; the slow upstream waits."""
 
+import os
 import time
 
 import psutil
@@ -11,6 +12,20 @@ from scalelab.servers import SlowUpstream
 from scalelab.plumbing.http import http_get
 
 pytestmark = pytest.mark.servers
+
+
+def _run_as_the_lab_user(procs):
+    """As root, every process that parses what clients send runs as the lab's user, which
+    owns nothing (gunicorn and uvicorn with their workers, the slow upstream)."""
+    if os.geteuid() != 0:
+        return  # servers run as whoever runs the lab when it is not root
+    import pwd
+
+    from scalelab.plumbing.processes import lab_user
+
+    uid = pwd.getpwnam(lab_user()).pw_uid
+    assert uid != 0
+    assert {p.uids().effective for p in procs} == {uid}, [p.cmdline()[:2] for p in procs]
 
 
 @pytest.mark.parametrize("config", workers.configurations(1, "quick"), ids=lambda c: c.label)
@@ -27,6 +42,8 @@ def test_every_worker_class_serves_both_endpoints(config):
                 assert body.startswith(b"upstream said ok") and elapsed >= 0.02
         app = psutil.Process(s.app.pid)
         procs = [app] + app.children(recursive=True)
+        upstream = psutil.Process(s.services["upstream"].pid)
+        _run_as_the_lab_user(procs + [upstream] + upstream.children(recursive=True))
         if config.server == "gunicorn":
             assert len(procs) == config.workers + 1  # the master and its workers
             assert f"--threads {config.threads}" in " ".join(app.cmdline())
@@ -35,6 +52,7 @@ def test_every_worker_class_serves_both_endpoints(config):
 def test_the_slow_upstream_waits_and_refuses_bad_input(run):
     up = SlowUpstream(run).start()
     try:
+        _run_as_the_lab_user([psutil.Process(up.pid)])
         t0 = time.perf_counter()
         assert http_get(f"{up.url}/?ms=100")[0] == 200
         assert time.perf_counter() - t0 >= 0.1

@@ -61,7 +61,25 @@ def database_design(load: Load) -> None:
     assert settings.applied.all() and set(settings.kind) == {"reads", "writes"}
 
 
+def database_replicas(load: Load) -> None:
+    """06: with the replica stopped under load, reads fall back to the primary: they are
+    served in every whole second the replica is down, failures end before it restarts,
+    reads go back to it once it is up, and every vote answered is counted."""
+    import math
+
+    fails = load("replica-fails")
+    row = fails.iloc[0]
+    down = fails[(fails.second >= math.ceil(row.failed_at_s))
+                 & (fails.second + 1 <= row.restarted_at_s)]
+    assert len(down) >= 1 and (down.reads_ok > 0).all(), down
+    if fails.reads_failed.sum() + fails.writes_failed.sum():
+        assert row.failed_at_s <= row.last_failure_s < row.restarted_at_s, row
+    assert row.reads_back_at_s >= row.ready_at_s, row
+    assert row.votes_answered == row.votes_counted > 0, row
+
+
 CHECKS: dict[str, Callable[[Load], None]] = {
     "04-static-offloading": static_offloading,
+    "06-database-replicas": database_replicas,
     "07-database-design": database_design,
 }

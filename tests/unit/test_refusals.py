@@ -122,10 +122,34 @@ def test_pg_settings_may_not_change_what_the_lab_sets_itself(key):
     Stack(pg_settings={"work_mem": "8MB"})  # PostgreSQL's other settings are the stack's
 
 
+@pytest.mark.parametrize("key", ["session_preload_libraries", "dynamic_library_path", "port"])
+def test_the_database_service_itself_refuses_what_the_lab_sets(key, run):
+    """Started without a stack, or changed while it runs (ALTER SYSTEM), the same keys are
+    refused before anything reaches PostgreSQL."""
+    from scalelab.servers import Postgres
+
+    with pytest.raises(ValueError, match=f"settings may not set {key}"):
+        Postgres(run, settings={key: "x"})
+    pg = Postgres(run)
+    with pytest.raises(ValueError, match=f"settings may not set {key}"):
+        pg.set_runtime({key: "x"})  # refused before it connects: nothing runs
+
+
 @pytest.mark.parametrize("label", ["../../x", "a/b", "x" * 300, "", " lead"])
-def test_a_stack_label_names_a_folder_and_nothing_else(label):
-    with pytest.raises(ValueError, match="label must be 1 to 64 letters"):
-        Stack(label=label)
+def test_a_label_names_a_folder_and_nothing_else(label):
+    """Every label that names a run folder is checked before anything starts: a stack's,
+    compare's, a background wrk's, a run's own."""
+    from scalelab.load import wrk
+    from scalelab.plumbing.cpus import CpuLayout
+
+    calls = [lambda: Stack(label=label),
+             lambda: compare("http://127.0.0.1:9/", {"a": Workload("home")}, label=label),
+             lambda: wrk.background("http://127.0.0.1:9/", 1, 1, CpuLayout((1,), (0,)),
+                                    "wrk.log", label=label).__enter__(),
+             lambda: Run.create(label)]
+    for call in calls:
+        with pytest.raises(ValueError, match="label must be 1 to 64 letters"):
+            call()
 
 
 def test_the_open_load_names_a_bad_list_of_rates():

@@ -237,6 +237,30 @@ def test_a_folder_that_cannot_be_written_is_named_with_the_result(results_dir, m
         results.save(pd.DataFrame({"a": [1]}), "tests", "full")
 
 
+def test_metadata_that_cannot_be_written_is_named_and_leaves_the_old_pair(results_dir,
+                                                                          monkeypatch):
+    """A read-only folder (faked: root writes anywhere) failing at the metadata, after the
+    CSV's temporary file was written: the error names the result, nothing new is left."""
+    import errno
+
+    from scalelab.results import store
+
+    results.save(pd.DataFrame({"a": [1]}), "tests", "ro")
+    real, calls = store._write_temp, []
+
+    def read_only_at_second(path, text):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(path, text)
+
+    monkeypatch.setattr(store, "_write_temp", read_only_at_second)
+    with pytest.raises(OSError, match=r"result tests/ro could not be saved .*Read-only"):
+        results.save(pd.DataFrame({"a": [2]}), "tests", "ro")
+    assert list(results.load("tests", "ro")[0]["a"]) == [1]
+    assert not list((results_dir / "tests").glob(".*.tmp"))
+
+
 def test_results_of_a_notebook_are_listed_by_its_name_never_a_path():
     with pytest.raises(ValueError, match="notebook must be letters"):
         results.list_results("../other")
