@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from scalelab.plumbing.cpus import CpuLayout, default_layout
+from scalelab.plumbing.runs import label_of
 from scalelab.load import Workload, compare
 from scalelab.results.reference import replayable
 from scalelab.results import finished
@@ -118,7 +119,7 @@ def measure(configs: Sequence[Config], users: int = 32, duration: int = 5, warmu
                     on_point(rec)
             df = compare(stack, endpoints(stack, config, wait_ms), users=users,
                          duration=duration, warmup=warmup, repeats=repeats, on_point=keep,
-                         progress=progress, label=f"workers-{config.label}")
+                         progress=progress, label=label_of(f"workers-{config.label}"))
             rows.append(df)
     finished(on_point)
     return pd.concat(rows, ignore_index=True)

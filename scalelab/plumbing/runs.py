@@ -31,6 +31,12 @@ KEEP_RUN_DIRS = 100
 LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
+def label_of(text: str) -> str:
+    """A run folder's label made from any text (a configuration's name): every run of other
+    characters becomes one '-', cut to the 64 characters a label may have."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:64] or "run"
+
+
 def check_label(label: object, parameter: str = "label") -> str:
     """A label names a run folder: 1 to 64 letters, digits, '.', '_' or '-', not starting
     with a symbol (no path, nothing a file system refuses); else a ValueError naming it."""

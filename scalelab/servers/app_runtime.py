@@ -103,6 +103,18 @@ def for_interpreter(python: str) -> Runtime:
     return runtime
 
 
+def _remove_orphaned(base: Path) -> None:
+    """Remove the runtimes of interpreters that are gone (a deleted clone's venv): each is a
+    copy of a whole site-packages, and a folder of clones would otherwise pile them up."""
+    for root in base.glob("python*-*"):
+        try:
+            made_for = json.loads((root / ".complete").read_text())["python"]
+        except (OSError, ValueError, KeyError):
+            continue  # being built, or not one of ours: left alone
+        if not Path(made_for).exists():
+            shutil.rmtree(root, ignore_errors=True)
+
+
 def _build(python: str) -> Runtime:
     info = _describe(python)
     dists = closure(info["site"])
@@ -114,6 +126,7 @@ def _build(python: str) -> Runtime:
     if (runtime.root / ".complete").exists():
         return runtime
     _readable_folder(base)
+    _remove_orphaned(base)
     for old in base.glob(".building-*"):  # what a build that was killed left
         pid = old.name.rpartition("-")[2]
         if not pid.isdigit() or not psutil.pid_exists(int(pid)) or int(pid) == os.getpid():

@@ -152,6 +152,12 @@ def test_a_label_names_a_folder_and_nothing_else(label):
             call()
 
 
+@pytest.mark.parametrize("name", ["sync ×1", "gthread 1×4", "../x", "a" * 300, "×"])
+def test_a_label_made_from_a_configurations_name_is_a_valid_label(name):
+    assert runs.check_label(runs.label_of(f"workers-{name}"))
+    assert runs.check_label(runs.label_of(name))
+
+
 def test_the_open_load_names_a_bad_list_of_rates():
     from scalelab.load import open_rate
 
@@ -220,3 +226,21 @@ def test_the_reaper_removes_the_app_copies_of_a_dead_run(tmp_path, monkeypatch):
     copy.mkdir(parents=True)
     runs.reap_stale()
     assert not copy.parent.exists() and not (tmp_path / "runs" / "old-run.json").exists()
+
+
+def test_the_runtimes_of_interpreters_that_are_gone_are_removed(tmp_path):
+    """A deleted clone's venv leaves a whole copy of site-packages behind: it goes; the copy
+    of a live interpreter, and a folder still being built, stay."""
+    import json
+    import sys
+
+    from scalelab.servers import app_runtime
+
+    for name, python in (("python3.11-gone", "/nonexistent/.venv/bin/python"),
+                         ("python3.11-live", sys.executable)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / ".complete").write_text(json.dumps({"python": python}))
+    (tmp_path / "python3.11-building").mkdir()
+    app_runtime._remove_orphaned(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["python3.11-building",
+                                                          "python3.11-live"]
