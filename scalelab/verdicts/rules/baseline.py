@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scalelab.verdicts.rule import Clause, Criterion, Estimate, Figure, Rule, point_label
+from scalelab.verdicts.rule import Estimate, Figure, Rule, point_label
 
 LOAD_SPAN = 4  # the heavier half of the points must offer this many times the users of the lighter
 
@@ -62,16 +62,15 @@ C13 = Rule(
                "how throughput grew with users between the same two halves, on a log scale: "
                "1 = in proportion (it scales), 0 = not at all", throughput_elasticity, unit=""),
     ],
-    clauses=[Clause("holds with conditions",
-                    # The claim fails if the code slows down under load (cost up by more than
-                    # a quarter: "amazing performance" is then gone) or if the system keeps
-                    # scaling (throughput growing at more than a quarter of the way to
-                    # proportional on a log scale, e.g. 4× the users bringing over 1.41×).
-                    # A cost that falls under load only strengthens the claim.
-                    [Criterion("cost under load", "<=", 1.25),
-                     Criterion("throughput elasticity", "<=", 0.25)],
-                    conditions="decided for 'amazing performance but does not scale', on one "
-                               "worker; the 'vice versa' half (scales, yet slow) is shown in "
-                               "03-worker-counts without a verdict")],
-    decides="a sweep with at least four server-bound user counts spanning four times the users, "
-            "repeated (MODE='full')")
+    # The claim's two halves are about adding capacity: "does not scale" means throughput
+    # that stops growing as workers, cores or machines are added, not as users are. On one
+    # sync worker on one core, throughput cannot grow with users once the core is busy,
+    # whatever the code does, so an elasticity near 0 here holds by construction; the cost
+    # under load could have come out otherwise (a lock would raise it) and is shown.
+    clauses=[],
+    untestable=("'does not scale' is about adding capacity, and this notebook's one worker on "
+                "one core has none to add: once the core is busy, its throughput cannot grow "
+                "with users whatever the code does, so the elasticity here is 0 by "
+                "construction (the cost under load is measured and shown); what would test "
+                "it: the same page's capacity as hosts of equal size are added (the scale "
+                "model), beside its response time at one user"))
