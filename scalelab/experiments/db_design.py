@@ -23,7 +23,7 @@ import pandas as pd
 import psutil
 
 from scalelab.plumbing import binaries, http, paths
-from scalelab.load import under_failure, wrk
+from scalelab.load import pgbench, under_failure, wrk
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
 from scalelab.results.reference import replayable
@@ -644,4 +644,29 @@ def write_ways(stack: Stack, ways: Sequence[str] | None = None,
                                lock_waiting_mean=waits.mean, lock_waiting_peak=waits.peak,
                                rollups=len(getattr(rolls, "values", ())))
                     keep(rows, rec, on_point)
+    return done(rows, on_point)
+
+
+@replayable
+def primary_writes(stack: Stack, clients: int = 16, duration: int = 3, warmup: int = 1,
+                   repeats: int = 1, batch: int = 10, layout: CpuLayout | None = None,
+                   on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """The primary alone at full write speed: pgbench (``load.pgbench``) sends votes straight
+    to PostgreSQL from ``clients`` connections, no app in the way, spread over 64 questions:
+    one vote a transaction (a score updated, a vote inserted, a commit), then votes appended
+    ``batch`` at a time; kinds interleaved per repeat. After the appended votes the roll-up
+    adds them to the scores (``rolled_up`` votes in ``rollup_s`` seconds), so nothing is left
+    pending."""
+    check_int("repeats", repeats, 1, 50)
+    rows: list[dict] = []
+    roll_up(stack)
+    for repeat in range(repeats):
+        for kind in pgbench.KINDS:
+            rec = pgbench.point(stack, kind, clients, duration, warmup, layout, batch=batch,
+                                repeat=repeat)
+            if kind == pgbench.APPENDED:
+                t0 = time.perf_counter()
+                rec["rolled_up"] = roll_up(stack)
+                rec["rollup_s"] = time.perf_counter() - t0
+            keep(rows, rec, on_point)
     return done(rows, on_point)

@@ -1,5 +1,5 @@
 """Floor 5, load: what simulated users do, the generators that drive them (Locust in a
-subprocess, wrk, the open load, clients while a server fails), and one tidy row per measured
+subprocess, wrk, the open load, clients while a server fails, pgbench), and one tidy row per measured
 point.
 
     wl = Workload("home", mix={"home": 1})
@@ -12,6 +12,7 @@ One module per job:
 - ``windows``: the windows arithmetic, pure (measured seconds, counts, percentiles)
 - ``api``: ``sweep``, ``run`` and ``compare``
 - ``wrk``, ``open_rate``, ``under_failure``: the other generators
+- ``pgbench``: PostgreSQL's own generator, votes sent to the primary with no app in the way
 
 Where the load goes and a point's columns live one floor down, in ``scalelab.measurement``
 (``target``, ``point``), and are re-exported here.

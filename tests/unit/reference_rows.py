@@ -26,7 +26,7 @@ INPUTS = {
     ("07-database-design", "C4"): ["indexes"],
     ("07-database-design", "C5"): ["indexes"],
     ("07-database-design", "C6"): ["settings"],
-    ("07-database-design", "C12"): ["writes"],
+    ("07-database-design", "C12"): ["writes", "primary-writes"],
     ("08-where-the-time-goes", "C14"): ["layer-swaps"],
     ("09-capacity-planning", "C16"): ["check-run"],
 }
