@@ -72,16 +72,19 @@ def script(kind: str, first_question: int, questions: int, member: int, batch: i
 
 
 def parse(report: str) -> dict:
-    """Transactions, failures and mean latency from pgbench's summary."""
+    """Transactions, failures, mean latency and the time its clients took to connect (before
+    any transaction) from pgbench's summary."""
     done = re.search(r"number of transactions actually processed: (\d+)", report)
     if not done:
         raise ValueError("pgbench's report has no 'transactions actually processed' line:\n"
                          + report[-1000:])
     failed = re.search(r"number of failed transactions: (\d+)", report)
     latency = re.search(r"latency average = ([\d.]+) ms", report)
+    connect = re.search(r"initial connection time = ([\d.]+) ms", report)
     return {"requests": int(done.group(1)),
             "failures": int(failed.group(1)) if failed else 0,
-            "mean_ms": float(latency.group(1)) if latency else math.nan}
+            "mean_ms": float(latency.group(1)) if latency else math.nan,
+            "connect_ms": float(connect.group(1)) if connect else 0.0}
 
 
 def _run(run: Run, db, dbname: str, script_path: Path, clients: int, seconds: int,
@@ -90,8 +93,8 @@ def _run(run: Run, db, dbname: str, script_path: Path, clients: int, seconds: in
     command = [str(executable()), "-h", HOST, "-p", str(db.port), "-U", SUPERUSER, "-n",
                "-M", "prepared", "-c", str(clients), "-j", "1", "-T", str(seconds),
                "-f", str(script_path), dbname]
-    env = {**os.environ, **run.env(), "PGPASSWORD": lab_password(),
-           "PGAPPNAME": "scalelab-pgbench"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}  # only the lab's
+    env.update(run.env(), PGPASSWORD=lab_password(), PGAPPNAME="scalelab-pgbench")
     log = run.dir / "logs" / log_name
     proc = spawn(wrap_command(command, cpus=layout.generator, deathsig="SIGTERM"), log, env=env)
     started = time.time()
@@ -139,12 +142,18 @@ def point(stack, kind: str, clients: int = 16, duration: int = 3, warmup: int = 
             sampler.stop()
     finally:
         run.close()
+    parsed = parse(report)
+    # the window: from the clients' last login (their start-up and logins are not votes) to
+    # the end of the run (the -T seconds, and the clients' few milliseconds of closing)
+    t0 = min(t0 + parsed["connect_ms"] / 1000, t1 - 0.5)
     rec = {"variant": variant or kind, "repeat": repeat, "users": clients,
-           "generator": "pgbench", "duration_s": t1 - t0, **parse(report)}
+           "generator": "pgbench", "duration_s": t1 - t0, **parsed}
     rec["req_s"] = rec["requests"] / rec["duration_s"]
     rec["fail_ratio"] = rec["failures"] / rec["requests"] if rec["requests"] else math.nan
     derive(rec, sampler.window(t0, t1), sampler.counters_window(t0, t1), layout)
     rec.update(votes_per_transaction=per_transaction, votes_s=rec["req_s"] * per_transaction,
+               server_cpus=len(layout.server),
+               votes_s_per_core=rec["req_s"] * per_transaction / len(layout.server),
                cpu_ms_per_vote_db=rec["cpu_ms_per_req_db"] / per_transaction,
                target="stack")
     return rec

@@ -111,8 +111,18 @@ def _remove_orphaned(base: Path) -> None:
             made_for = json.loads((root / ".complete").read_text())["python"]
         except (OSError, ValueError, KeyError):
             continue  # being built, or not one of ours: left alone
-        if not Path(made_for).exists():
+        if Path(made_for).is_absolute() and not Path(made_for).exists() \
+                and not _in_use(root):
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _in_use(root: Path) -> bool:
+    """A live process runs the runtime's interpreter."""
+    for proc in psutil.process_iter(["exe"]):
+        exe = proc.info.get("exe") or ""
+        if exe.startswith(str(root) + os.sep):
+            return True
+    return False
 
 
 def _build(python: str) -> Runtime:
@@ -135,7 +145,8 @@ def _build(python: str) -> Runtime:
     _copy_interpreter(Path(info["base"]), info["version"], tmp / "python")
     for dist in dists:
         _copy_distribution(dist, info["site"], tmp / "site-packages")
-    (tmp / ".complete").write_text(json.dumps({"python": python, **info}, indent=1) + "\n")
+    (tmp / ".complete").write_text(json.dumps({"python": os.path.abspath(python), **info},
+                                              indent=1) + "\n")
     if runtime.root.exists() and not (runtime.root / ".complete").exists():
         shutil.rmtree(runtime.root, ignore_errors=True)  # not one this code made whole
     try:

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -48,7 +49,12 @@ LAB_SETTINGS = frozenset({
 def check_settings(settings: dict[str, Any], parameter: str = "pg_settings") -> None:
     """Refuse, by name, the settings the lab sets itself (``LAB_SETTINGS``): loopback only,
     its own files, logs and libraries."""
-    taken = sorted(k for k in settings if str(k).lower() in LAB_SETTINGS)
+    odd = sorted(str(k) for k in settings if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", str(k)))
+    if odd:
+        raise ValueError(f"{parameter} must name PostgreSQL settings (letters, digits, '_', "
+                         f"'.'), not {', '.join(map(repr, odd))}")
+    # PostgreSQL reads a '-' in a name given with -c as '_' (listen-addresses)
+    taken = sorted(k for k in settings if str(k).lower().replace("-", "_") in LAB_SETTINGS)
     if taken:
         raise ValueError(f"{parameter} may not set {', '.join(taken)}: the lab sets them "
                          "itself (loopback only, its own files and logs); allowed are "

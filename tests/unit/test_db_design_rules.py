@@ -98,7 +98,8 @@ def write_rows(lost_share, db_ms, plain_votes_s=1000.0, repeats=(0,), pgbench_li
         for kind, votes_s in (("one a transaction", plain_votes_s),
                               ("appended", 5 * plain_votes_s)):
             rows.append(dict(variant=kind, generator="pgbench", users=16, repeat=r,
-                             target="stack", votes_s=votes_s, limit=pgbench_limit))
+                             target="stack", votes_s=2 * votes_s, votes_s_per_core=votes_s,
+                             server_cpus=2, limit=pgbench_limit))
     return pd.DataFrame(rows)
 
 

@@ -122,6 +122,19 @@ def test_pg_settings_may_not_change_what_the_lab_sets_itself(key):
     Stack(pg_settings={"work_mem": "8MB"})  # PostgreSQL's other settings are the stack's
 
 
+@pytest.mark.parametrize("key", ["listen-addresses", "Unix-Socket-Directories"])
+def test_a_dashed_name_of_what_the_lab_sets_is_refused_too(key):
+    """PostgreSQL reads '-' as '_' in a name given with -c."""
+    with pytest.raises(ValueError, match=f"pg_settings may not set {key}"):
+        Stack(pg_settings={key: "*"})
+
+
+@pytest.mark.parametrize("key", ["listen_addresses=*,", "work_mem x", "a;b", ""])
+def test_a_setting_name_that_is_no_name_is_refused(key):
+    with pytest.raises(ValueError, match="pg_settings must name PostgreSQL settings"):
+        Stack(pg_settings={key: "1"})
+
+
 @pytest.mark.parametrize("key", ["session_preload_libraries", "dynamic_library_path", "port"])
 def test_the_database_service_itself_refuses_what_the_lab_sets(key, run):
     """Started without a stack, or changed while it runs (ALTER SYSTEM), the same keys are

@@ -172,9 +172,10 @@ class Steps(LoadTestShape):
         now = time.time()
         index = bisect.bisect_right(self._ends, now)
         if index == self._current < len(self._ends) and self._ends[index] - now < 1:
-            # the step in force ends before the next tick would come: end it on time
+            # the step in force ends before the next tick would come: end it on time (and
+            # pass any step that ends in the same second)
             gevent.sleep(self._ends[index] - now)
-            index += 1
+            index = max(index + 1, bisect.bisect_right(self._ends, time.time()))
         if index >= len(self._ends):
             if self._current is None:
                 return None
