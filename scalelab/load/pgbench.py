@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from scalelab.measurement.cpu_sampler import wait_until_idle
 from scalelab.plumbing import binaries
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.cpus import CpuLayout
-from scalelab.plumbing.processes import spawn, stop_group, wrap_command
+from scalelab.plumbing.processes import run_to_end, spawn, wrap_command
 from scalelab.plumbing.runs import Run
 from scalelab.servers.password import lab_password
 from scalelab.servers.postgres import HOST, SUPERUSER
@@ -98,19 +97,8 @@ def _run(run: Run, db, dbname: str, script_path: Path, clients: int, seconds: in
     log = run.dir / "logs" / log_name
     proc = spawn(wrap_command(command, cpus=layout.generator, deathsig="SIGTERM"), log, env=env)
     started = time.time()
-    try:
-        code = proc.wait(timeout=seconds + 30)
-    except subprocess.TimeoutExpired:
-        stop_group(proc)
-        raise RuntimeError(f"pgbench did not finish within {seconds + 30} s; see {log}")
-    except KeyboardInterrupt:
-        stop_group(proc)  # no load left running behind an interrupted cell
-        raise
-    ended = time.time()
-    report = log.read_text()
-    if code != 0:
-        raise RuntimeError(f"pgbench exited with code {code}:\n{report[-1500:]}")
-    return report, started, ended
+    report = run_to_end(proc, log, seconds + 30, "pgbench")
+    return report, started, time.time()
 
 
 def point(stack, kind: str, clients: int = 16, duration: int = 3, warmup: int = 1,

@@ -38,7 +38,7 @@ from scalelab.measurement.cpu_sampler import wait_until_idle
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.plumbing.runs import Run
-from scalelab.plumbing.processes import spawn, stop_group, wrap_command
+from scalelab.plumbing.processes import run_to_end, spawn, stop_group, wrap_command
 
 METHODS = ("GET", "POST")  # what a wrk point may send (a POST has an empty body)
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -173,19 +173,8 @@ def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,
     log = run.dir / "logs" / log_name
     proc = start(run, url, connections, seconds, layout, log_name, delay_ms, headers, method)
     started = time.time()
-    try:
-        code = proc.wait(timeout=seconds + 30)
-    except subprocess.TimeoutExpired:
-        stop_group(proc)
-        raise RuntimeError(f"wrk did not finish within {seconds + 30} s; see {log}")
-    except KeyboardInterrupt:
-        stop_group(proc)  # no load left running behind an interrupted cell
-        raise
-    ended = time.time()
-    report = log.read_text()
-    if code != 0:
-        raise RuntimeError(f"wrk exited with code {code}:\n{report[-1500:]}")
-    return report, started, ended, proc.pid
+    report = run_to_end(proc, log, seconds + 30, "wrk")
+    return report, started, time.time(), proc.pid
 
 
 def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,

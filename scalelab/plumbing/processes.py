@@ -175,6 +175,24 @@ def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
         proc.wait(timeout=grace)
 
 
+def run_to_end(proc: subprocess.Popen, log: Path, timeout: float, what: str) -> str:
+    """Wait for a load generator that ends by itself (``proc``, writing to ``log``); return
+    its report. Stopped, with its group, if it outlasts ``timeout`` seconds (an error naming
+    ``what`` and its log) or on Ctrl-C: no load is left running behind a failed cell."""
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        raise RuntimeError(f"{what} did not finish within {timeout:.0f} s; see {log}")
+    except KeyboardInterrupt:
+        stop_group(proc)
+        raise
+    report = log.read_text()
+    if code != 0:
+        raise RuntimeError(f"{what} exited with code {code}:\n{report[-1500:]}")
+    return report
+
+
 @contextlib.contextmanager
 def interrupts_deferred(doing: str):
     """Let ``doing`` (stopping servers) finish when Ctrl-C comes again: a SIGINT in the block

@@ -257,3 +257,25 @@ def test_the_runtimes_of_interpreters_that_are_gone_are_removed(tmp_path):
     app_runtime._remove_orphaned(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["python3.11-building",
                                                           "python3.11-live"]
+
+
+def test_a_generator_run_to_its_end_gives_its_report_or_a_named_error(tmp_path):
+    """A generator that ends gives its log; one that fails is named with its log's tail; one
+    that outlasts its timeout is stopped, with its group, and named."""
+    from scalelab.plumbing.processes import run_to_end
+
+    def start(script):
+        log = tmp_path / "g.log"
+        with open(log, "w") as out:
+            return subprocess.Popen(["sh", "-c", script], stdout=out, stderr=out,
+                                    start_new_session=True), log
+
+    proc, log = start("echo 42 requests")
+    assert run_to_end(proc, log, 10, "gen") == "42 requests\n"
+    proc, log = start("echo broken; exit 3")
+    with pytest.raises(RuntimeError, match="(?s)gen exited with code 3.*broken"):
+        run_to_end(proc, log, 10, "gen")
+    proc, log = start("sleep 30")
+    with pytest.raises(RuntimeError, match="gen did not finish within 1 s"):
+        run_to_end(proc, log, 1, "gen")
+    assert proc.poll() is not None
