@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from scalelab.plumbing import paths
@@ -84,15 +85,15 @@ def run_end(out: Path, log: list[dict] | None = None) -> float | None:
 def _history_requests(agg: pd.DataFrame | None, t0: int, t1: int) -> float:
     """Requests in [t0, t1) from Locust's own cumulative history (a cross-check); NaN while
     Locust has not yet written a row at or after t1 (it flushes that file every few seconds,
-    so a point handed over while Locust runs may find it behind)."""
+    so a point handed over while Locust runs may find it behind). Locust writes a row about
+    once a second, stamped with its whole second; its interval drifts, so now and then a
+    second has no row: the count there is interpolated between its neighbours."""
     if agg is None or agg.empty or agg["Timestamp"].max() < t1:
         return math.nan
-
-    def count_at(t):
-        rows = agg[agg["Timestamp"] <= t]
-        return rows["Total Request Count"].iloc[-1] if len(rows) else 0
-
-    return float(count_at(t1) - count_at(t0))
+    last = agg.groupby("Timestamp")["Total Request Count"].max()
+    times = [float(t) for t in last.index]
+    return float(np.interp(t1, times, last.values, left=0)
+                 - np.interp(t0, times, last.values, left=0))
 
 
 @dataclass

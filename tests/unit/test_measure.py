@@ -161,3 +161,17 @@ def test_a_run_that_ended_as_planned_keeps_a_last_step_with_quiet_seconds():
     w, = cut([step], cells, warmup=1, window=5, ended=start + 6)
     assert (w.t0, w.t1, w.requests) == (start + 1, start + 6, 2)
     assert cut([step], cells, warmup=1, window=5) == []
+
+
+def test_locusts_history_cross_check_bridges_a_second_it_skipped():
+    """Locust stamps its history rows with whole seconds and now and then skips one: the
+    count there is interpolated, not taken from a second earlier (a second's requests lost)."""
+    import pandas as pd
+
+    from scalelab.load.locust import _history_requests
+
+    agg = pd.DataFrame({"Timestamp": [100, 101, 102, 104, 105],
+                        "Total Request Count": [0, 50, 100, 200, 250]})
+    assert _history_requests(agg, 101, 104) == 150  # rows at both ends
+    assert _history_requests(agg, 100, 103) == 150  # 103 skipped: halfway from 102 to 104
+    assert math.isnan(_history_requests(agg, 100, 106))  # no row yet at or after the end
