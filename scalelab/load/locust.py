@@ -85,12 +85,13 @@ def run_end(out: Path, log: list[dict] | None = None) -> float | None:
 def _history_requests(agg: pd.DataFrame | None, t0: int, t1: int) -> float:
     """Requests in [t0, t1) from Locust's own cumulative history (a cross-check); NaN while
     Locust has not yet written a row at or after t1 (it flushes that file every few seconds,
-    so a point handed over while Locust runs may find it behind). Locust writes a row about
-    once a second, stamped with its whole second; its interval drifts, so now and then a
-    second has no row: the count there is interpolated between its neighbours."""
+    so a point handed over while Locust runs may find it behind). Locust writes rows several
+    times a second (the locustfile sets its interval), each stamped with its whole second;
+    a second's first row is its count at that second's start. Its interval drifts, so now
+    and then a second has no row: the count there is interpolated between its neighbours."""
     if agg is None or agg.empty or agg["Timestamp"].max() < t1:
         return math.nan
-    last = agg.groupby("Timestamp")["Total Request Count"].max()
+    last = agg.groupby("Timestamp")["Total Request Count"].min()
     times = [float(t) for t in last.index]
     return float(np.interp(t1, times, last.values, left=0)
                  - np.interp(t0, times, last.values, left=0))
@@ -251,7 +252,10 @@ def _poll(proc: subprocess.Popen, total: float, ctx: RunContext, target: Target,
     deadline = start + total + 60
     next_handover = start + 1
     while proc.poll() is None:
-        time.sleep(0.5)
+        try:
+            proc.wait(timeout=0.5)  # back at once when Locust ends
+        except subprocess.TimeoutExpired:
+            pass
         if bar is not None:
             bar.n = min(total, round(time.time() - start, 1))
             bar.refresh()

@@ -175,3 +175,7 @@ def test_locusts_history_cross_check_bridges_a_second_it_skipped():
     assert _history_requests(agg, 101, 104) == 150  # rows at both ends
     assert _history_requests(agg, 100, 103) == 150  # 103 skipped: halfway from 102 to 104
     assert math.isnan(_history_requests(agg, 100, 106))  # no row yet at or after the end
+    # several rows a second: a second's first row is its count at its start
+    agg = pd.DataFrame({"Timestamp": [100, 100, 101, 101, 102],
+                        "Total Request Count": [0, 20, 50, 70, 100]})
+    assert _history_requests(agg, 100, 102) == 100 and _history_requests(agg, 101, 102) == 50

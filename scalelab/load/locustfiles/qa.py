@@ -23,9 +23,15 @@ from collections import defaultdict
 from pathlib import Path
 
 import gevent
-from locust import LoadTestShape, between, constant, events, task
+from locust import LoadTestShape, between, constant, events, stats, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.runners import MasterRunner
+
+# Locust's history (the cross-check of our own counts) gets a row five times a second, each
+# stamped with its whole second; the first row of a second is its count at that second's
+# start, so the last window's end is passed soon after it: the run's tail is half a second.
+stats.CSV_STATS_INTERVAL_SEC = 0.2
+TAIL_S = 0.5
 
 PLAN = json.loads(Path(os.environ["SCALELAB_PLAN"]).read_text())
 OUT = Path(PLAN["out_dir"])
@@ -144,7 +150,7 @@ class Steps(LoadTestShape):
     holds a window of exactly ``duration`` whole seconds (Locust ticks once a second at a
     phase of its own, which would otherwise cost each step a spare second). The planned
     times are what ``steps.jsonl`` records; the last step's end is recorded as
-    ``{"ended": t}``, and its users are held one second more before the run stops."""
+    ``{"ended": t}``, and its users are held ``TAIL_S`` more before the run stops."""
 
     steps = PLAN["steps"]
     spawn_rate = float(PLAN["spawn_rate"])
@@ -179,11 +185,11 @@ class Steps(LoadTestShape):
         if index >= len(self._ends):
             if self._current is None:
                 return None
-            if self._current >= len(self._ends):  # the tail: one second after the last end
-                gevent.sleep(max(0.0, self._ends[-1] + 1 - time.time()))
+            if self._current >= len(self._ends):  # the tail: TAIL_S after the last end
+                gevent.sleep(max(0.0, self._ends[-1] + TAIL_S - time.time()))
                 return None
-            # the last step ended: hold its users one second more, so the last window ends
-            # under load like every other (Locust's once-a-second history passes its end)
+            # the last step ended: hold its users TAIL_S more, so the last window ends under
+            # load like every other (and Locust's history passes its end)
             self._current = len(self._ends)
             self._record({"ended": self._ends[-1]})
             return self.steps[-1][0], self.spawn_rate
