@@ -73,35 +73,125 @@ def results_dir(tmp_path, monkeypatch):
     return tmp_path / "results"
 
 
+# --- the exported site, built beside the server-free tests ------------------------------
+# Tests run in phases: server-free first, then reference mode (reads the site), then servers,
+# notebooks on servers, and the browser last. The site build (about half a minute of two
+# kernels) starts when the suite does, in a process of its own, and the first test with
+# servers waits for it: it measures nothing itself, but must not share the CPUs with a
+# measurement.
+_SITE = {}
+
+
+def _phase(item) -> int:
+    marked = lambda name: item.get_closest_marker(name) is not None  # noqa: E731
+    if marked("browser"):
+        return 4
+    if marked("servers"):
+        return 3 if marked("notebooks") else 2
+    return 1 if "reference_site" in item.fixturenames else 0
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=_phase)  # stable: within a phase, the files' own order
+
+
+def pytest_collection_finish(session):
+    if any("reference_site" in item.fixturenames for item in session.items):
+        _start_site_build()
+
+
+def _start_site_build() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    work = Path(tempfile.mkdtemp(prefix="scalelab-test-site-"))
+    env = {**os.environ, "SCALELAB_RESULTS_DIR": str(work / "results"),
+           "SCALELAB_RUNS_DIR": str(work / "runs")}
+    log = open(work / "build.log", "w")
+    command = ["setpriv", "--pdeathsig", "SIGTERM", "--", sys.executable,
+               str(Path(__file__).with_name("site_build.py")), str(work / "site.json")]
+    _SITE.update(work=work, log=work / "build.log", started=time.time(),
+                 proc=subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, env=env))
+    log.close()
+
+
+def _site_built(timeout: float = 900):
+    """The build's report once it has ended; fails with its log's tail if it failed."""
+    import json
+    import subprocess
+
+    proc = _SITE.get("proc")
+    if proc is None:
+        return None
+    try:
+        code = proc.wait(timeout=max(1.0, timeout - (time.time() - _SITE["started"])))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = "killed"
+    report = _SITE["work"] / "site.json"
+    if code != 0 or not report.exists():
+        tail = "".join(_SITE["log"].read_text().splitlines(keepends=True)[-30:])
+        pytest.fail(f"building the site failed (exit {code}); the end of {_SITE['log']}:\n{tail}")
+    return json.loads(report.read_text())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    if _phase(item) >= 2 and _SITE.get("proc") is not None and _SITE["proc"].poll() is None:
+        _SITE["proc"].wait()  # _site_built() reports a failure to the tests that read the site
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    proc = _SITE.get("proc")
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=30)
+    if "work" in _SITE:
+        shutil.rmtree(_SITE["work"], ignore_errors=True)
+
+
+# The JupyterLab test runs 00 top to bottom in quick mode, as a student does; when it runs in
+# this session, the papermill run of 00 would only repeat it.
+RUN_IN_JUPYTERLAB = "00-start-here"
+_JUPYTERLAB_TEST = "tests/lab/test_jupyterlab.py::test_a_student_runs_00"
+
+
 @pytest.fixture(scope="session")
-def reference_site(tmp_path_factory):
+def run_in_jupyterlab(request) -> set[str]:
+    """The notebooks the JupyterLab test runs top to bottom in this session: 00 when that test
+    is selected and a chromium is there to drive it, else none."""
+    import sys
+    from pathlib import Path
+
+    if not any(item.nodeid.startswith(_JUPYTERLAB_TEST) for item in request.session.items):
+        return set()
+    sys.path.insert(0, str(Path(__file__).with_name("lab")))
+    from lab_driver import chromium
+
+    return {RUN_IN_JUPYTERLAB} if chromium() else set()
+
+
+@pytest.fixture(scope="session")
+def reference_site():
     """The exported site, built once for the session as `make export` builds it (every
-    notebook executed in reference mode), with what the build did to this machine: processes
-    of ours started, run folders made, files of the reference changed, local results written.
-    The reference-mode tests and the browser tests of the site both read it."""
+    notebook executed in reference mode; ``site_build.py``), with what the build did to this
+    machine: processes of ours started, run folders made, files of the reference changed,
+    local results written. The reference-mode tests and the browser tests of the site both
+    read it."""
+    from pathlib import Path
     from types import SimpleNamespace
 
-    from scalelab.plumbing import paths, runs
-    from scalelab.publishing import site
-
-    local = tmp_path_factory.mktemp("reference-site-results")
-    before_env = os.environ.get("SCALELAB_RESULTS_DIR")
-    os.environ["SCALELAB_RESULTS_DIR"] = str(local)
-    run_dirs = lambda: set(paths.runs_dir().glob("*")) if paths.runs_dir().exists() else set()
-    reference = lambda: {p: p.stat().st_mtime for p in paths.reference_dir().rglob("*")}
-    runs_before, reference_before = run_dirs(), reference()
-    ours_before = {p.pid for p in runs.ours(include_other_live_owners=False)}
-    cwd_before = os.getcwd()
-    executed = {}
-    try:
-        index = site.build(progress=lambda msg: None,
-                           on_executed=lambda res: executed.__setitem__(res["notebook"], res))
-    finally:
-        os.environ["SCALELAB_RESULTS_DIR"] = before_env or _RESULTS
+    built = _site_built()
+    if built is None:
+        pytest.fail("the site build was not started at collection (conftest.py)")
+    executed = {name: {**res, "executed": Path(res["executed"])}
+                for name, res in built["executed"].items()}
     return SimpleNamespace(
-        root=index.parent, executed=executed,
-        new_run_dirs=run_dirs() - runs_before,
-        started=[p for p in runs.ours(include_other_live_owners=False) if p.pid not in ours_before],
-        reference_changed=reference() != reference_before,
-        written_locally=[p for p in local.rglob("*")],
-        moved_to=None if os.getcwd() == cwd_before else os.getcwd())
+        root=Path(built["root"]), executed=executed,
+        new_run_dirs=built["new_run_dirs"], started=built["started"],
+        reference_changed=built["reference_changed"],
+        written_locally=built["written_locally"], moved_to=built["moved_to"])

@@ -1,6 +1,7 @@
 """JupyterLab as a student uses it, in a real headless browser: open 00, run all cells, save,
 reopen; run a stack's cell twice; restart the kernel. Nothing may be left behind."""
 
+import json
 import shutil
 import time
 
@@ -49,8 +50,12 @@ def _saved_with_outputs(path):
         else None
 
 
-def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser):
+def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, monkeypatch):
+    """Also 00's quick-mode run of the suite (``run_in_jupyterlab`` in conftest.py): every
+    cell runs without an error and its results are saved, marked quick."""
     shutil.copy(paths.PROJECT_ROOT / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)
+    results_dir = tmp_path / "results"
+    monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(results_dir))  # the kernels' too
     console_errors = []
     with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
         page = browser.new_page()
@@ -69,6 +74,10 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser):
                   if o.output_type == "error"]
         assert not errors, errors[0]
         assert saved.metadata.kernelspec.name == "scalelab"
+        metas = [m for m in results_dir.glob("00-start-here/*.json")
+                 if not m.name.startswith("timing-")]
+        assert metas and any(results_dir.glob("00-start-here/*.csv")), "00 saved its results"
+        assert all(json.loads(m.read_text())["mode"] == "quick" for m in metas)
         assert sum(bool(c.get("outputs")) for c in saved.cells if c.cell_type == "code") > 5
         page.evaluate(CLOSE_ALL)
         _open(page, lab, NOTEBOOK)

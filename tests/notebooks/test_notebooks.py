@@ -71,10 +71,13 @@ def test_shape(name):
 @pytest.mark.notebooks
 @pytest.mark.servers
 @pytest.mark.parametrize("name", NAMES)
-def test_runs_in_quick_mode(name, tmp_path, results_dir, monkeypatch):
+def test_runs_in_quick_mode(name, tmp_path, results_dir, monkeypatch, run_in_jupyterlab):
     """Top to bottom on real servers, with quick mode's windows shortened for the suite
     (``notebook.SUITE``): every cell runs, every result is saved, and the saved rows show
     what the notebook's experiments must (``saved_rows.CHECKS``)."""
+    if name in run_in_jupyterlab:
+        pytest.skip(f"{name} runs top to bottom in JupyterLab in this session, with the same "
+                    "checks (tests/lab/test_jupyterlab.py)")
     monkeypatch.setenv(notebook.SUITE, "1")
     res = execution.execute(name, mode="quick", out_dir=tmp_path / "nb", html_dir=tmp_path / "html")
     nb = nbformat.read(res["executed"], as_version=4)
