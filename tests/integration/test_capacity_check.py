@@ -51,7 +51,7 @@ def test_the_check_run_gives_each_prediction(cstack):
     costs = pd.DataFrame([dict(config="uncached", variant="no cache", repeat=0,
                                cpu_ms_per_req_server=40.0, cpu_ms_per_view=40.0,
                                limit="server")])
-    check = cap.check_run(cstack, costs, utilisations=(0.5,), duration=2, warmup=1,
+    check = cap.check_run(cstack, costs, utilisations=(0.5,), duration=1, warmup=0,
                           connections=4)
     assert list(check.variant) == ["saturated (wrk, closed)", cap.C16_VARIANT,
                                    "50% by the model (open)"]
