@@ -315,20 +315,19 @@ def test_c11(read_primary, read_replica, verdict):
     assert d.verdict == verdict, d
 
 
-@pytest.mark.parametrize("write_primary, verdict", [
-    (1.0, "holds with conditions"),  # every write still on the primary
-    (0.5, "does not hold"),          # half the write work went elsewhere: not what replicas do
-])
-def test_c12_replica_half(write_primary, verdict):
+@pytest.mark.parametrize("write_primary", [1.0, 0.5])
+def test_c12_replica_half_cannot_be_tested_here_whatever_the_writes(write_primary):
+    """A replica taking none of the writes is how streaming replication works: even data in
+    which half the write work went elsewhere would not make a verdict of it here."""
     d = rules.C12_REPLICA.decide(db_rows(2.0, 0.1, 2.0, 1.0, write_primary),
                                  "06-database-replicas", "full")
-    assert d.verdict == verdict, d
+    assert d.verdict == "cannot be tested here" and "scale model" in d.note, d
 
 
-def test_c11_and_c12_need_server_bound_points_on_both_stacks():
+def test_c11_needs_server_bound_points_on_both_stacks():
     d = rules.C11.decide(db_rows(2.0, 0.1, 2.0, 1.0, 1.0, limit="generator"),
                          "06-database-replicas", "full")
     assert d.verdict == "inconclusive"
     rows = db_rows(2.0, 0.1, 2.0, 1.0, 1.0)
-    d = rules.C12_REPLICA.decide(rows[rows.config == rules.WITH], "06-database-replicas", "full")
+    d = rules.C11.decide(rows[rows.config == rules.WITH], "06-database-replicas", "full")
     assert d.verdict == "inconclusive" and "no valid point" in d.note

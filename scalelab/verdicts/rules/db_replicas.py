@@ -1,4 +1,5 @@
-"""06-database-replicas' rules: C11 and C12's replica half, from where the database CPU went.
+"""06-database-replicas' rules: C11 from where the database CPU went; C12's replica half, which
+this machine cannot test (its figures are shown).
 
 The two stacks (``WITHOUT``, ``WITH``) are named here; ``scalelab.experiments.db_replicas``
 starts its stacks under these names."""
@@ -64,11 +65,16 @@ C12_REPLICA = Rule(
         Figure("replay cost", "the replica's CPU per vote (replaying it) ÷ the primary's "
                               "(shown)", db_cost_ratio("writes", "cpu_ms_per_req_replica")),
     ],
-    # the replica half of the claim: replicas take the reads away (as in C11) and none of the
-    # writes: the primary keeps at least four fifths of its write work
-    clauses=[Clause("holds with conditions", [Criterion("reads moved", "<=", 0.2),
-                                              Criterion("write work kept", ">=", 0.8)],
-                    conditions="the replica half: replicas scale reads, every write still "
-                               "lands on the one primary; how far writes go is for "
-                               "07-database-design")],
+    # the replica half of the claim: that a replica takes none of the writes is how streaming
+    # replication works, and that it takes the reads is C11's verdict; neither can come out
+    # otherwise here, and "scaling is trivial" needs capacity added, which one machine lacks
+    clauses=[],
+    untestable=("a streaming replica takes none of the writes by design (every write lands "
+                "on the one primary, and the replica replays it: 'write work kept' is about 1 "
+                "whatever the app does), and that it takes the reads is C11's verdict; "
+                "'scaling Django is fairly trivial' when light on writes is about capacity "
+                "added, and the primary and the replica share this machine's server CPUs; "
+                "what would test it: read capacity measured as replicas are added on hosts "
+                "of their own (the scale model), against the same app without them; the "
+                "write half is decided in 07-database-design"),
     decides="more repeats (MODE='full')")
