@@ -30,7 +30,8 @@ from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.servers.stack import Stack
 from scalelab.verdicts.capacity_model import (  # noqa: F401  (the notebook calls them here)
-    ASSETS_PER_VIEW, DAY_S, HITS_A_DAY, MONTH_S, PAGES_PER_UNIQUE, PEAK_FACTOR, SITES, THINK_RANGE,
+    ASSETS_PER_VIEW, C16_PEAK_FACTOR, DAY_S, HITS_A_DAY, MONTH_S, PAGES_PER_UNIQUE, PEAK_FACTOR,
+    PEAK_RANGE, SITES, THINK_RANGE,
     THINK_S, THREAD_DAILY_USERS, THREAD_PEAK_USERS, THREAD_SERVERS, THREAD_SESSION_HOURS,
     THREAD_USERS_PER_SERVER, UTILISATION, _positive, _share, average_concurrency,
     break_even_think_s, cores, hit_mix, implied_peak_factor, page_views_per_s,
@@ -280,8 +281,10 @@ def explore(costs: pd.DataFrame):
 C16_VARIANT = C16_LOAD  # the open point C16 is decided on (named in rules.capacity)
 
 
-def c16_rate(peak_factor: float = PEAK_FACTOR) -> float:
-    """Twice the peak rate of 100,000 hits a day: "100k hits/day and more"."""
+def c16_rate(peak_factor: float = C16_PEAK_FACTOR) -> float:
+    """Twice the peak rate of 100,000 hits a day: "100k hits/day and more". The peak factor is
+    the top of the independent range ``PEAK_RANGE`` (a site used in working hours only), not
+    the one the thread's own figures imply."""
     return 2 * per_day_to_peak_per_s(HITS_A_DAY, peak_factor)
 
 

@@ -38,6 +38,13 @@ MONTH_S = 30 * DAY_S           # a 30-day month
 # 8,333 at once on average; its "max of 20K+" is 2.4 times that. Used for every daily or
 # monthly figure, so the cited sites are planned with the thread's own peak.
 PEAK_FACTOR = THREAD_PEAK_USERS / (THREAD_DAILY_USERS * THREAD_SESSION_HOURS / 24)
+# Peak factors measured elsewhere, independent of the thread: a global audience's peak-to-mean
+# ratio is typically 1.6 to 1.7 (B. Brazil, "Do you know your peak to mean ratio?", Robust
+# Perception, 2015); a site used only in working hours gets a month's traffic in 168 of its
+# 730 hours, 4.3 times the mean (Real Numeracy, "Estimating peak load from average load",
+# 2012). C16's load is planned at the top of that range (``C16_PEAK_FACTOR``).
+PEAK_RANGE = (1.7, 4.3)
+C16_PEAK_FACTOR = PEAK_RANGE[1]
 UTILISATION = 0.7              # plan cores for 70% busy at the peak (High Performance Django)
 THINK_S = 30.0                 # seconds between a reader's page views (stated, see notebook)
 THINK_RANGE = (7.0, 60.0)      # TPC-W's browsing think time (7 s) to a minute a page: the

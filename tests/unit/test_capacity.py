@@ -212,7 +212,7 @@ def test_an_open_point_refuses_bad_parameters(kwargs, message):
 def test_the_check_run_refuses_a_utilisation_at_capacity():
     with pytest.raises(ValueError, match="utilisations must be below 1"):
         cap.check_run(None, costs(), utilisations=(1.0,))
-    assert math.isclose(cap.c16_rate(), 2 * 100_000 / 86_400 * 2.4)
+    assert math.isclose(cap.c16_rate(), 2 * 100_000 / 86_400 * 4.3)  # independent of the thread
 
 
 def test_the_check_summary_says_which_input_predicted_better():

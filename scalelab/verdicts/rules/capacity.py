@@ -75,8 +75,10 @@ C16 = Rule(
         Figure("p99 at twice the peak",
                "99th percentile response time of the uncached home page under Poisson "
                "arrivals at twice the peak rate of 100,000 hits a day (every hit an uncached "
-               "page; the peak 2.4× the day's average), measured from each request's "
-               "intended send time", _at_c16_load("p99_ms"), unit="ms", points="stated load"),
+               "page; the peak 4.3× the day's average, the top of the peak factors measured "
+               "elsewhere: a site used in working hours only), measured from each "
+               "request's intended send time", _at_c16_load("p99_ms"), unit="ms",
+               points="stated load"),
         Figure("busy at twice the peak",
                "busy share of the server CPU (one core: app, database) at that load",
                _at_c16_load("server_cpus_busy"), unit="%", points="stated load"),
