@@ -221,6 +221,10 @@ def sessions(engines: Sequence[str] = tuple(ENGINES), replicas: int = 2, users: 
     "logins" (``count_lost``'s figures: a visitor's count, limit ``one user``) and "cost"
     (wrk's point; with a per-process store it fails about half its requests, and is flagged
     so)."""
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise ValueError(f"engines must be among {', '.join(map(repr, ENGINES))}, not "
+                         f"{unknown or list(engines)!r}")
     rows = []
     for engine in engines:
         with session_stack(engine, replicas, questions, layout) as stack:

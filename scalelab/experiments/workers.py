@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.plumbing.runs import label_of
 from scalelab.load import Workload, compare
@@ -39,10 +40,11 @@ class Config:
         return 0 if self.server == "uvicorn" else self.workers * self.threads
 
 
-def configurations(cores: int, mode: str = "quick") -> list[Config]:
-    """Sync workers from 1 to 4 x cores, gthread threads up to 8, ASGI workers, and the two
-    named recipes: (2 x cores) + 1 sync workers (gunicorn's docs), cores workers x 4 gthread
-    threads (TechEmpower's Django entry)."""
+def configurations(cores: int, mode: str = "quick",
+                   thread_counts: Sequence[int] | None = None) -> list[Config]:
+    """Sync workers from 1 to 4 x cores, gthread threads up to 8 (``thread_counts``, else by
+    mode), ASGI workers, and the two named recipes: (2 x cores) + 1 sync workers (gunicorn's
+    docs), cores workers x 4 gthread threads (TechEmpower's Django entry)."""
     if cores < 1:
         raise ValueError(f"cores must be 1 or more, not {cores}")
     if mode not in ("quick", "full", "reference"):  # the reference was recorded in full mode
@@ -50,7 +52,10 @@ def configurations(cores: int, mode: str = "quick") -> list[Config]:
     gunicorn_rule = 2 * cores + 1
     sync_counts = sorted({1, 2, gunicorn_rule, 4 * cores} if mode == "quick"
                          else set(range(1, 4 * cores + 1)) | {gunicorn_rule})
-    thread_counts = [4, 8] if mode == "quick" else [2, 4, 8]
+    if thread_counts is None:
+        thread_counts = [4, 8] if mode == "quick" else [2, 4, 8]
+    for t in thread_counts:
+        check_int("thread_counts", t, 1, 64)
     out = [Config(f"sync ×{n}", workers=n,
                   recipe="(2 x cores) + 1" if n == gunicorn_rule else "") for n in sync_counts]
     out += [Config(f"gthread {cores}×{t}", worker_class="gthread", workers=cores, threads=t,

@@ -21,6 +21,22 @@ def test_configurations_follow_the_cores_and_name_the_recipes():
         workers.configurations(0)
 
 
+def test_thread_counts_choose_the_gthread_configurations():
+    labels = [c.label for c in workers.configurations(1, "quick", thread_counts=[4])]
+    assert [lb for lb in labels if lb.startswith("gthread")] == ["gthread 1×4"]
+    with pytest.raises(ValueError, match="thread_counts must be"):
+        workers.configurations(1, "quick", thread_counts=[0])
+
+
+def test_session_engines_are_named_before_any_stack_starts():
+    from scalelab.experiments import replicas as rx
+
+    with pytest.raises(ValueError, match="engines must be among 'database'"):
+        rx.sessions(engines=["database", "files"])
+    with pytest.raises(ValueError, match="engines must be among"):
+        rx.sessions(engines=[])
+
+
 def test_usl_fit_recovers_known_parameters():
     n = np.array([1, 2, 4, 8, 16, 32], dtype=float)
     x = workers.usl(n, 100.0, 0.05, 0.002)
