@@ -109,8 +109,11 @@ def _start_site_build() -> None:
     env = {**os.environ, "SCALELAB_RESULTS_DIR": str(work / "results"),
            "SCALELAB_RUNS_DIR": str(work / "runs")}
     log = open(work / "build.log", "w")
-    command = ["setpriv", "--pdeathsig", "SIGTERM", "--", sys.executable,
-               str(Path(__file__).with_name("site_build.py")), str(work / "site.json")]
+    from scalelab.plumbing.processes import wrap_command
+
+    # dies with the suite (its parent-death signal), like every process of the lab
+    command = wrap_command([sys.executable, str(Path(__file__).with_name("site_build.py")),
+                            str(work / "site.json")], deathsig="SIGTERM")
     _SITE.update(work=work, log=work / "build.log", started=time.time(),
                  proc=subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, env=env))

@@ -35,8 +35,9 @@ SITES = {  # C17: name -> (what the thread counts, per month)
 DAY_S = 86_400
 MONTH_S = 30 * DAY_S           # a 30-day month
 # The peak factor the thread's own answer implies: 100,000 users × 2 h spread over 24 h are
-# 8,333 at once on average; its "max of 20K+" is 2.4 times that. Used for every daily or
-# monthly figure, so the cited sites are planned with the thread's own peak.
+# 8,333 at once on average; its "max of 20K+" is 2.4 times that. Used for the thread's
+# scenarios and the cited sites' monthly figures (shown, not decided); C16's decided load
+# uses an independent one (below).
 PEAK_FACTOR = THREAD_PEAK_USERS / (THREAD_DAILY_USERS * THREAD_SESSION_HOURS / 24)
 # Peak factors measured elsewhere, independent of the thread: a global audience's peak-to-mean
 # ratio is typically 1.6 to 1.7 (B. Brazil, "Do you know your peak to mean ratio?", Robust
