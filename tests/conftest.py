@@ -1,5 +1,6 @@
-"""Shared fixtures. Results of the test run go to a temporary folder, never to data/results/;
-after the whole session, no process started by the lab may still be running.
+"""Shared fixtures. Results of the test run go to a temporary folder (removed at the end),
+never to data/results/; after the whole session, no process started by the lab may still be
+running.
 
 Tests are selected by marker (``make test-fast`` runs those with none of them): ``servers``
 (real servers or load generators), ``notebooks`` (papermill), ``browser`` (chromium). A test
@@ -155,6 +156,7 @@ def pytest_sessionfinish(session, exitstatus):
         proc.wait(timeout=30)
     if "work" in _SITE:
         shutil.rmtree(_SITE["work"], ignore_errors=True)
+    shutil.rmtree(_RESULTS, ignore_errors=True)  # the session's results: nothing of ours stays
 
 
 # The JupyterLab test runs 00 top to bottom in quick mode, as a student does; when it runs in
