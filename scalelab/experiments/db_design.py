@@ -416,6 +416,7 @@ def tuned_settings(memory_bytes: int | None = None) -> dict[str, str]:
             "commit_siblings": "2"}
 
 
+DEFAULT_SHARED_BUFFERS_MB = 128  # PostgreSQL's shared_buffers when nothing sets it
 RISKY = {"synchronous_commit": "off"}  # a commit returns before its WAL is on disk
 
 
@@ -450,18 +451,26 @@ def _vote_urls(stack: Stack, way: str, qids: Sequence[int]) -> tuple[str, ...]:
 @replayable
 def settings_compared(stack: Stack, configs: dict | None = None, connections: int = 8,
                       duration: int = 3, warmup: int = 1, repeats: int = 1,
-                      reads_for: Sequence[str] | None = None, layout: CpuLayout | None = None,
+                      reads_for: Sequence[str] | None = None, questions: int | None = None,
+                      layout: CpuLayout | None = None,
                       on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """Each PostgreSQL configuration (name -> settings; PostgreSQL restarts between them) on
     the read path (a turn of pages) and the write path (votes added in the database, on 64
     questions), interleaved within each repeat. ``reads_for``: the configurations whose read
-    path is measured (default all). Adds ``kind``, the settings asked and whether PostgreSQL
-    showed each as applied."""
+    path is measured (default all). ``questions``: the table size to compare on (default the
+    stack's own; a data set larger than the default shared buffers is what the settings are
+    about); the stack's data set is put back after. Adds ``kind``, the settings asked,
+    whether PostgreSQL showed each as applied, the size of the database, of the default shared
+    buffers and of the machine's memory (MB)."""
     check_int("repeats", repeats, 1, 50)
+    if questions is not None:
+        check_int("questions", questions, 1_000, 2_000_000)
     configs = pg_configs() if configs is None else configs
     reads_for = list(configs) if reads_for is None else list(reads_for)
     rows = []
-    with _settings_restored(stack, "pg_settings"):
+    with _settings_restored(stack, "pg_settings", "questions"):
+        if questions is not None:
+            stack.reconfigure(questions=questions)
         for repeat in range(repeats):
             for name in _current_first(stack, {k: {"pg_settings": v} for k, v in configs.items()}):
                 settings = configs[name]
@@ -482,7 +491,10 @@ def settings_compared(stack: Stack, configs: dict | None = None, connections: in
                                     warmup if i == 0 and restarted else 0, layout,
                                     f"{kind}, {name}", repeat, method=method)
                     rec.update(config=name, kind=kind, settings=json.dumps(settings),
-                               applied=applied, db_size_mb=size_mb)
+                               applied=applied, db_size_mb=size_mb,
+                               questions=stack.config["questions"],
+                               default_shared_buffers_mb=DEFAULT_SHARED_BUFFERS_MB,
+                               memory_mb=psutil.virtual_memory().total / 2 ** 20)
                     keep(rows, rec, on_point)
     return done(rows, on_point)
 

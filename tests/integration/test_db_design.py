@@ -89,12 +89,15 @@ def test_more_threads_than_connections_fail_directly_and_queue_through_pgbouncer
     assert dd.show_settings(dstack, ["max_connections"])["max_connections"] == "100"
 
 
-def test_settings_are_applied_then_restored(dstack):
+def test_settings_are_applied_on_the_table_asked_for_then_restored(dstack):
     configs = {"defaults": {}, "small": {"work_mem": "8MB", "random_page_cost": "1.5"}}
-    rows = dd.settings_compared(dstack, configs=configs, **QUICK)
+    rows = dd.settings_compared(dstack, configs=configs, questions=1_000, **QUICK)
     assert rows.applied.all() and set(rows.kind) == {"reads", "writes"}
+    assert (rows.questions == 1_000).all() and (rows.db_size_mb > 0).all()
+    assert (rows.default_shared_buffers_mb == 128).all()
     assert dd.show_settings(dstack, ["work_mem", "random_page_cost"]) == \
         {"work_mem": "4MB", "random_page_cost": "4"}
+    assert dstack.config["questions"] == Q, "the stack's own data set is back"
 
 
 def test_a_crash_with_synchronous_commit_on_loses_no_answered_vote(dstack):

@@ -61,6 +61,8 @@ def database_design(load: Load) -> None:
         assert many.loc["through PgBouncer"].db_connections_peak <= 4
     settings = load("settings")
     assert settings.applied.all() and set(settings.kind) == {"reads", "writes"}
+    assert (settings.questions == load("indexes").questions.max()).all(), \
+        "the settings are compared on the largest table"
     primary = load("primary-writes").set_index("variant")
     plain, appended = primary.loc["one a transaction"], primary.loc["appended"]
     assert (primary.failures == 0).all() and (primary.generator == "pgbench").all()

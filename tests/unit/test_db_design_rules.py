@@ -48,12 +48,25 @@ def test_c5_and_c4_ignore_points_that_were_not_server_bound():
 
 
 @pytest.mark.parametrize("costs, app, verdict", [
-    ({100_000: (200, 30)}, 25, "holds with conditions"),  # gain 6.7 against bound 1.14
-    ({100_000: (40, 30)}, 30, "does not hold"),           # gain 1.3 against bound 4: framework wins
-    ({100_000: (60, 30)}, 30, "inconclusive"),            # gain 2 against bound 2
+    # bound on the indexed page 30 ÷ 3 = 10: the index wins at 300k (13×), not at 10k (1.1×)
+    ({10_000: (33, 30), 300_000: (400, 30)}, 27, "holds with conditions"),
+    # bound 30 ÷ 10 = 3: the index wins even at 10k (13×)
+    ({10_000: (400, 30), 300_000: (4000, 30)}, 20, "holds"),
+    # bound 10: a gain of 3.3× at the largest table loses to the framework
+    ({10_000: (33, 30), 300_000: (100, 30)}, 27, "does not hold"),
+    # bound 10 against a gain of 10 at the largest table: straddles
+    ({10_000: (33, 30), 300_000: (300, 30)}, 27, "inconclusive"),
+    # the database is 95% of the unindexed page (600 ms, app 29), but the framework is 97% of
+    # the indexed one (bound 30): the index's 20× is less than a free framework would save
+    ({300_000: (600, 30)}, 29, "does not hold"),
 ])
 def test_c4(costs, app, verdict):
     assert rules.C4.decide(index_rows(costs, app=app), NB, "quick").verdict == verdict
+
+
+def test_c4_bounds_the_framework_on_the_page_done_right():
+    d = rules.C4.decide(index_rows({300_000: (600, 30)}, app=29), NB, "quick")
+    assert "framework bound 30×" in d.number
 
 
 def settings_rows(reads, writes, repeats=(0,), limit="server"):

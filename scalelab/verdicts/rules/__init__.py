@@ -26,9 +26,10 @@ from scalelab.verdicts.rules.db_replicas import (C11, C12_REPLICA, READS_MOVED, 
                                                  db_cost_ratio)
 from scalelab.verdicts.rules.db_design import (C4, C5, C6, C12_WRITES, HOT, INDEX_GAIN,
                                                SIZE_SPAN, SPREAD, best_tuned_gain,
-                                               db_writes_per_core, design_over_framework,
-                                               framework_bound, gain_growth, index_gain,
-                                               naive_lost_share, tuned_gain)
+                                               data_over_default_buffers, db_writes_per_core,
+                                               design_over_framework, framework_bound,
+                                               gain_growth, index_gain, naive_lost_share,
+                                               tuned_gain)
 from scalelab.verdicts.rules.time_split import AS_WRITTEN, BOTH_SWAPPED, C14
 from scalelab.verdicts.rules.capacity import (C15, C16, C16_LOAD, C17, PER_VIEW, THINK_HIGH,
                                               THINK_LOW, UNCACHED)
@@ -65,8 +66,8 @@ __all__ = [
     "C11", "C12_REPLICA", "READS_MOVED", "WITH", "WITHOUT", "db_cost_ratio",
     # 07-database-design
     "C4", "C5", "C6", "C12_WRITES", "HOT", "INDEX_GAIN", "SIZE_SPAN", "SPREAD", "best_tuned_gain",
-    "db_writes_per_core", "design_over_framework", "framework_bound", "gain_growth",
-    "index_gain", "naive_lost_share", "tuned_gain",
+    "data_over_default_buffers", "db_writes_per_core", "design_over_framework", "framework_bound",
+    "gain_growth", "index_gain", "naive_lost_share", "tuned_gain",
     # 08-where-the-time-goes
     "AS_WRITTEN", "BOTH_SWAPPED", "C14",
     # 09-capacity-planning
