@@ -44,6 +44,15 @@ def test_a_vote_invalidates_the_cached_question(client, cached):
     assert f"<strong>{q.score + 1}</strong>".encode() in after.content
 
 
+def test_a_ttl_of_zero_keeps_nothing_so_every_read_misses(client, cached):
+    q = Question.objects.order_by("id").first()
+    url = f"/c/q/{q.pk}/?ttl=0"
+    first, second = client.get(url), client.get(url)
+    assert first.status_code == second.status_code == 200
+    assert int(first["X-DB-Queries"]) > 0 and second["X-DB-Queries"] == first["X-DB-Queries"]
+    assert first.content == second.content
+
+
 def test_namespaces_keep_separate_entries(client, cached):
     q = Question.objects.order_by("id").first()
     client.get(f"/c/q/{q.pk}/?ttl=60&ns=a")

@@ -12,6 +12,15 @@ import pandas as pd
 Load = Callable[[str], pd.DataFrame]
 
 
+def caching(load: Load) -> None:
+    """02: on the same question pages, every read of the hit variant that finds its entry
+    skips the queries, and every read of the miss variant misses and runs them."""
+    hm = load("hit-and-miss").groupby("variant").mean(numeric_only=True)
+    hits, misses = hm.loc["every read hits"], hm.loc["every read misses"]
+    assert misses.redis_hit_ratio < 0.05 and hits.redis_hit_ratio > misses.redis_hit_ratio + 0.5
+    assert hits.db_statements_per_req < misses.db_statements_per_req
+
+
 def static_offloading(load: Load) -> None:
     """04: who_serves, beside_assets, page_loads and backend_time on the three ways of
     serving; the rows carry what the rules and the notebook read."""
@@ -89,6 +98,7 @@ def database_replicas(load: Load) -> None:
 
 
 CHECKS: dict[str, Callable[[Load], None]] = {
+    "02-caching": caching,
     "04-static-offloading": static_offloading,
     "06-database-replicas": database_replicas,
     "07-database-design": database_design,

@@ -63,3 +63,75 @@ def test_a_probe_without_a_server_bound_point_is_named_in_the_narrative():
 def test_ops_per_request_must_be_a_positive_whole_number(ops):
     with pytest.raises(ValueError, match="ops_per_request"):
         cx.cost_per_operation(probe_rows(), ops)
+
+
+class _Stack:
+    """The two things hit_and_miss_pages asks of a stack."""
+
+    app_url = "http://127.0.0.1:8000"
+
+    def popularity(self):
+        return {"question_ids": list(range(100, 1100)), "tags": []}
+
+
+def test_hit_and_miss_pages_draw_the_same_popular_pages_three_ways():
+    pages = cx.hit_and_miss_pages(_Stack(), pages=16)
+    assert list(pages) == list(cx.HIT_MISS)
+    ids = [u.split("/")[-2] for u in pages["uncached"]]
+    assert ids == [u.split("/")[-2] for u in pages["every read misses"]]
+    assert all("ttl=3600" in u for u in pages["every read hits"])
+    assert all(u.endswith("?ttl=0") for u in pages["every read misses"])
+    assert "100" in ids  # the most popular page is drawn from a Zipf law, not uniformly
+    assert cx.hit_and_miss_pages(_Stack(), pages=16) == pages  # seeded: the same pages
+
+
+def hit_miss_rows(hit, miss, uncached=10.0, limit="server"):
+    return pd.DataFrame([{"variant": v, "repeat": 0, "cpu_ms_per_req_server": c, "limit": limit}
+                         for v, c in zip(cx.HIT_MISS, (uncached, hit, miss))])
+
+
+def question_rows(cached_cost, hit_ratio, uncached=10.0):
+    return pd.DataFrame([
+        {"variant": "uncached", "repeat": 0, "cpu_ms_per_req_server": uncached,
+         "redis_hit_ratio": 0.0, "limit": "server"},
+        {"variant": "ttl 5s", "repeat": 0, "cpu_ms_per_req_server": cached_cost,
+         "redis_hit_ratio": hit_ratio, "limit": "server"}])
+
+
+def test_a_hit_that_still_renders_predicts_a_small_saving():
+    # hits cost 55% of a page, misses 105%: at 35% hits 1 ÷ (0.35 × 0.55 + 0.65 × 1.05)
+    pred = cx.predicted_saving(hit_miss_rows(5.5, 10.5), question_rows(8.75, 0.35), "ttl 5s")
+    assert pred.predicted_saving.iloc[0] == pytest.approx(1 / (0.35 * 0.55 + 0.65 * 1.05))
+    assert pred.free_hits_bound.iloc[0] == pytest.approx(1 / 0.65)
+    assert pred.measured_saving.iloc[0] == pytest.approx(10 / 8.75)
+
+
+def test_free_hits_would_predict_the_bound_and_disagree_with_a_small_measured_saving():
+    pred = cx.predicted_saving(hit_miss_rows(0.5, 10.0), question_rows(8.75, 0.35), "ttl 5s")
+    assert pred.predicted_saving.iloc[0] > 1.4 > 1.2 > pred.measured_saving.iloc[0]
+
+
+def test_no_prediction_without_a_server_bound_point_for_each_way():
+    rows = hit_miss_rows(5.5, 10.5)
+    rows.loc[rows.variant == "every read hits", "limit"] = "generator"
+    assert cx.predicted_saving(rows, question_rows(8.75, 0.35), "ttl 5s").empty
+
+
+def test_hit_and_miss_pages_refuse_a_bad_page_count():
+    with pytest.raises(ValueError, match="pages must be a whole number from 1 to 256"):
+        cx.hit_and_miss_pages(_Stack(), pages=0)
+
+
+@pytest.mark.parametrize("savings, verdict", [
+    ((1.1, 1.2), "pass"),       # against 1.14× predicted: within a quarter in both repeats
+    ((1.6, 1.7), "fail"),       # more than a quarter above in both
+    ((1.1, 1.6), "straddle"),   # one in, one out
+])
+def test_the_saving_is_explained_only_within_a_quarter_in_every_repeat(savings, verdict):
+    q = pd.concat([question_rows(10 / s, 0.35).assign(repeat=r) for r, s in enumerate(savings)])
+    pred = cx.predicted_saving(hit_miss_rows(5.5, 10.5), q, "ttl 5s")
+    assert len(pred) == 2 and cx.saving_explained(pred) == verdict
+
+
+def test_no_prediction_explains_nothing():
+    assert cx.saving_explained(pd.DataFrame()) == "no data"

@@ -45,8 +45,9 @@ C1 = Rule(
           "cache, which is where you would resolve the majority of your performance issues.",
     figures=[
         Figure("saving", f"server CPU per request of uncached question pages ÷ of the same "
-                         f"pages behind Django's per-view cache in Redis ({CACHED_TTL} s TTL), "
-                         "requested with Zipf popularity", saving("uncached", CACHED)),
+                         f"pages with their data in Django's cache in Redis ({CACHED_TTL} s TTL; "
+                         "the template renders on every request), requested with Zipf "
+                         "popularity", saving("uncached", CACHED)),
         Figure("hit ratio", "share of those cached pages' cache reads that hit, from Redis's "
                             "own counters (shown, not a criterion)",
                lambda rows: Estimate([1 - v for v in miss_share(rows).values],
@@ -71,9 +72,9 @@ C2 = Rule(
           "spin up n-instances and you should be able to deal with a VERY large amount of "
           "traffic.",
     figures=[Figure("question-page saving", "server CPU per request of uncached question "
-                                            "pages ÷ of the same pages behind the per-view "
-                                            f"cache ({CACHED_TTL} s TTL), requested with Zipf "
-                                            "popularity: the traffic a site sees",
+                                            "pages ÷ of the same pages with their data in "
+                                            f"the cache ({CACHED_TTL} s TTL), requested with "
+                                            "Zipf popularity: the traffic a site sees",
                     saving("uncached", CACHED)),
              Figure("view saving", "server CPU per request of the uncached home page ÷ of the "
                                    "home page behind Django's per-view cache in Redis",
