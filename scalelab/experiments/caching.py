@@ -15,8 +15,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from scalelab.load import Workload
+from scalelab.load import Workload, wrk
 from scalelab.measurement import limits
+from scalelab.plumbing.cpus import CpuLayout
 from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
@@ -161,6 +162,17 @@ def hit_and_miss_pages(stack, pages: int = 16, seed: int = 1) -> dict[str, tuple
     return {"uncached": tuple(f"{app}/q/{q}/" for q in drawn),
             "every read hits": tuple(f"{app}/c/q/{q}/?ttl=3600&ns=h" for q in drawn),
             "every read misses": tuple(f"{app}/c/q/{q}/?ttl=0" for q in drawn)}
+
+
+@replayable
+def hit_and_miss(stack, pages: int = 16, connections: int = 16, duration: int = 5,
+                 warmup: int = 2, repeats: int = 1, layout: CpuLayout | None = None,
+                 on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """``hit_and_miss_pages`` measured with wrk, the three ways interleaved in each repeat;
+    the first point's warm-up fills the hit variant's entries."""
+    return wrk.compare(stack, hit_and_miss_pages(stack, pages), connections=connections,
+                       duration=duration, warmup=warmup, repeats=repeats, layout=layout,
+                       on_point=on_point)
 
 
 def predicted_saving(hit_miss: pd.DataFrame, question_pages: pd.DataFrame,
