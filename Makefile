@@ -2,7 +2,6 @@
 PY      := .venv/bin/python
 MODE    ?= quick
 NB      ?=
-export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup reproduce reference export test test-fast lab notebook slides bench doctor down reap clean
 

@@ -31,6 +31,7 @@ RUNTIME_DISTS = ("django", "gunicorn", "uvicorn", "psycopg", "psycopg-binary", "
 # parts of the standard library no server of the lab imports
 STDLIB_SKIP = ("site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo",
                "ensurepip", "lib2to3", "config-*")
+LAYOUT = 2  # what a runtime holds; 2: its packages byte-compiled. Part of its folder's name
 UPSTREAM = paths.PROJECT_ROOT / "scalelab" / "servers" / "slow_upstream.py"
 
 
@@ -103,16 +104,17 @@ def for_interpreter(python: str) -> Runtime:
     return runtime
 
 
-def _remove_orphaned(base: Path) -> None:
-    """Remove the runtimes of interpreters that are gone (a deleted clone's venv): each is a
-    copy of a whole site-packages, and a folder of clones would otherwise pile them up."""
+def _remove_orphaned(base: Path, rebuilding_for: str) -> None:
+    """Remove the runtimes of interpreters that are gone (a deleted clone's venv), and the
+    older runtime of the one being built again: each is a copy of a whole site-packages, and
+    a folder of clones would otherwise pile them up."""
     for root in base.glob("python*-*"):
         try:
             made_for = json.loads((root / ".complete").read_text())["python"]
         except (OSError, ValueError, KeyError):
             continue  # being built, or not one of ours: left alone
-        if Path(made_for).is_absolute() and not Path(made_for).exists() \
-                and not _in_use(root):
+        gone = Path(made_for).is_absolute() and not Path(made_for).exists()
+        if (gone or made_for == os.path.abspath(rebuilding_for)) and not _in_use(root):
             shutil.rmtree(root, ignore_errors=True)
 
 
@@ -129,14 +131,14 @@ def _build(python: str) -> Runtime:
     info = _describe(python)
     dists = closure(info["site"])
     key = hashlib.sha256(json.dumps(
-        [info["base"], info["build"], info["site"],
+        [LAYOUT, info["base"], info["build"], info["site"],
          [(d.metadata["Name"], d.version) for d in dists]]).encode()).hexdigest()[:16]
     base = paths.state_dir() / "runtime"
     runtime = Runtime(base / f"python{info['version']}-{key}", info["version"])
     if (runtime.root / ".complete").exists():
         return runtime
     _readable_folder(base)
-    _remove_orphaned(base)
+    _remove_orphaned(base, python)
     for old in base.glob(".building-*"):  # what a build that was killed left
         pid = old.name.rpartition("-")[2]
         if not pid.isdigit() or not psutil.pid_exists(int(pid)) or int(pid) == os.getpid():
@@ -145,6 +147,7 @@ def _build(python: str) -> Runtime:
     _copy_interpreter(Path(info["base"]), info["version"], tmp / "python")
     for dist in dists:
         _copy_distribution(dist, info["site"], tmp / "site-packages")
+    _compile(python, tmp / "site-packages")
     (tmp / ".complete").write_text(json.dumps({"python": os.path.abspath(python), **info},
                                               indent=1) + "\n")
     if runtime.root.exists() and not (runtime.root / ".complete").exists():
@@ -154,6 +157,17 @@ def _build(python: str) -> Runtime:
     except OSError:  # another harness built it meanwhile
         shutil.rmtree(tmp, ignore_errors=True)
     return runtime
+
+
+def _compile(python: str, folder: Path) -> None:
+    """Byte-compile the copied packages once, as root: the lab's user cannot write them, so
+    without this every worker of every start would compile Django from source (0.6 s of
+    imports instead of 0.2 s here)."""
+    done = subprocess.run([python, "-m", "compileall", "-q", "-j", "0", str(folder)],
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"compiling the runtime's packages in {folder} failed: "
+                           f"{(done.stdout + done.stderr)[-500:]}")
 
 
 def _copy_interpreter(base: Path, version: str, dest: Path) -> None:

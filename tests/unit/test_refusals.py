@@ -266,19 +266,21 @@ def test_the_reaper_removes_the_app_copies_of_a_dead_run(tmp_path, monkeypatch):
 
 
 def test_the_runtimes_of_interpreters_that_are_gone_are_removed(tmp_path):
-    """A deleted clone's venv leaves a whole copy of site-packages behind: it goes; the copy
-    of a live interpreter, and a folder still being built, stay."""
+    """A deleted clone's venv leaves a whole copy of site-packages behind: it goes, and so
+    does the older copy of the interpreter being built again; the copy of another live
+    interpreter, and a folder still being built, stay."""
     import json
     import sys
 
     from scalelab.servers import app_runtime
 
     for name, python in (("python3.11-gone", "/nonexistent/.venv/bin/python"),
-                         ("python3.11-live", sys.executable)):
+                         ("python3.11-live", sys.executable),
+                         ("python3.11-older", "/usr/bin/python3")):
         (tmp_path / name).mkdir()
         (tmp_path / name / ".complete").write_text(json.dumps({"python": python}))
     (tmp_path / "python3.11-building").mkdir()
-    app_runtime._remove_orphaned(tmp_path)
+    app_runtime._remove_orphaned(tmp_path, rebuilding_for="/usr/bin/python3")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["python3.11-building",
                                                           "python3.11-live"]
 
