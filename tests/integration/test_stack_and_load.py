@@ -147,7 +147,11 @@ def test_an_interrupted_sweep_keeps_its_finished_points(stack, results_dir):
         sweep(stack, Workload("home"), users=[1, 2, 4], duration=2, warmup=1,
               on_point=save_then_interrupt)
     saved, _ = results.load("tests", "interrupted")
-    assert list(saved["users"]) == [1]
+    # the first point is handed over FLUSH_LAG (2.5 s) after its step ended, by when the
+    # second step (3 s) may have ended too: a step stopped within half a second of its end
+    # is a finished point with its whole seconds, and is kept. The third never is.
+    assert list(saved["users"]) in ([1], [1, 2])
+    assert (saved["duration_s"] >= 1).all()
     from scalelab.plumbing import runs
     assert not [p for p in runs.ours(include_other_live_owners=False)
                 if "locust" in " ".join(p.cmdline())]
