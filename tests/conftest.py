@@ -66,6 +66,11 @@ def no_orphans_after_the_suite():
         for p in left:
             p.kill()
         pytest.fail(f"processes of ours survived the test suite: {names}")
+    from scalelab.plumbing import hosts
+
+    groups = [str(f) for f in hosts.run_folders() if f"-{os.getpid()}-" in f.name]
+    if groups:
+        pytest.fail(f"control groups of the scale model survived the test suite: {groups}")
 
 
 @pytest.fixture

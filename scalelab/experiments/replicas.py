@@ -10,6 +10,7 @@ database (or the cache) stay one each.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Callable, Sequence
@@ -238,3 +239,109 @@ def sessions(engines: Sequence[str] = tuple(ENGINES), replicas: int = 2, users: 
                 rec["config"] = f"{replicas} replicas"
                 keep(rows, rec, on_point)
     return done(rows, on_point)
+
+
+# --- the scale model: app servers in hosts of their own ----------------------------------
+# 8 app hosts of 1/16 core, the database in a quarter, nginx in an eighth, Redis in a
+# sixteenth: 15/16 of the one server CPU, so hosts never compete for it
+SCALE_HOSTS = {"app": 1 / 16, "db": 1 / 4, "proxy": 1 / 8, "cache": 1 / 16}
+CALIBRATION_PAGE = "/"  # the uncached home page: the app's own CPU is most of its cost
+
+
+def _check_cores(cores: Sequence[float]) -> None:
+    if not cores or any(isinstance(q, bool) or not isinstance(q, (int, float))
+                        or not 1 / 64 <= q < 1 for q in cores):
+        raise ValueError(f"cores must be a list of host sizes from 1/64 to below 1 core, not "
+                         f"{cores!r}")
+
+
+@replayable
+def calibrate(cores: Sequence[float] = (0.25, 0.5), questions: int = 10_000,
+              connections: int = 4, duration: int = 3, warmup: int = 1, repeats: int = 1,
+              layout: CpuLayout | None = None,
+              on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """The scale model checked against the machine: the uncached home page from one app
+    server of two workers with no host, then in a host of each of ``cores`` (the database
+    beside it, on what the server CPU has left); the stacks started together, the repeats
+    interleaved. Adds ``host_cores`` (NaN: no host) and, to each hosted point, what a host of
+    q cores should serve: ``predicted_req_s`` = q ÷ the app's CPU-seconds per request without
+    a host (same repeat), and ``calibration`` = measured ÷ predicted."""
+    _check_cores(cores)
+    check_int("repeats", repeats, 1, 50)
+    stacks = {"no host": Stack(workers=2, questions=questions, layout=layout,
+                               label="05-calibrate-none")}
+    for q in cores:
+        stacks[f"host of {q:g} core"] = Stack(workers=2, questions=questions, layout=layout,
+                                              hosts={"app": q}, label=f"05-calibrate-{q:g}")
+    sizes = {"no host": math.nan, **{f"host of {q:g} core": q for q in cores}}
+    rows: list[dict] = []
+    try:
+        Stack.start_together(stacks)
+        for repeat in range(repeats):
+            whole = None
+            for name, stack in stacks.items():
+                rec = wrk.point(stack, stack.app_url + CALIBRATION_PAGE, connections, duration,
+                                warmup if repeat == 0 else 0, layout, name, repeat)
+                rec.update(config=name, host_cores=sizes[name])
+                if whole is None:
+                    whole = rec
+                else:
+                    app_ms = whole["cpu_ms_per_req_app"]
+                    rec["predicted_req_s"] = (sizes[name] * 1000 / app_ms if app_ms > 0
+                                              else math.nan)
+                    rec["calibration"] = rec["req_s"] / rec["predicted_req_s"]
+                keep(rows, rec, on_point)
+    finally:
+        Stack.stop_together(stacks)
+    return done(rows, on_point)
+
+
+@replayable
+def scale_out(counts: Sequence[int] = (1, 2, 4, 8), hosts: dict | None = None,
+              workers: int = 2, questions: int = 10_000, connections_per_host: int = 4,
+              duration: int = 3, warmup: int = 1, repeats: int = 1,
+              layout: CpuLayout | None = None,
+              on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Scale-out measured in the scale model: 1, 2, 4, 8 app servers (``counts``), each in a
+    host of its own, behind nginx, with PostgreSQL, nginx and Redis in hosts of fixed size
+    (``hosts``, default ``SCALE_HOSTS``). At each count, wrk on the uncached and the cached
+    home page through nginx, with ``connections_per_host`` connections for each app host (a
+    few more than its workers: enough to keep it busy, few enough that a request does not
+    wait seconds in its queue); the counts taken in turn within each repeat (the stack
+    reconfigured to each; a warm-up after each change). Adds ``app_hosts``,
+    ``app_host_cores`` and ``config``; each host's use of its quota is in ``host_*_util``."""
+    hosts = dict(SCALE_HOSTS if hosts is None else hosts)
+    if not counts or any(isinstance(n, bool) or not isinstance(n, int) for n in counts):
+        raise ValueError(f"counts must be a list of app host counts, not {counts!r}")
+    for n in counts:
+        check_int("app host count", n, 1, 16)
+    check_int("repeats", repeats, 1, 50)
+    check_int("connections_per_host", connections_per_host, 1, 64)
+    if "app" not in hosts:
+        raise ValueError(f"hosts must give the app servers a host size ('app'), not {hosts!r}")
+    rows: list[dict] = []
+    with Stack(replicas=max(counts), workers=workers, proxy="nginx", cache="redis",
+               hosts=hosts, questions=questions, layout=layout,
+               label="05-scale-out") as stack:  # the largest first: refused if it cannot fit
+        for repeat in range(repeats):
+            for n in counts:
+                stack.reconfigure(replicas=n)
+                for variant, path in PAGES.items():
+                    rec = wrk.point(stack, stack.base_url + path, connections_per_host * n,
+                                    duration, warmup, layout, variant, repeat)
+                    rec.update(config=f"{n} app host{'s' if n > 1 else ''}", app_hosts=n,
+                               app_host_cores=hosts["app"])
+                    keep(rows, rec, on_point)
+    return done(rows, on_point)
+
+
+def scale_out_gains(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per page and repeat: requests/s at each count of app hosts ÷ at the smallest count."""
+    out = []
+    for (variant, repeat), part in rows.groupby(["variant", "repeat"], sort=False):
+        base = part[part.app_hosts == part.app_hosts.min()].req_s.mean()
+        for _, r in part.iterrows():
+            out.append({"variant": variant, "repeat": repeat, "app_hosts": r.app_hosts,
+                        "req_s": r.req_s, "gain": r.req_s / base if base else math.nan,
+                        "limit": r["limit"], "busiest_host": r.get("busiest_host", "")})
+    return pd.DataFrame(out)

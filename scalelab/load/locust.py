@@ -151,7 +151,7 @@ def measured_points(ctx: RunContext, complete_before: float | None = None) -> li
     for w in cut(steps, cells, ctx.warmup, ctx.window, complete_before, ended):
         rec = {**w.figures(), "think_s": ctx.think_s}
         derive(rec, ctx.sampler.window(w.t0, w.t1), ctx.sampler.counters_window(w.t0, w.t1),
-               ctx.layout)
+               ctx.layout, ctx.sampler.host_cores)
         rec["littles_law_users"] = rec["req_s"] * (rec["mean_ms"] / 1000 + rec["think_s"])
         rec["locust_history_requests"] = _history_requests(history, w.t0, w.t1)
         rec["app_rss_mb_per_worker"] = (sum(workers_rss) / len(workers_rss) / 2**20

@@ -218,7 +218,8 @@ def point(target, url: str, rate: float, duration: int = 5, warmup: int = 2,
            "offered_rate": float(rate), **summarise(requests, t0, t1)}
     rec["req_s"] = rec["requests"] / duration
     rec["fail_ratio"] = rec["failures"] / rec["offered"] if rec["offered"] else math.nan
-    derive(rec, sampler.window(t0, t1), sampler.counters_window(t0, t1), layout)
+    derive(rec, sampler.window(t0, t1), sampler.counters_window(t0, t1), layout,
+           sampler.host_cores)
     rec.update(limits.flags(rec, _open_limit(rec)))
     rec["target"] = "stack" if tgt.components else tgt.url
     return rec

@@ -138,7 +138,8 @@ def point(stack, kind: str, clients: int = 16, duration: int = 3, warmup: int = 
            "generator": "pgbench", "duration_s": t1 - t0, **parsed}
     rec["req_s"] = rec["requests"] / rec["duration_s"]
     rec["fail_ratio"] = rec["failures"] / rec["requests"] if rec["requests"] else math.nan
-    derive(rec, sampler.window(t0, t1), sampler.counters_window(t0, t1), layout)
+    derive(rec, sampler.window(t0, t1), sampler.counters_window(t0, t1), layout,
+           sampler.host_cores)
     rec.update(votes_per_transaction=per_transaction, votes_s=rec["req_s"] * per_transaction,
                server_cpus=len(layout.server),
                votes_s_per_core=rec["req_s"] * per_transaction / len(layout.server),

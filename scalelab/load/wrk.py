@@ -34,7 +34,7 @@ from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.loopback import check_url
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.load import as_target, derive, start_sampler
-from scalelab.measurement.cpu_sampler import wait_until_idle
+from scalelab.measurement.cpu_sampler import wait_until_hosts_idle, wait_until_idle
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.plumbing.runs import Run
@@ -193,6 +193,8 @@ def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
         # wrk closes its connections when it stops, but requests it queued are still served:
         # start the measured run on idle servers, or their CPU counts against it
         wait_until_idle(layout.server)
+        if tgt.hosts:  # a small host works through its backlog with the server CPUs idle
+            wait_until_hosts_idle(tgt.hosts)
         sampler = start_sampler(tgt, layout)
         try:
             report, t0, t1, _ = _wrk(run, url, connections, duration, layout, "wrk.log",
@@ -208,7 +210,8 @@ def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
     rec["req_s"] = rec["requests"] / seconds if seconds else math.nan
     rec["fail_ratio"] = rec["failures"] / rec["requests"] if rec["requests"] else math.nan
     # CPU over the measured run's wall-clock span (wrk's own start-up is a few ms of it)
-    derive(rec, sampler.window(t0, t1), sampler.counters_window(t0, t1), layout)
+    derive(rec, sampler.window(t0, t1), sampler.counters_window(t0, t1), layout,
+           sampler.host_cores)
     rec["target"] = "stack" if tgt.components else tgt.url
     return rec
 

@@ -72,6 +72,32 @@ def wait_until_idle(cpus, busy_below: float = 0.25, interval: float = 0.1,
     return _time.monotonic() - start
 
 
+def wait_until_hosts_idle(hosts: dict[str, tuple[list[int], float]], busy_below: float = 0.25,
+                          interval: float = 0.3, timeout: float = 30.0) -> float:
+    """Wait until every host of the scale model (host -> (root pids, cores)) used less than
+    ``busy_below`` of its quota over two consecutive intervals: a host's backlog does not show
+    on the server CPUs, which a small host keeps mostly idle while it works through it.
+    Returns the seconds waited; raises TimeoutError naming the busy hosts after ``timeout``."""
+    import time as _time
+
+    def used() -> dict[str, float]:
+        return {k: sum(tree_cpu_seconds(p) for p in pids) for k, (pids, _) in hosts.items()}
+
+    start = _time.monotonic()
+    last, calm, busy = used(), 0, []
+    while calm < 2:
+        if _time.monotonic() - start > timeout:
+            raise TimeoutError(f"hosts {busy} stayed busy for {timeout:.0f} s after the load "
+                               "stopped: a backlog of requests, or something else running there")
+        _time.sleep(interval)
+        now = used()
+        busy = [k for k, (_, cores) in hosts.items()
+                if (now[k] - last[k]) / interval / cores >= busy_below]
+        calm = 0 if busy else calm + 1
+        last = now
+    return _time.monotonic() - start
+
+
 def tree_rss_bytes(pid: int) -> list[int]:
     """Resident memory of each process in a tree, root first."""
     try:
@@ -107,6 +133,7 @@ class CpuSampler:
     counter_interval: float = 1.0
     counter_times: list[float] = field(default_factory=list)
     counter_samples: list[dict[str, float]] = field(default_factory=list)
+    host_cores: dict[str, float] = field(default_factory=dict)  # root "host_<key>" -> cores
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()

@@ -8,7 +8,10 @@ Every point gets a ``limit``:
   shows the servers' capacity, and only there is CPU per request free of idle overheads
   (poll loops, background work spread over few requests). This holds however busy the
   generator was: with at most a twentieth of the server CPUs idle, a faster generator could
-  not have got more than that through.
+  not have got more than that through. In the scale model, where each server runs in a host
+  with a CPU quota (``scalelab.plumbing.hosts``), a host that used at least ``HOST_BUSY`` of
+  its quota is such a server too: the quota, not the CPUs, was its limit (``busiest_host``
+  names it).
 - ``generator``: the server CPUs were not saturated and the generator's CPUs (every process
   on them, not only Locust) were at least ``GENERATOR_SATURATED`` busy; its req/s says more
   about Locust than about Django.
@@ -43,6 +46,10 @@ SERVER_BUSY = 0.95          # busy share of the server CPUs from which a point i
 SERVER_OWN = 0.75           # ... of which at least this share in the servers' own processes
 GENERATOR_SATURATED = 0.80  # generator CPU-set load from which a point is generator-bound
 FAILED = 0.01               # share of failed requests above which a point is failed
+# a host of the scale model used this share of its CPU quota: the kernel throttled it in
+# nearly every period of the window (the quota is enforced per 10-ms period, exactly; the
+# gap to 1 is the sampler's, which reads process trees every quarter second)
+HOST_BUSY = 0.90
 
 LIMITS = ("server", "generator", "failures", "unexplained", "one user", "rate")
 RATE = "rate"  # the limit of an open load's point that kept to its offered rate (see above)
@@ -59,12 +66,15 @@ POINTS = {
 
 
 def limit(server_cpu_util: float, generator_load: float, fail_ratio: float,
-          server_cpus_busy: float = math.nan) -> str:
+          server_cpus_busy: float = math.nan, busiest_host_util: float = math.nan) -> str:
     """What limited a point: from its servers' own CPU use, the generator's load, the share of
-    failed requests, and how busy the server CPUs were (all shares of the CPUs given)."""
+    failed requests, how busy the server CPUs were (all shares of the CPUs given), and in the
+    scale model the busiest host's use of its quota."""
     if isinstance(fail_ratio, float) and not math.isnan(fail_ratio) and fail_ratio > FAILED:
         return "failures"
     if server_saturated(server_cpu_util, server_cpus_busy):
+        return "server"
+    if not math.isnan(busiest_host_util) and busiest_host_util >= HOST_BUSY:
         return "server"
     if not math.isnan(generator_load) and generator_load >= GENERATOR_SATURATED:
         return "generator"
@@ -86,7 +96,8 @@ def flags(rec: dict, lim: str | None = None) -> dict:
     when the caller knows more, as an open load does: see ``RATE``)."""
     if lim is None:
         lim = limit(rec.get("server_cpu_util", math.nan), rec.get("generator_load", math.nan),
-                    rec.get("fail_ratio", math.nan), rec.get("server_cpus_busy", math.nan))
+                    rec.get("fail_ratio", math.nan), rec.get("server_cpus_busy", math.nan),
+                    rec.get("busiest_host_util", math.nan))
     elif lim not in LIMITS:
         raise ValueError(f"lim must be one of {', '.join(LIMITS)}, not {lim!r}")
     return {"limit": lim, "server_bound": lim == "server",

@@ -82,6 +82,10 @@ COLUMNS: dict[str, Column] = {
     "step": Column("", "index of the step within its Locust run"),
     "locust_dir": Column("", "where the run's Locust output and logs are"),
     "target": Column("", "'stack' or the external URL"),
+    "host_*_util": Column("share", "CPU time of one host of the scale model ÷ its quota over "
+                          "the window (1: the host used all it may)"),
+    "busiest_host": Column("", "the host of the scale model that used most of its quota"),
+    "busiest_host_util": Column("share", "that host's CPU time ÷ its quota"),
     "*_hit_ratio": Column("share", "hits ÷ (hits + misses) from a server's own counters "
                                    "(redis, memcached, nginx)"),
 }
@@ -108,9 +112,12 @@ def start_sampler(target: Target, layout: CpuLayout,
                   roots: dict[str, list[int]] | None = None) -> CpuSampler:
     """Sample what a point's figures come from: the server process trees (and any extra
     ``roots``), the busy time of the server and generator CPUs, the servers' counters."""
-    return CpuSampler(dict(roots if roots is not None else target.components),
-                      cpu_sets={"generator": layout.generator, "server": layout.server},
-                      counters=dict(target.counters)).start()
+    trees = dict(roots if roots is not None else target.components)
+    trees.update({f"host_{key}": pids for key, (pids, _) in target.hosts.items()})
+    return CpuSampler(trees, cpu_sets={"generator": layout.generator, "server": layout.server},
+                      counters=dict(target.counters),
+                      host_cores={f"host_{key}": cores
+                                  for key, (_, cores) in target.hosts.items()}).start()
 
 
 def _per_request(seconds_of_cpu: float, n: int) -> float:
@@ -118,11 +125,19 @@ def _per_request(seconds_of_cpu: float, n: int) -> float:
 
 
 def derive(rec: dict, cpu: dict[str, float], counters: dict[str, float],
-           layout: CpuLayout) -> dict:
+           layout: CpuLayout, host_cores: dict[str, float] | None = None) -> dict:
     """Add a window's derived figures to ``rec`` (which has requests, duration_s, req_s,
-    fail_ratio): CPU-ms per request by component, server and generator load, hit ratios from
-    any ``*_hits``/``*_misses`` counter pair, statements per request, and what limited it."""
+    fail_ratio): CPU-ms per request by component, server and generator load, each host's use
+    of its quota (``host_cores``: the sampler's, in the scale model), hit ratios from any
+    ``*_hits``/``*_misses`` counter pair, statements per request, and what limited it."""
     n, seconds = rec["requests"], rec["duration_s"]
+    host_use = {root[5:]: cpu.get(root, 0.0) / seconds / cores
+                for root, cores in (host_cores or {}).items() if seconds}
+    for key, use in host_use.items():
+        rec[f"host_{key}_util"] = use
+    if host_use:
+        rec["busiest_host"] = max(host_use, key=host_use.get)
+        rec["busiest_host_util"] = host_use[rec["busiest_host"]]
     for comp in COMPONENTS:
         rec[f"cpu_ms_per_req_{comp}"] = _per_request(cpu.get(comp, 0.0), n)
     server_cpu_s = sum(cpu.get(c, 0.0) for c in COMPONENTS)

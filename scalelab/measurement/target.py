@@ -19,6 +19,8 @@ class Target:
     tags: list[str] = field(default_factory=list)
     layout: CpuLayout | None = None
     counters: dict = field(default_factory=dict)  # name -> callable: cumulative server counters
+    # the scale model's hosts: host -> (its server's root pids, its cores)
+    hosts: dict[str, tuple[list[int], float]] = field(default_factory=dict)
 
 
 def as_target(target, questions: int | None = None) -> Target:
@@ -38,4 +40,5 @@ def as_target(target, questions: int | None = None) -> Target:
                          f"{type(target).__name__}")
     pop = target.popularity()
     return Target(target.base_url, target.component_pids(), target.app.pid,
-                  pop["question_ids"], pop["tags"], target.layout, target.counters())
+                  pop["question_ids"], pop["tags"], target.layout, target.counters(),
+                  target.host_roots() if hasattr(target, "host_roots") else {})

@@ -1,12 +1,51 @@
-"""The app-replicas notebook's own figures (05): requests/s projected to N app machines, and
-a crash of one app server under load."""
+"""The app-replicas notebook's own figures (05): requests/s measured against app hosts in the
+scale model, beside the projection; requests/s projected to N app machines; a crash of one
+app server under load."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
-from scalelab.plots.standard import _PALETTE, _finish, _plain_ticks, failure_timeline
+from scalelab.plots.standard import (LIMIT_STYLE, _PALETTE, _dedupe_legend, _finish,
+                                     _plain_ticks, failure_timeline)
+from scalelab.measurement.limits import worst_limit
+
+
+def scale_out(rows: pd.DataFrame, projected: dict[str, pd.DataFrame] | None = None, ax=None):
+    """Measured requests/s against app hosts in the scale model (median over repeats, bars
+    from the lowest to the highest), one line per page; the linear line from one host, and
+    (``projected``: page -> ``projection.project`` table, scaled to the measured one-host
+    point) the projection it is checked against. A ringed point was not host-bound."""
+    ax = ax or plt.subplots(figsize=(7, 4.2))[1]
+    for i, (variant, part) in enumerate(rows.groupby("variant", sort=False)):
+        colour = _PALETTE[i % len(_PALETTE)]
+        g = part.groupby("app_hosts")
+        s = pd.DataFrame({"median": g.req_s.median(), "low": g.req_s.min(),
+                          "high": g.req_s.max(), "limit": g["limit"].agg(worst_limit)})
+        x = s.index.to_numpy(dtype=float)
+        ax.errorbar(x, s["median"], yerr=np.vstack([s["median"] - s.low, s.high - s["median"]]),
+                    marker="o", capsize=3, color=colour, label=f"{variant}: measured")
+        ax.plot(x, s["median"].iloc[0] * x / x[0], ":", color=colour, alpha=0.7,
+                label=f"{variant}: linear from one host")
+        for lim, (edge, text) in LIMIT_STYLE.items():
+            flagged = s[s["limit"] == lim]
+            if len(flagged):
+                ax.scatter(flagged.index, flagged["median"], s=130, facecolors="none",
+                           edgecolors=edge, linewidths=1.6, zorder=5, label=text)
+        table = (projected or {}).get(variant)
+        if table is not None and len(table):
+            t = table[table.machines.isin(s.index)]
+            scaled = t.gain * s["median"].iloc[0]
+            ax.plot(t.machines, scaled, "x--", color=colour, alpha=0.6,
+                    label=f"{variant}: projected (utilisation law)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_ticks(ax, sorted({int(n) for n in rows.app_hosts}))
+    _dedupe_legend(ax)
+    return _finish(ax, "app hosts (each 1 app server in its own CPU quota)",
+                   "requests/s (log scale)", "Scale-out measured in the scale model")
 
 
 def projection(tables: dict[str, pd.DataFrame], ax=None):

@@ -3,7 +3,10 @@ the ranges live beside what they limit (e.g. ``servers.appserver.WORKERS``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def check_choice(name: str, value: Any, allowed: tuple) -> None:
@@ -19,3 +22,12 @@ def check_bool(name: str, value: Any) -> None:
 def check_int(name: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+
+
+def check_label(label: object, parameter: str = "label") -> str:
+    """A label names a run folder: 1 to 64 letters, digits, '.', '_' or '-', not starting
+    with a symbol (no path, nothing a file system refuses); else a ValueError naming it."""
+    if not isinstance(label, str) or not LABEL_RE.fullmatch(label):
+        raise ValueError(f"{parameter} must be 1 to 64 letters, digits, '.', '_' or '-' (not "
+                         f"starting with a symbol: it names a run folder), not {label!r}")
+    return label

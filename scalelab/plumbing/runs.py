@@ -24,26 +24,17 @@ from pathlib import Path
 import psutil
 
 from scalelab.plumbing import paths
+from scalelab.plumbing.checks import check_label  # noqa: F401 - runs name their folders by it
 
 OWNER_VAR = "SCALELAB_OWNER"
 RUN_VAR = "SCALELAB_RUN"
 KEEP_RUN_DIRS = 100
-LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def label_of(text: str) -> str:
     """A run folder's label made from any text (a configuration's name): every run of other
     characters becomes one '-', cut to the 64 characters a label may have."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:64] or "run"
-
-
-def check_label(label: object, parameter: str = "label") -> str:
-    """A label names a run folder: 1 to 64 letters, digits, '.', '_' or '-', not starting
-    with a symbol (no path, nothing a file system refuses); else a ValueError naming it."""
-    if not isinstance(label, str) or not LABEL_RE.fullmatch(label):
-        raise ValueError(f"{parameter} must be 1 to 64 letters, digits, '.', '_' or '-' (not "
-                         f"starting with a symbol: it names a run folder), not {label!r}")
-    return label
 
 
 def _start_ticks(pid: int) -> int:
@@ -132,6 +123,10 @@ def reap_stale(verbose: bool = False) -> list[int]:
                 state_file.unlink(missing_ok=True)
     stale = processes_of_dead_owners()
     killed = _terminate(stale) if stale else []
+    # the scale model's hosts (control groups) of runs whose state file is gone
+    from scalelab.plumbing import hosts
+
+    hosts.remove_stale(lambda run_id: (runs_state / f"{run_id}.json").exists())
     if verbose:
         print(f"reaped {len(killed)} stale process(es)" + (f": {killed}" if killed else ""))
     return killed

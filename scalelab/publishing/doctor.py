@@ -74,6 +74,11 @@ def report() -> tuple[str, int]:
                      f"other server as: {lab_user() or 'the current user'}")
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         lines.append(f"servers' users: {exc}")
+    from scalelab.plumbing import hosts
+
+    can, why = hosts.support()
+    lines.append(f"scale model hosts (CPU quotas): {'yes' if can else 'no'}, {why}"
+                 + ("" if can else "; notebooks that need them show the reference run"))
     lines.append(f"state (database clusters): {paths.state_dir()}")
     lines.append(f"server logs: {paths.relative(paths.runs_dir())}/<run>/logs/")
     lines.append(f"results: {paths.relative(paths.results_dir())}/<notebook>/")

@@ -107,6 +107,7 @@ class Service:
         self._log_file = None
         self.started_at: float | None = None
         self.start_seconds: float | None = None
+        self.host = None  # a plumbing.hosts.Host (the scale model) it starts in, if any
 
     # -- to override ----------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -163,6 +164,8 @@ class Service:
                         + self._tail_text()) from None
         self.started_at = time.time()
         self.start_seconds = time.perf_counter() - t0
+        if self.host is not None:  # ready: from now on it runs on the host's quota
+            self.host.adopt(self.pid)
         return self
 
     def _start_once(self) -> None:

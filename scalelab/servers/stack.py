@@ -20,6 +20,8 @@ from scalelab.plumbing import binaries, paths
 from scalelab.plumbing.kernel import in_notebook_kernel as _in_notebook_kernel
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.plumbing.runs import Run, check_label
+from scalelab.plumbing.hosts import Host, HostError
+from scalelab.plumbing.hosts import support as hosts_support
 from scalelab.plumbing.processes import interrupts_deferred
 from scalelab.servers import (AppConfig, Gunicorn, Memcached, Nginx, PgBouncer, Postgres, PostgresReplica, Redis, Service, SlowUpstream, Uvicorn)
 from scalelab.servers.dataset import Dataset
@@ -31,6 +33,15 @@ REPLAYED_URL = "http://127.0.0.1:0"  # what a stand-in stack names: nothing list
 _STAND_IN: dict[str, CpuLayout | None] = {"layout": None}
 
 
+def _check_host_cores(config: StackConfig, layout: CpuLayout) -> None:
+    """Hosts must not compete for the server CPUs: their quotas together stay within them."""
+    total, have = config.host_cores(), len(layout.server)
+    if total > have:
+        raise ValueError(f"hosts take {total:g} cores together ({config.hosts}, with "
+                         f"{config.replicas} app server(s)), more than the {have} server "
+                         f"CPU(s) of the layout give: hosts would compete for the CPU")
+
+
 def stand_in(layout: CpuLayout | None) -> CpuLayout | None:
     """From now on, a stack's ``start()`` starts nothing and takes ``layout``: recorded rows
     stand in for its servers (reference mode sets it). None: stacks start servers again.
@@ -39,10 +50,10 @@ def stand_in(layout: CpuLayout | None) -> CpuLayout | None:
     return before
 
 
-_LIVE: dict[int, "Stack"] = {}
+_LIVE: dict[int, "Stack"] = {}  # every started, not yet stopped stack of this process
 FRONT = ("pooler", "app", "proxy")  # services ``reconfigure`` restarts (and app-2, app-3, ...)
 # what a running stack keeps: the servers started beside the database
-FIXED_AT_START = ("cache", "cache_servers", "upstream", "read_replica")  # every started, not yet stopped stack of this process
+FIXED_AT_START = ("cache", "cache_servers", "upstream", "read_replica", "hosts")
 
 
 class Stack:
@@ -64,7 +75,8 @@ class Stack:
                  gzip: bool = False, replicas: int = 1, balance: str = "round_robin",
                  retry_post: bool = False, read_replica: bool = False,
                  read_your_writes_s: int = 0, pooler: str | None = None, pool_size: int = 4,
-                 middleware: str = "full", python: str = "", label: str = "stack"):
+                 middleware: str = "full", python: str = "", hosts: dict | None = None,
+                 label: str = "stack"):
         self.config = StackConfig(
             workers=workers, worker_class=worker_class, threads=threads, server=server,
             cache=cache, session=session, questions=questions, seed=seed,
@@ -74,15 +86,17 @@ class Stack:
             gzip=gzip, upstream=upstream, replicas=replicas, balance=balance,
             retry_post=retry_post, read_replica=read_replica,
             read_your_writes_s=read_your_writes_s, pooler=pooler, pool_size=pool_size,
-            middleware=middleware, python=python)
+            middleware=middleware, python=python, hosts=hosts or {})
         check_label(label)
         if layout is not None and not isinstance(layout, CpuLayout):
             raise ValueError(f"layout must be a CpuLayout, not {type(layout).__name__}")
+        _check_host_cores(self.config, layout or default_layout())
         self.dataset = Dataset(questions, seed)
         self.layout = layout or default_layout()
         self.label = label
         self.run: Run | None = None
         self.services: dict[str, Service] = {}
+        self.hosts: dict[str, Host] = {}  # the scale model's host of each service, by its key
         self.timings: dict[str, float] = {}
         self.replayed = False  # reference mode: started nothing, shows the recorded run
         self._wiring: dict[str, Any] = {}  # what the front needs of the servers behind it
@@ -105,6 +119,7 @@ class Stack:
                 other.stop()
         t_start = time.perf_counter()
         self._check_binaries()  # every binary before any server starts
+        self._check_hosts_possible()
         self.run = Run.create(self.label)
         _LIVE[id(self)] = self
         try:
@@ -112,16 +127,16 @@ class Stack:
             db = self._start_db()
             replica_port = 0
             if self.config["read_replica"]:  # copied from the primary once the data is in it
-                self.services["replica"] = PostgresReplica(self.run, db, cpus=cpus).start()
+                self._start("replica", PostgresReplica(self.run, db, cpus=cpus))
                 replica_port = self.services["replica"].port
             locations = {}
             for kind in self.config["cache_servers"]:
                 server = CACHE_SERVICES[kind](self.run, cpus=cpus)
-                self.services[kind] = server.start()
+                self._start(kind, server)
                 locations[kind] = server.location
             upstream_url = ""
             if self.config["upstream"]:
-                self.services["upstream"] = SlowUpstream(self.run, cpus=cpus).start()
+                self._start("upstream", SlowUpstream(self.run, cpus=cpus))
                 upstream_url = self.services["upstream"].url
             self._wiring = {"locations": locations, "upstream_url": upstream_url,
                             "replica_port": replica_port}
@@ -138,7 +153,7 @@ class Stack:
         put back."""
         db = Postgres(self.run, cpus=self.layout.server, settings=self.config["pg_settings"],
                       cluster=cluster)
-        self.services["db"] = db.start()
+        self._start("db", db)
         self._ensure_data()
         return db
 
@@ -156,8 +171,8 @@ class Stack:
         cpus, wiring, db = self.layout.server, self._wiring, self.services["db"]
         db_port = db.port
         if self.config["pooler"] == "pgbouncer":
-            self.services["pooler"] = PgBouncer(self.run, db.port, cpus=cpus,
-                                                pool_size=self.config["pool_size"]).start()
+            self._start("pooler", PgBouncer(self.run, db.port, cpus=cpus,
+                                            pool_size=self.config["pool_size"]))
             db_port = self.services["pooler"].port
         locations = wiring["locations"]
         app = AppConfig(db_port=db_port, db_name=self.dataset.db_name,
@@ -190,15 +205,28 @@ class Stack:
             else:
                 server = Uvicorn(self.run, app, cpus=cpus, port=port,
                                  workers=self.config["workers"], log_name=f"uvicorn{name}")
-            self.services["app" if i == 0 else f"app{name}"] = server.start()
+            self._start("app" if i == 0 else f"app{name}", server)
         if self.config["proxy"] == "nginx":
-            self.services["proxy"] = Nginx(self.run, cpus=cpus,
+            self._start("proxy", Nginx(self.run, cpus=cpus,
                                            upstream_port=[r.port for r in self.replicas],
                                            microcache_ttl=self.config["microcache_ttl"],
                                            gzip=self.config["gzip"],
                                            serve_static=self.config["static"] == "none",
                                            balance=self.config["balance"],
-                                           retry_post=self.config["retry_post"]).start()
+                                           retry_post=self.config["retry_post"]))
+        for key in [k for k in self.hosts if k not in self.services]:
+            self.hosts.pop(key).remove()  # an app server fewer than before: its host goes
+
+    def _start(self, key: str, service: Service) -> Service:
+        """Start ``service`` as ``self.services[key]``, in a host of its own when the
+        configuration gives its component one (the scale model)."""
+        cores = self.config["hosts"].get(service.component)
+        if cores is not None:
+            if key not in self.hosts:
+                self.hosts[key] = Host(key, cores).create(self.run.id)
+            service.host = self.hosts[key]
+        self.services[key] = service.start()
+        return service
 
     def reconfigure(self, **changes) -> "Stack":
         """Change some settings of a running stack and restart only what they touch: the
@@ -209,6 +237,7 @@ class Stack:
         the whole stack is stopped, keeps its last working configuration (so ``start()``
         brings that back) and the error is raised. Returns the stack."""
         new = self.config.replace(**changes)
+        _check_host_cores(new, self.layout)
         fixed = [k for k in FIXED_AT_START if new[k] != self.config[k]]
         if fixed:
             raise ValueError(f"{', '.join(fixed)} cannot change on a running stack: start "
@@ -246,6 +275,14 @@ class Stack:
             raise
         return self
 
+    def _check_hosts_possible(self) -> None:
+        """Hosts asked for where none can be made: refused with the reason, before any
+        server starts."""
+        if self.config["hosts"]:
+            can, why = hosts_support()
+            if not can:
+                raise HostError(f"hosts={self.config['hosts']} cannot be made here: {why}")
+
     def _check_binaries(self, config: StackConfig | None = None) -> None:
         """Raise MissingBinary naming every server the configuration needs and lacks."""
         config = config or self.config
@@ -265,6 +302,9 @@ class Stack:
             for key in reversed(list(self.services)):
                 self.services[key].stop()
             self.services = {}
+            for host in self.hosts.values():
+                host.remove()
+            self.hosts = {}
             if self.run is not None:
                 self.run.close()
                 self.run = None
@@ -383,13 +423,20 @@ class Stack:
                 out.setdefault(service.component, []).append(service.pid)
         return out
 
+    def host_roots(self) -> dict[str, tuple[list[int], float]]:
+        """The scale model's hosts that run a server: host -> (its root pids, its cores)."""
+        return {key: ([self.services[key].pid], host.cpus) for key, host in self.hosts.items()
+                if key in self.services and self.services[key].pid is not None}
+
     def popularity(self) -> dict[str, list]:
         """Question ids and tags, most popular first (see ``Dataset.popularity``)."""
         return self.dataset.popularity(self.db)
 
     def describe(self) -> dict[str, Any]:
         return {"config": self.config.as_dict(), "dataset_db": self.dataset.db_name,
-                "layout": self.layout.as_dict(), "run_dir": paths.relative(self.run.dir)
+                "layout": self.layout.as_dict(),
+                "hosts": {k: {"cpus": h.cpus, "cgroup": str(h.path)} for k, h in self.hosts.items()},
+                "run_dir": paths.relative(self.run.dir)
                 if self.run else None,
                 "services": {k: s.describe() for k, s in self.services.items()},
                 "timings": dict(self.timings)}

@@ -21,6 +21,21 @@ PROXIES = (None, "nginx")
 POOLERS = (None, "pgbouncer")
 
 
+HOSTED = ("app", "db", "replica", "cache", "proxy", "pooler", "upstream")
+
+
+def check_hosts(hosts: Any) -> None:
+    """``hosts``: component -> cores of each of its hosts (1/64 to the machine's cores)."""
+    from scalelab.plumbing.hosts import MIN_CORES
+
+    top = os.cpu_count() or 1
+    if not isinstance(hosts, dict) or not set(hosts) <= set(HOSTED) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and MIN_CORES <= v <= top
+            for v in hosts.values()):
+        raise ValueError(f"hosts must be a dict of component ({', '.join(HOSTED)}) -> cores "
+                         f"of its host, from 1/64 to {top}, not {hosts!r}")
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """What runs: the app server and its workers, caches, sessions, static files, PostgreSQL
@@ -54,6 +69,9 @@ class StackConfig:
     pool_size: int = 4            # the pooler's PostgreSQL connections
     middleware: str = "full"      # "minimal": only what a page that reads no session needs
     python: str = ""              # the interpreter running the app ("" = the lab's own)
+    # the scale model: cores of the host each component runs in ({"app": 1/16, "db": 0.25}:
+    # every app server a host of 1/16 core, PostgreSQL one of a quarter); unnamed: no host
+    hosts: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._check_values()
@@ -63,6 +81,7 @@ class StackConfig:
         object.__setattr__(self, "cache_servers",
                            tuple(dict.fromkeys(own + tuple(self.cache_servers))))
         object.__setattr__(self, "pg_settings", dict(self.pg_settings or {}))
+        object.__setattr__(self, "hosts", dict(self.hosts or {}))
 
     def _check_values(self) -> None:
         check_choice("server", self.server, SERVERS)
@@ -100,6 +119,14 @@ class StackConfig:
                 for k, v in pg.items())):
             raise ValueError(f"pg_settings must be a dict of setting name -> value, not {pg!r}")
         check_settings(pg or {})
+        check_hosts(self.hosts)
+
+    def host_cores(self) -> float:
+        """The cores every host of this configuration takes together (``hosts``)."""
+        count = {"app": self.replicas, "cache": len(self.cache_servers),
+                 "replica": int(self.read_replica), "proxy": int(self.proxy is not None),
+                 "pooler": int(self.pooler is not None), "upstream": int(self.upstream)}
+        return sum(cores * count.get(component, 1) for component, cores in self.hosts.items())
 
     def _check_combinations(self) -> None:
         if self.microcache_ttl and self.proxy is None:
