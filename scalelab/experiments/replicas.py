@@ -246,6 +246,10 @@ def sessions(engines: Sequence[str] = tuple(ENGINES), replicas: int = 2, users: 
 # sixteenth: 15/16 of the one server CPU, so hosts never compete for it
 SCALE_HOSTS = {"app": 1 / 16, "db": 1 / 4, "proxy": 1 / 8, "cache": 1 / 16}
 CALIBRATION_PAGE = "/"  # the uncached home page: the app's own CPU is most of its cost
+# the least warm-up after app servers start in hosts: a fresh worker's first requests (its
+# database connection, Django's lazy set-up) take seconds at 1/16 core, and a window without
+# one would measure them, or nothing at all
+HOST_WARMUP = 1
 
 
 def _check_cores(cores: Sequence[float]) -> None:
@@ -281,7 +285,8 @@ def calibrate(cores: Sequence[float] = (0.25, 0.5), questions: int = 10_000,
             whole = None
             for name, stack in stacks.items():
                 rec = wrk.point(stack, stack.app_url + CALIBRATION_PAGE, connections, duration,
-                                warmup if repeat == 0 else 0, layout, name, repeat)
+                                max(warmup, HOST_WARMUP) if repeat == 0 else 0, layout, name,
+                                repeat)
                 rec.update(config=name, host_cores=sizes[name])
                 if whole is None:
                     whole = rec
@@ -298,7 +303,7 @@ def calibrate(cores: Sequence[float] = (0.25, 0.5), questions: int = 10_000,
 
 @replayable
 def scale_out(counts: Sequence[int] = (1, 2, 4, 8), hosts: dict | None = None,
-              workers: int = 2, questions: int = 10_000, connections_per_host: int = 4,
+              workers: int = 2, questions: int = 10_000, connections_per_host: int = 3,
               duration: int = 3, warmup: int = 1, repeats: int = 1,
               layout: CpuLayout | None = None,
               on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
@@ -308,7 +313,7 @@ def scale_out(counts: Sequence[int] = (1, 2, 4, 8), hosts: dict | None = None,
     home page through nginx, with ``connections_per_host`` connections for each app host (a
     few more than its workers: enough to keep it busy, few enough that a request does not
     wait seconds in its queue); the counts taken in turn within each repeat (the stack
-    reconfigured to each; a warm-up after each change). Adds ``app_hosts``,
+    reconfigured to each; a warm-up after each change, before its first page). Adds ``app_hosts``,
     ``app_host_cores`` and ``config``; each host's use of its quota is in ``host_*_util``."""
     hosts = dict(SCALE_HOSTS if hosts is None else hosts)
     if not counts or any(isinstance(n, bool) or not isinstance(n, int) for n in counts):
@@ -320,15 +325,24 @@ def scale_out(counts: Sequence[int] = (1, 2, 4, 8), hosts: dict | None = None,
     if "app" not in hosts:
         raise ValueError(f"hosts must give the app servers a host size ('app'), not {hosts!r}")
     rows: list[dict] = []
-    with Stack(replicas=max(counts), workers=workers, proxy="nginx", cache="redis",
-               hosts=hosts, questions=questions, layout=layout,
-               label="05-scale-out") as stack:  # the largest first: refused if it cannot fit
+    from scalelab.servers.stack import check_host_cores
+
+    stack = Stack(replicas=counts[0], workers=workers, proxy="nginx", cache="redis",
+                  hosts=hosts, questions=questions, layout=layout, label="05-scale-out")
+    # the largest count is refused before anything starts if its hosts cannot fit
+    check_host_cores(stack.config.replace(replicas=max(counts)), stack.layout)
+    with stack:
         for repeat in range(repeats):
             for n in counts:
                 stack.reconfigure(replicas=n)
-                for variant, path in PAGES.items():
-                    rec = wrk.point(stack, stack.base_url + path, connections_per_host * n,
-                                    duration, warmup, layout, variant, repeat)
+                # each page warmed up: the app servers just started, and a worker's first
+                # render of a page takes seconds at 1/16 core (the uncached page a second
+                # longer: every worker renders it; the cached one only fills the cache once)
+                for i, variant in enumerate(PAGES):
+                    warm = max(warmup, HOST_WARMUP + (1 if i == 0 else 0))
+                    rec = wrk.point(stack, stack.base_url + PAGES[variant],
+                                    connections_per_host * n, duration, warm, layout,
+                                    variant, repeat)
                     rec.update(config=f"{n} app host{'s' if n > 1 else ''}", app_hosts=n,
                                app_host_cores=hosts["app"])
                     keep(rows, rec, on_point)

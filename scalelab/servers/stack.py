@@ -33,7 +33,7 @@ REPLAYED_URL = "http://127.0.0.1:0"  # what a stand-in stack names: nothing list
 _STAND_IN: dict[str, CpuLayout | None] = {"layout": None}
 
 
-def _check_host_cores(config: StackConfig, layout: CpuLayout) -> None:
+def check_host_cores(config: StackConfig, layout: CpuLayout) -> None:
     """Hosts must not compete for the server CPUs: their quotas together stay within them."""
     total, have = config.host_cores(), len(layout.server)
     if total > have:
@@ -90,7 +90,7 @@ class Stack:
         check_label(label)
         if layout is not None and not isinstance(layout, CpuLayout):
             raise ValueError(f"layout must be a CpuLayout, not {type(layout).__name__}")
-        _check_host_cores(self.config, layout or default_layout())
+        check_host_cores(self.config, layout or default_layout())
         self.dataset = Dataset(questions, seed)
         self.layout = layout or default_layout()
         self.label = label
@@ -237,7 +237,7 @@ class Stack:
         the whole stack is stopped, keeps its last working configuration (so ``start()``
         brings that back) and the error is raised. Returns the stack."""
         new = self.config.replace(**changes)
-        _check_host_cores(new, self.layout)
+        check_host_cores(new, self.layout)
         fixed = [k for k in FIXED_AT_START if new[k] != self.config[k]]
         if fixed:
             raise ValueError(f"{', '.join(fixed)} cannot change on a running stack: start "

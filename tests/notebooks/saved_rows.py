@@ -80,6 +80,20 @@ def database_design(load: Load) -> None:
         "the roll-up added every appended vote of the measured run"
 
 
+def app_replicas(load: Load) -> None:
+    """05: the scale model ran its app servers in hosts: every point names its busiest host
+    and each host's use of its quota; more app hosts served the cached page faster (the
+    model scales where one machine cannot); the calibration predicted each hosted point."""
+    scale = load("scale-out")
+    assert set(scale.app_hosts) >= {1, 4} and scale.busiest_host.notna().all()
+    assert {"host_app_util", "host_db_util", "host_proxy_util", "host_redis_util"} <= set(scale)
+    cached = scale[scale.variant == "cached page"].set_index("app_hosts").req_s
+    assert cached[4] > 2 * cached[1], cached
+    cal = load("calibration")
+    hosted = cal[cal.host_cores.notna()]
+    assert len(hosted) and hosted.predicted_req_s.gt(0).all() and hosted.calibration.gt(0).all()
+
+
 def database_replicas(load: Load) -> None:
     """06: with the replica stopped under load, reads fall back to the primary: they are
     served in every whole second the replica is down, failures end before it restarts,
@@ -100,6 +114,7 @@ def database_replicas(load: Load) -> None:
 CHECKS: dict[str, Callable[[Load], None]] = {
     "02-caching": caching,
     "04-static-offloading": static_offloading,
+    "05-app-replicas": app_replicas,
     "06-database-replicas": database_replicas,
     "07-database-design": database_design,
 }

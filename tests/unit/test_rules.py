@@ -238,14 +238,55 @@ def replica_rows(app, db, proxy, cache=0.05, cached_app=1.0, repeats=(0, 1), req
     return pd.DataFrame(out)
 
 
-def test_c9_and_the_balancer_half_of_c2_cannot_be_tested_here_and_show_the_projection():
-    d = rules.C9.decide(replica_rows(20.0, 10.0, 0.1, repeats=(0,)), "05-app-replicas", "quick")
-    assert d.verdict == UNTESTABLE and "the scale model" in d.note
-    assert "projected gain at 2 2×" in d.number  # the database caps it at twice one machine
-    d = rules.C9.decide(replica_rows(20, 2, 0.1, req_s=(40, 41)), "05-app-replicas", "full")
-    assert "same-machine gain 1.02×" in d.number
-    d = rules.C2_BALANCER.decide(replica_rows(20, 2, 0.2, cache=0.02), "05-app-replicas", "full")
-    assert d.verdict == UNTESTABLE and "projected gain at 10, cached 5" in d.number
+def scale_rows(gains, cached_gains=None, repeats=(0, 1, 2), one=3.0, limit="server"):
+    """scale_out() rows: app hosts 1, 2, 4, 8; ``gains`` (and ``cached_gains``) per count,
+    the same in every repeat unless given per repeat as a list of dicts."""
+    out = []
+    for r in repeats:
+        for variant, g, base in (("page", gains, one), ("cached page", cached_gains or gains,
+                                                        one * 8)):
+            g = g[r] if isinstance(g, list) else g
+            for n, gain in g.items():
+                out.append(dict(variant=variant, app_hosts=n, repeat=r, req_s=base * gain,
+                                host_db_util=0.1 * n, host_redis_util=0.05 * n, limit=limit,
+                                config=f"{n} app hosts", busiest_host="app"))
+    return pd.DataFrame(out)
+
+
+LINEAR = {1: 1.0, 2: 2.0, 4: 3.9, 8: 7.6}
+
+
+@pytest.mark.parametrize("gains, verdict", [
+    (LINEAR, "holds"),
+    ({1: 1.0, 2: 1.9, 4: 2.0, 8: 2.0}, "does not hold"),  # the database caps it at 2 hosts
+    ([LINEAR, {1: 1, 2: 2, 4: 2.6, 8: 5}, LINEAR], "inconclusive"),  # a repeat across 3x
+])
+def test_c9_is_decided_on_the_scale_models_measured_gain(gains, verdict):
+    d = rules.C9.decide(pd.concat([replica_rows(20, 2, 0.1), scale_rows(gains)]),
+                        "05-app-replicas", "full")
+    assert d.verdict == verdict, (d.verdict, d.number)
+    assert "projected gain at 4" in d.number and "same-machine gain" in d.number
+
+
+def test_c9_on_a_projection_alone_is_never_a_holds():
+    """The projection says 4x (nothing shared caps it), but nothing was measured in hosts."""
+    d = rules.C9.decide(replica_rows(20, 0.1, 0.1), "05-app-replicas", "full")
+    assert d.verdict == "inconclusive" and "projected gain at 4 4×" in d.number
+    d = rules.C9.decide(pd.concat([replica_rows(20, 0.1, 0.1),
+                                   scale_rows(LINEAR, limit="unexplained")]),
+                        "05-app-replicas", "full")
+    assert d.verdict == "inconclusive", "points no host limited decide nothing"
+
+
+@pytest.mark.parametrize("cached, verdict", [
+    (LINEAR, "holds with conditions"),
+    ({1: 1, 2: 2, 4: 3.8, 8: 4.0}, "does not hold"),  # the balancer's host caps it
+])
+def test_the_balancer_half_of_c2_is_decided_on_eight_app_hosts(cached, verdict):
+    d = rules.C2_BALANCER.decide(pd.concat([replica_rows(20, 2, 0.2, cache=0.02),
+                                            scale_rows(LINEAR, cached)]),
+                                 "05-app-replicas", "full")
+    assert d.verdict == verdict and "projected gain at 10, cached" in d.number
 
 
 def session_rows(per_process, shared, repeats=(0,)):
