@@ -21,7 +21,7 @@ from scalelab.load import under_failure, wrk
 from scalelab.plumbing import http
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
-from scalelab.results.reference import replayable
+from scalelab.results.reference import replayable, replayed_without_hosts
 from scalelab.results import done, keep
 from scalelab.servers.nginx import BALANCE
 from scalelab.servers.stack import Stack
@@ -260,6 +260,7 @@ def _check_cores(cores: Sequence[float]) -> None:
 
 
 @replayable
+@replayed_without_hosts
 def calibrate(cores: Sequence[float] = (0.25, 0.5), questions: int = 10_000,
               connections: int = 4, duration: int = 3, warmup: int = 1, repeats: int = 1,
               layout: CpuLayout | None = None,
@@ -302,6 +303,7 @@ def calibrate(cores: Sequence[float] = (0.25, 0.5), questions: int = 10_000,
 
 
 @replayable
+@replayed_without_hosts
 def scale_out(counts: Sequence[int] = (1, 2, 4, 8), hosts: dict | None = None,
               workers: int = 2, questions: int = 10_000, connections_per_host: int = 3,
               duration: int = 3, warmup: int = 1, repeats: int = 1,

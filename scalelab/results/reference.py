@@ -82,3 +82,34 @@ def replayable(fn: Callable) -> Callable:
         return writer.recorded()
 
     return wrapper
+
+
+def replayed_without_hosts(fn: Callable) -> Callable:
+    """Make a measurement in the scale model fall back to the reference run's rows (those its
+    ``on_point`` writer names, from ``data/reference/``) where this machine cannot make hosts
+    (not root, no delegated cgroup CPU controller): said in one line, then shown as recorded.
+    Without such a writer the refusal names the reason."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from scalelab.plumbing import hosts
+
+        can, why = hosts.support()
+        if can or shown():
+            return fn(*args, **kwargs)
+        writer = kwargs.get("on_point")
+        if writer is None or not hasattr(writer, "notebook"):
+            raise hosts.HostError(f"{fn.__name__}() runs in hosts of the scale model, and "
+                                  f"none can be made here: {why}")
+        import sys
+
+        import pandas as pd
+
+        from scalelab.measurement.point import frame
+
+        print(f"scalelab: the scale model cannot run here ({why}); {fn.__name__}() shows "
+              f"the reference run's rows instead", file=sys.stderr)
+        path = paths.reference_dir() / writer.notebook / f"{writer.name}.csv"
+        return frame(pd.read_csv(path).to_dict("records"))
+
+    return wrapper

@@ -139,3 +139,22 @@ def test_a_point_whose_host_used_its_quota_is_server_bound_and_names_the_host():
     assert half["limit"] == "unexplained" and half["busiest_host_util"] == pytest.approx(0.5)
     plain = derive(dict(base), cpu, {}, layout)
     assert plain["limit"] == "unexplained" and "busiest_host" not in plain
+
+
+def test_where_no_host_can_be_made_the_scale_model_shows_the_reference_run(monkeypatch, capsys):
+    """Said in one line; the rows are the reference run's; nothing starts (a server-free test
+    may not spawn); without a writer naming rows, the refusal names the reason."""
+    from scalelab import results
+    from scalelab.experiments import replicas as rx
+
+    monkeypatch.setattr(hosts, "find_controller",
+                        lambda mounts=None: (None, "cgroup v1 needs root"))
+    writer = results.ResultWriter("05-app-replicas", "scale-out", mode="quick")
+    rows = rx.scale_out(counts=[1, 4], on_point=writer)
+    recorded = results.load_reference("05-app-replicas", "scale-out")
+    assert len(rows) == len(recorded) and set(rows.app_hosts) == set(recorded.app_hosts)
+    err = capsys.readouterr().err
+    assert "the scale model cannot run here (cgroup v1 needs root)" in err
+    assert len(err.strip().splitlines()) == 1 and not writer.rows
+    with pytest.raises(hosts.HostError, match="none can be made here: cgroup v1 needs root"):
+        rx.calibrate(cores=[0.5])
