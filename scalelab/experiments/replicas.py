@@ -285,9 +285,11 @@ def calibrate(cores: Sequence[float] = (0.25, 0.5), questions: int = 10_000,
         for repeat in range(repeats):
             whole = None
             for name, stack in stacks.items():
+                # the uncached page's first renders take seconds in a small host: as in
+                # scale_out, two seconds of warm-up at least
                 rec = wrk.point(stack, stack.app_url + CALIBRATION_PAGE, connections, duration,
-                                max(warmup, HOST_WARMUP) if repeat == 0 else 0, layout, name,
-                                repeat)
+                                max(warmup, HOST_WARMUP + 1) if repeat == 0 else 0, layout,
+                                name, repeat)
                 rec.update(config=name, host_cores=sizes[name])
                 if whole is None:
                     whole = rec
