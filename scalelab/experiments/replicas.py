@@ -24,7 +24,7 @@ from scalelab.plumbing.cpus import CpuLayout, pinned
 from scalelab.results.reference import replayable, replayed_without_hosts
 from scalelab.results import done, keep
 from scalelab.servers.nginx import BALANCE
-from scalelab.servers.stack import Stack
+from scalelab.servers.stack import Stack, check_host_cores
 from scalelab.measurement.limits import one_user_limit
 from scalelab.verdicts.projection import (  # noqa: F401  (the notebook calls them here)
     PER_PROCESS, costs_of, project)
@@ -329,8 +329,6 @@ def scale_out(counts: Sequence[int] = (1, 2, 4, 8), hosts: dict | None = None,
     if "app" not in hosts:
         raise ValueError(f"hosts must give the app servers a host size ('app'), not {hosts!r}")
     rows: list[dict] = []
-    from scalelab.servers.stack import check_host_cores
-
     stack = Stack(replicas=counts[0], workers=workers, proxy="nginx", cache="redis",
                   hosts=hosts, questions=questions, layout=layout, label="05-scale-out")
     # the largest count is refused before anything starts if its hosts cannot fit
