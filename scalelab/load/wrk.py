@@ -193,8 +193,8 @@ def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
         # wrk closes its connections when it stops, but requests it queued are still served:
         # start the measured run on idle servers, or their CPU counts against it
         wait_until_idle(layout.server)
-        if tgt.hosts:  # a small host works through its backlog with the server CPUs idle
-            wait_until_hosts_idle(tgt.hosts)
+        if tgt.hosts and tgt.throttled:  # a small host works through its backlog while
+            wait_until_hosts_idle(tgt.throttled)  # the server CPUs look idle
         sampler = start_sampler(tgt, layout)
         try:
             report, t0, t1, _ = _wrk(run, url, connections, duration, layout, "wrk.log",

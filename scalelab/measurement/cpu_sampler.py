@@ -13,6 +13,7 @@ import bisect
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import psutil
 
@@ -72,30 +73,27 @@ def wait_until_idle(cpus, busy_below: float = 0.25, interval: float = 0.1,
     return _time.monotonic() - start
 
 
-def wait_until_hosts_idle(hosts: dict[str, tuple[list[int], float]], busy_below: float = 0.25,
-                          interval: float = 0.3, timeout: float = 30.0) -> float:
-    """Wait until every host of the scale model (host -> (root pids, cores)) used less than
-    ``busy_below`` of its quota over two consecutive intervals: a host's backlog does not show
-    on the server CPUs, which a small host keeps mostly idle while it works through it.
+def wait_until_hosts_idle(throttled: Callable[[], dict[str, int]], interval: float = 0.2,
+                          calm_intervals: int = 2, timeout: float = 30.0) -> float:
+    """Wait until no host of the scale model was throttled for ``calm_intervals`` intervals
+    in a row. ``throttled``: host -> the kernel's count of periods in which it was held at
+    its quota. A host working through a backlog runs at its quota and is throttled in nearly
+    every period; an idle one never is. (Its CPU time would not say: it is counted in 10-ms
+    ticks, and one tick of a 1/16-core host's housekeeping reads as 300% of a 0.2-s quota.)
     Returns the seconds waited; raises TimeoutError naming the busy hosts after ``timeout``."""
-    import time as _time
-
-    def used() -> dict[str, float]:
-        return {k: sum(tree_cpu_seconds(p) for p in pids) for k, (pids, _) in hosts.items()}
-
-    start = _time.monotonic()
-    last, calm, busy = used(), 0, []
-    while calm < 2:
-        if _time.monotonic() - start > timeout:
-            raise TimeoutError(f"hosts {busy} stayed busy for {timeout:.0f} s after the load "
-                               "stopped: a backlog of requests, or something else running there")
-        _time.sleep(interval)
-        now = used()
-        busy = [k for k, (_, cores) in hosts.items()
-                if (now[k] - last[k]) / interval / cores >= busy_below]
+    start = time.monotonic()
+    last, calm, busy = throttled(), 0, []
+    while calm < calm_intervals:
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"hosts {busy} stayed at their CPU quota for {timeout:.0f} s "
+                               "after the load stopped: a backlog of requests, or something "
+                               "else running there")
+        time.sleep(interval)
+        now = throttled()
+        busy = [k for k in now if now[k] > last.get(k, now[k])]
         calm = 0 if busy else calm + 1
         last = now
-    return _time.monotonic() - start
+    return time.monotonic() - start
 
 
 def tree_rss_bytes(pid: int) -> list[int]:

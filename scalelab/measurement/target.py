@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from scalelab.plumbing.cpus import CpuLayout
 from scalelab.plumbing.loopback import check_url
@@ -21,6 +22,8 @@ class Target:
     counters: dict = field(default_factory=dict)  # name -> callable: cumulative server counters
     # the scale model's hosts: host -> (its server's root pids, its cores)
     hosts: dict[str, tuple[list[int], float]] = field(default_factory=dict)
+    # host -> periods it was throttled at its quota so far (the kernel's count)
+    throttled: Callable[[], dict[str, int]] | None = None
 
 
 def as_target(target, questions: int | None = None) -> Target:
@@ -41,4 +44,5 @@ def as_target(target, questions: int | None = None) -> Target:
     pop = target.popularity()
     return Target(target.base_url, target.component_pids(), target.app.pid,
                   pop["question_ids"], pop["tags"], target.layout, target.counters(),
-                  target.host_roots() if hasattr(target, "host_roots") else {})
+                  target.host_roots() if hasattr(target, "host_roots") else {},
+                  getattr(target, "hosts_throttled", None))

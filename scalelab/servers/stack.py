@@ -428,6 +428,11 @@ class Stack:
         return {key: ([self.services[key].pid], host.cpus) for key, host in self.hosts.items()
                 if key in self.services and self.services[key].pid is not None}
 
+    def hosts_throttled(self) -> dict[str, int]:
+        """The scale model's hosts: host -> the periods it was throttled at its quota."""
+        return {key: host.throttling().get("throttled_periods", 0)
+                for key, host in self.hosts.items()}
+
     def popularity(self) -> dict[str, list]:
         """Question ids and tags, most popular first (see ``Dataset.popularity``)."""
         return self.dataset.popularity(self.db)

@@ -179,3 +179,25 @@ def test_locusts_history_cross_check_bridges_a_second_it_skipped():
     agg = pd.DataFrame({"Timestamp": [100, 100, 101, 101, 102],
                         "Total Request Count": [0, 20, 50, 70, 100]})
     assert _history_requests(agg, 100, 102) == 100 and _history_requests(agg, 101, 102) == 50
+
+
+def test_hosts_count_as_idle_once_no_period_is_throttled():
+    """A host is behind while the kernel throttles it at its quota; its CPU time could not
+    say so (10-ms ticks). The wait ends two calm intervals after the last throttled one, and
+    a host throttled without end is named when the wait gives up."""
+    from scalelab.measurement.cpu_sampler import wait_until_hosts_idle
+
+    counts = iter([0, 5, 9, 9, 9, 9, 9])
+    calls = []
+
+    def draining():
+        calls.append(1)
+        return {"app": next(counts), "db": 3}
+
+    wait_until_hosts_idle(draining, interval=0.001)
+    assert len(calls) == 5  # the first reading, two throttled intervals, two calm ones
+
+    ticking = iter(range(10**6))
+    with pytest.raises(TimeoutError, match=r"\['app'\]"):
+        wait_until_hosts_idle(lambda: {"app": next(ticking), "db": 3}, interval=0.001,
+                              timeout=0.05)
