@@ -141,13 +141,21 @@ if DB_ENGINE == "postgres":
         "DISABLE_SERVER_SIDE_CURSORS": DB_PGBOUNCER,
         "OPTIONS": _options,
     }}
-    # a read replica (notebook 06): a streaming standby of the same database; the router sends
-    # reads there and writes to "default" (qa/routers.py)
-    _replica_port = os.environ.get("QA_DB_REPLICA_PORT", "")
-    if _replica_port:
-        DATABASES["replica"] = {**DATABASES["default"],
-                                "PORT": env_int("QA_DB_REPLICA_PORT", 5432, 1, 65535),
-                                "OPTIONS": dict(_options), "TEST": {"MIRROR": "default"}}
+    # read replicas (notebook 06): streaming standbys of the same database, on the ports
+    # listed (comma-separated, at most 8); the router sends each read to one of them and
+    # writes to "default" (qa/routers.py). Aliases: "replica", "replica2", ...
+    _replica_ports = [p.strip() for p in os.environ.get("QA_DB_REPLICA_PORT", "").split(",")
+                      if p.strip()]
+    if len(_replica_ports) > 8 or not all(p.isdigit() and 1 <= int(p) <= 65535
+                                          for p in _replica_ports):
+        raise ImproperlyConfigured(
+            f"QA_DB_REPLICA_PORT={os.environ.get('QA_DB_REPLICA_PORT')!r} must be up to 8 "
+            "ports from 1 to 65535, separated by commas")
+    for _i, _port in enumerate(_replica_ports):
+        DATABASES["replica" + (str(_i + 1) if _i else "")] = {
+            **DATABASES["default"], "PORT": int(_port), "OPTIONS": dict(_options),
+            "TEST": {"MIRROR": "default"}}
+    if _replica_ports:
         DATABASE_ROUTERS = ["qa.routers.PrimaryReplicaRouter"]
     # after a write, a visitor's reads go to the primary for this many seconds (0: never), so
     # they see their own write however far the replica lags
