@@ -96,26 +96,40 @@ def urls_of(url) -> tuple[str, ...]:
     return urls
 
 
-def lua_script(urls: tuple[str, ...], delay_ms: int = 0, method: str = "GET") -> str:
+def methods_of(method, urls: tuple[str, ...]) -> tuple[str, ...]:
+    """One method for every URL: ``method`` is one for all, or a tuple, one per URL (a turn
+    of reads with a vote among them)."""
+    methods = (method,) * len(urls) if isinstance(method, str) else method
+    if not isinstance(methods, (tuple, list)) or len(methods) != len(urls):
+        raise ValueError(f"method must be one of {', '.join(METHODS)} or a tuple of them, "
+                         f"one per URL ({len(urls)}), not {method!r}")
+    for one in methods:
+        check_choice("method", one, METHODS)
+    return tuple(methods)
+
+
+def lua_script(urls: tuple[str, ...], delay_ms: int = 0, method="GET") -> str:
     """A wrk script that requests the paths of ``urls`` in turn (one counter for all
-    connections of its one thread) with ``method`` and, with ``delay_ms``, pauses before each
-    request."""
-    check_choice("method", method, METHODS)
+    connections of its one thread) with ``method`` (one for all, or one per URL) and, with
+    ``delay_ms``, pauses before each request."""
+    methods = methods_of(method, urls)
+
     def path(u: str) -> str:
         parts = urllib.parse.urlsplit(u)
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     listed = ", ".join(json.dumps(path(u)) for u in urls)
-    script = (f"local paths = {{{listed}}}\nlocal i = 0\n"
+    verbs = ", ".join(json.dumps(m) for m in methods)
+    script = (f"local paths = {{{listed}}}\nlocal methods = {{{verbs}}}\nlocal i = 0\n"
               "request = function()\n  i = i % #paths + 1\n"
-              f"  return wrk.format(\"{method}\", paths[i])\nend\n")
+              "  return wrk.format(methods[i], paths[i])\nend\n")
     if delay_ms:
         script += f"delay = function() return {int(delay_ms)} end\n"
     return script
 
 
 def start(run: Run, url, connections: int, seconds: int, layout: CpuLayout, log_name: str,
-          delay_ms: int = 0, headers: dict[str, str] | None = None, method: str = "GET"):
+          delay_ms: int = 0, headers: dict[str, str] | None = None, method: str | tuple[str, ...] = "GET"):
     """Start wrk (pinned to the generator CPUs, tied to this thread); return its process.
     ``headers`` go with every request (e.g. a session's cookie)."""
     urls = urls_of(url)
@@ -150,7 +164,7 @@ class Background:
 @contextlib.contextmanager
 def background(url, connections: int, seconds: int, layout: CpuLayout, log_name: str,
                label: str = "wrk", delay_ms: int = 0, headers: dict[str, str] | None = None,
-               method: str = "GET") -> Iterator[Background]:
+               method: str | tuple[str, ...] = "GET") -> Iterator[Background]:
     """wrk started (:func:`start`, in a run folder of its own named ``label``) for the block,
     which may wait for its report (:meth:`Background.report`); a wrk still running when the
     block ends, or fails, is stopped: no load is left behind."""
@@ -168,7 +182,7 @@ def background(url, connections: int, seconds: int, layout: CpuLayout, log_name:
 
 def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,
          log_name: str, delay_ms: int = 0, headers: dict[str, str] | None = None,
-         method: str = "GET") -> tuple[str, float, float, int]:
+         method: str | tuple[str, ...] = "GET") -> tuple[str, float, float, int]:
     """Run wrk once; return its report, wall-clock start and end, and its pid."""
     log = run.dir / "logs" / log_name
     proc = start(run, url, connections, seconds, layout, log_name, delay_ms, headers, method)
@@ -179,10 +193,11 @@ def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,
 
 def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
           layout: CpuLayout | None = None, variant: str = "", repeat: int = 0,
-          headers: dict[str, str] | None = None, method: str = "GET") -> dict:
+          headers: dict[str, str] | None = None, method: str | tuple[str, ...] = "GET") -> dict:
     """One measured point of ``url`` (or of a tuple of URLs requested in turn) driven by wrk,
     as a row like Locust's; ``urls`` says how many URLs shared its requests."""
     _check(url, connections, duration, warmup)
+    methods_of(method, urls_of(url))
     tgt = as_target(target)
     layout = layout or tgt.layout or default_layout()
     run = Run.create("wrk")

@@ -55,7 +55,7 @@ class AppConfig:
     redis_location: str = ""      # every cache server started becomes an alias of its own
     memcached_location: str = ""
     upstream_url: str = ""
-    replica_port: int = 0         # a read replica of the database (0: none)
+    replica_ports: tuple[int, ...] = ()  # read replicas of the database (none: no router)
     read_your_writes_s: int = 0   # after a write, the visitor reads from the primary this long
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -84,8 +84,8 @@ class AppConfig:
             "QA_MIDDLEWARE": self.middleware,
             "PYTHONDONTWRITEBYTECODE": "1",
         }
-        if self.replica_port:
-            env["QA_DB_REPLICA_PORT"] = str(self.replica_port)
+        if self.replica_ports:
+            env["QA_DB_REPLICA_PORT"] = ",".join(map(str, self.replica_ports))
             env["QA_READ_YOUR_WRITES_S"] = str(self.read_your_writes_s)
         if self.secret_key:
             env["QA_SECRET_KEY"] = self.secret_key

@@ -177,8 +177,9 @@ class Postgres(SqlAccess, Service):
             if first:  # settings a killed run changed at run time (set_runtime) are cleared
                 self.set_runtime({})
             self.drop_stale_slots()
-            # a standby's copy a killed run left beside this cluster (this stack's alone)
-            shutil.rmtree(self.data_dir.parent / f"{self.cluster}-replica", ignore_errors=True)
+            # standbys' copies a killed run left beside this cluster (this stack's alone)
+            for copy in self.data_dir.parent.glob(f"{self.cluster}-replica*"):
+                shutil.rmtree(copy, ignore_errors=True)
             return self
         if self._cluster_fixed:
             raise ServiceError(f"PostgreSQL cluster {self.cluster!r} in {self.data_dir.parent} "

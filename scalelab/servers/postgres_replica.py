@@ -2,8 +2,8 @@
 
 Made with ``pg_basebackup -R`` (a copy of the primary's cluster that knows how to follow it)
 through a physical replication slot of its own, as the primary's unprivileged user, in a data
-directory beside the primary's cluster (that user can reach it; one standby per cluster, which
-the primary's cluster lock makes this stack's alone). ``crash()`` kills it; ``start()`` then
+directory beside the primary's cluster (that user can reach it; up to ``MAX_STANDBYS`` per
+cluster, numbered, which the primary's cluster lock makes this stack's alone). ``crash()`` kills it; ``start()`` then
 brings it back on its own copy, as a standby restarted after a crash. ``stop()`` stops it, drops its slot on
 the primary and removes its data: a slot left behind would make the primary keep WAL for ever.
 A slot a killed run left behind is dropped when its cluster is next started
@@ -26,6 +26,9 @@ from scalelab.servers.password import lab_password
 from scalelab.servers.postgres import SUPERUSER, SLOT_PREFIX, Postgres, SqlAccess, server_command
 
 
+MAX_STANDBYS = 3  # standbys of one primary (the scale model's database tier in 06)
+
+
 def _pg_ms(ms: int) -> str:
     """How PostgreSQL shows a duration setting of ``ms`` milliseconds."""
     if ms == 0:
@@ -45,16 +48,25 @@ class PostgresReplica(SqlAccess, Service):
     stop_signal = signal.SIGINT
 
     def __init__(self, run, primary: Postgres, cpus=None, port=None,
-                 log_name: str | None = None):
-        super().__init__(run, cpus, port, log_name)
+                 log_name: str | None = None, number: int = 1):
+        if isinstance(number, bool) or not isinstance(number, int) \
+                or not 1 <= number <= MAX_STANDBYS:
+            raise ValueError(f"number must be a whole number from 1 to {MAX_STANDBYS}, "
+                             f"not {number!r}")
+        self.number = number  # 1, 2, ...: its data directory, slot and log say which
+        suffix = "" if number == 1 else str(number)
+        super().__init__(run, cpus, port, log_name or (self.name + (f"-{number}" if suffix
+                                                                    else "")))
         if not primary.running:
             raise ServiceError("the replica needs its primary running first")
         self.primary = primary
-        self.slot = SLOT_PREFIX + re.sub(r"[^a-z0-9_]", "_", run.id.lower())[-40:]
+        self.slot = SLOT_PREFIX + re.sub(r"[^a-z0-9_]", "_", run.id.lower())[-40:] + \
+            (f"_{number}" if suffix else "")
 
     @property
     def data_dir(self) -> Path:
-        return self.primary.data_dir.parent / f"{self.primary.cluster}-replica"
+        suffix = "" if self.number == 1 else str(self.number)
+        return self.primary.data_dir.parent / f"{self.primary.cluster}-replica{suffix}"
 
     def prepare(self) -> None:
         data = self.data_dir
@@ -69,7 +81,8 @@ class PostgresReplica(SqlAccess, Service):
                                 str(self.primary.port), "-U", SUPERUSER, "-D", str(data),
                                 "-X", "stream", "-C", "-S", self.slot, "-R",
                                 "--checkpoint=fast", "--no-sync"], user=self.user)
-        log = self.run.logs / "pg_basebackup.log"
+        log = self.run.logs / ("pg_basebackup.log" if self.number == 1
+                               else f"pg_basebackup-{self.number}.log")
         try:
             # -R writes the connection, password included, into the copy's own settings
             # (postgresql.auto.conf, 0600, the unprivileged user's): how the standby logs in

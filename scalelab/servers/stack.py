@@ -60,7 +60,8 @@ class Stack:
     """PostgreSQL and the app server (gunicorn or uvicorn), plus what the configuration asks
     for: Redis and/or memcached (``cache``, ``cache_servers``), nginx in front (``proxy``,
     ``microcache_ttl``, ``gzip``), the slow upstream (``upstream``), PgBouncer between the
-    app and PostgreSQL (``pooler``, ``pool_size``); static
+    app and PostgreSQL (``pooler``, ``pool_size``), streaming standbys the app reads from
+    (``read_replica``: True for one, or up to three); static
     files served by Django, WhiteNoise or nobody (``static``; with "none", nginx in front serves
     them, otherwise it passes /static/ to the app). All on loopback, all pinned to the server
     CPUs of ``layout``; every bad parameter is refused before anything starts."""
@@ -73,7 +74,7 @@ class Stack:
                  cache_servers: tuple[str, ...] = (), cache_middleware: bool = False,
                  proxy: str | None = None, microcache_ttl: int = 0, upstream: bool = False,
                  gzip: bool = False, replicas: int = 1, balance: str = "round_robin",
-                 retry_post: bool = False, read_replica: bool = False,
+                 retry_post: bool = False, read_replica: bool | int = False,
                  read_your_writes_s: int = 0, pooler: str | None = None, pool_size: int = 4,
                  middleware: str = "full", python: str = "", hosts: dict | None = None,
                  label: str = "stack"):
@@ -100,6 +101,7 @@ class Stack:
         self.timings: dict[str, float] = {}
         self.replayed = False  # reference mode: started nothing, shows the recorded run
         self._wiring: dict[str, Any] = {}  # what the front needs of the servers behind it
+        self._moving_in: list[str] | None = None  # servers ``start`` puts in hosts at its end
 
     # -- life cycle -----------------------------------------------------------------------
     def start(self) -> "Stack":
@@ -122,13 +124,16 @@ class Stack:
         self._check_hosts_possible()
         self.run = Run.create(self.label)
         _LIVE[id(self)] = self
+        self._moving_in = []
         try:
             cpus = self.layout.server
             db = self._start_db()
-            replica_port = 0
-            if self.config["read_replica"]:  # copied from the primary once the data is in it
-                self._start("replica", PostgresReplica(self.run, db, cpus=cpus))
-                replica_port = self.services["replica"].port
+            replica_ports = []
+            for n in range(1, int(self.config["read_replica"]) + 1):
+                # each copied from the primary once the data is in it
+                key = "replica" if n == 1 else f"replica-{n}"
+                replica_ports.append(
+                    self._start(key, PostgresReplica(self.run, db, cpus=cpus, number=n)).port)
             locations = {}
             for kind in self.config["cache_servers"]:
                 server = CACHE_SERVICES[kind](self.run, cpus=cpus)
@@ -139,9 +144,11 @@ class Stack:
                 self._start("upstream", SlowUpstream(self.run, cpus=cpus))
                 upstream_url = self.services["upstream"].url
             self._wiring = {"locations": locations, "upstream_url": upstream_url,
-                            "replica_port": replica_port}
+                            "replica_ports": tuple(replica_ports)}
             self._start_front()
+            self._move_into_hosts()
         except BaseException:
+            self._moving_in = None
             self.stop()
             raise
         self.timings["start_s"] = time.perf_counter() - t_start
@@ -181,7 +188,7 @@ class Stack:
                         redis_location=locations.get("redis", ""),
                         memcached_location=locations.get("memcached", ""),
                         upstream_url=wiring["upstream_url"],
-                        replica_port=wiring["replica_port"],
+                        replica_ports=wiring["replica_ports"],
                         read_your_writes_s=self.config["read_your_writes_s"],
                         conn_max_age=self.config["conn_max_age"],
                         db_pool=self.config["db_pool"], cache=self.config["cache"],
@@ -224,9 +231,21 @@ class Stack:
         if cores is not None:
             if key not in self.hosts:
                 self.hosts[key] = Host(key, cores).create(self.run.id)
-            service.host = self.hosts[key]
+            if self._moving_in is None:
+                service.host = self.hosts[key]
+            else:
+                self._moving_in.append(key)
         self.services[key] = service.start()
         return service
+
+    def _move_into_hosts(self) -> None:
+        """Every server started by ``start`` into its host, once all are ready: the copies
+        of the data (seeding, a standby's base backup) run at full speed, not at a host's."""
+        keys, self._moving_in = self._moving_in or [], None
+        for key in keys:
+            service = self.services[key]
+            service.host = self.hosts[key]
+            service.host.adopt(service.pid)
 
     def reconfigure(self, **changes) -> "Stack":
         """Change some settings of a running stack and restart only what they touch: the
@@ -384,6 +403,12 @@ class Stack:
         if "replica" not in self.services:
             raise RuntimeError("this stack has no read replica: Stack(read_replica=True)")
         return self.services["replica"]
+
+    @property
+    def standbys(self) -> list[PostgresReplica]:
+        """Every read replica of the database, in order (``read_replica=3``: three)."""
+        return [svc for key, svc in self.services.items()
+                if key == "replica" or key.startswith("replica-")]
 
     @property
     def replicas(self) -> list[Service]:

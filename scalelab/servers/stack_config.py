@@ -14,6 +14,7 @@ from scalelab.servers.appserver import (CACHES, MIDDLEWARE, SESSIONS, STATIC_MOD
 from scalelab.servers.nginx import BALANCE, MICROCACHE_TTL
 from scalelab.servers.pgbouncer import POOL_SIZE
 from scalelab.servers.postgres import check_settings
+from scalelab.servers.postgres_replica import MAX_STANDBYS
 
 SERVERS = ("gunicorn", "uvicorn")
 CACHE_SERVERS = ("redis", "memcached")
@@ -63,7 +64,8 @@ class StackConfig:
     replicas: int = 1             # app servers behind nginx, each with ``workers`` workers
     balance: str = "round_robin"  # how nginx spreads requests over them
     retry_post: bool = False      # nginx passes a failed POST to the next app server too
-    read_replica: bool = False    # a streaming standby of PostgreSQL; the app reads from it
+    read_replica: bool | int = False  # streaming standbys of PostgreSQL (True: one; or 1 to
+    #                                   MAX_STANDBYS); the app spreads its reads over them
     read_your_writes_s: int = 0   # after a write, that visitor reads from the primary this long
     pooler: str | None = None     # PgBouncer between the app and PostgreSQL (transaction mode)
     pool_size: int = 4            # the pooler's PostgreSQL connections
@@ -105,9 +107,12 @@ class StackConfig:
                                   ("read_your_writes_s", (0, 3600)),
                                   ("pool_size", POOL_SIZE)):
             check_int(name, getattr(self, name), low, high)
-        for name in ("db_pool", "cache_middleware", "upstream", "gzip", "retry_post",
-                     "read_replica"):
+        for name in ("db_pool", "cache_middleware", "upstream", "gzip", "retry_post"):
             check_bool(name, getattr(self, name))
+        if not isinstance(self.read_replica, bool) and not (
+                isinstance(self.read_replica, int) and 0 <= self.read_replica <= MAX_STANDBYS):
+            raise ValueError(f"read_replica must be True, False or a number of standbys from "
+                             f"0 to {MAX_STANDBYS}, not {self.read_replica!r}")
         cs = self.cache_servers
         if isinstance(cs, str) or not isinstance(cs, (tuple, list)) \
                 or not set(cs) <= set(CACHE_SERVERS):

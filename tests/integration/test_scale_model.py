@@ -11,7 +11,7 @@ import pytest
 
 from scalelab import Stack
 from scalelab.experiments import replicas as rx
-from scalelab.plumbing import hosts, paths, runs
+from scalelab.plumbing import hosts, http, paths, runs
 from polling import eventually
 
 pytestmark = [pytest.mark.servers,
@@ -84,3 +84,41 @@ def test_the_hosts_of_a_killed_owner_are_removed_by_the_reaper():
     assert folder.exists(), "nothing removes a killed owner's host but the reaper"
     runs.reap_stale()
     assert not folder.exists() and not folder.parent.exists()
+
+
+def test_three_standbys_in_hosts_share_the_reads_and_cover_for_a_killed_one():
+    """The database tier of 06's scale model: three streaming standbys, each in a host of its
+    own (entered once the stack is up: their base backups ran at full speed); the router
+    spreads reads over all three, and when one is killed the others take its reads."""
+    with Stack(read_replica=3, workers=1, questions=2_000, label="test-standbys",
+               hosts={"db": 1 / 8, "replica": 1 / 8}) as stack:
+        standbys = stack.standbys
+        assert [s.number for s in standbys] == [1, 2, 3]
+        assert len({s.data_dir for s in standbys} | {s.slot for s in standbys}) == 6
+        for key, standby in zip(("replica", "replica-2", "replica-3"), standbys):
+            assert _in(stack.hosts[key], standby.pid) and standby.is_ready()
+        folders = [h.path for h in stack.hosts.values()]
+
+        def reads(n):
+            """Queries by database alias over ``n`` reads, and the reads that failed."""
+            by, failed = {}, 0
+            with http.Client(stack.app_url, timeout=10) as client:
+                for _ in range(n):
+                    resp = client.request("GET", "/api/questions/1/")
+                    if resp.status >= 500:
+                        failed += 1
+                        continue
+                    for item in resp.header("X-DB-Queries-By-Alias").split(","):
+                        alias, _, count = item.partition("=")
+                        by[alias] = by.get(alias, 0) + int(count or 0)
+            return by, failed
+
+        spread, failed = reads(60)
+        assert failed == 0 and set(spread) == {"replica", "replica2", "replica3"}, spread
+        assert min(spread.values()) >= 5, spread  # each about a third
+        standbys[1].crash()
+        after, failed = reads(30)
+        # the one worker finds it gone on one read (which fails), then reads elsewhere
+        assert failed <= 1 and after.get("replica", 0) > 0 and after.get("replica3", 0) > 0
+        assert after.get("replica2", 0) <= 1, after
+    assert not stack.hosts and not any(folder.exists() for folder in folders)

@@ -327,3 +327,22 @@ def test_reference_mode_without_a_reference_says_so_before_any_kernel_starts(tmp
     err = capsys.readouterr().err
     assert "no reference run in" in err and "make reference" in err
     assert "papermill" not in err and "Traceback" not in err
+
+
+def test_a_wrk_turn_sends_each_url_with_its_own_method_and_refuses_a_mismatch():
+    from scalelab.load import wrk
+
+    urls = ("http://127.0.0.1:9/a", "http://127.0.0.1:9/v/")
+    script = wrk.lua_script(urls, method=("GET", "POST"))
+    assert 'local methods = {"GET", "POST"}' in script
+    assert "wrk.format(methods[i], paths[i])" in script
+    assert 'local methods = {"POST", "POST"}' in wrk.lua_script(urls, method="POST")
+    for bad in (("GET",), ("GET", "PUT"), 3):
+        with pytest.raises(ValueError, match="method"):
+            wrk.point("http://127.0.0.1:9", urls, method=bad)
+    from scalelab.servers.stack_config import StackConfig
+
+    for bad in (4, -1, 1.5, "2"):
+        with pytest.raises(ValueError, match="read_replica must be True, False or a number"):
+            StackConfig(read_replica=bad)
+    assert StackConfig(read_replica=3).host_cores() == 0
