@@ -1,10 +1,12 @@
 """Database read replicas (notebook 06): a stack with a streaming replica beside one without,
-reads and writes on both, replication lag under writes, read-your-writes, and a replica that
-fails under load (the router falls back to the primary) and comes back.
+reads and writes on both, replication lag under writes, read-your-writes, a replica that
+fails under load (the router falls back to the primary) and comes back, and the scale model:
+the primary and 0 to 3 replicas each in a host of its own, at stated shares of writes.
 
-On one machine the replica shares the server CPUs with the primary, so it cannot add capacity
-here; what it would add on its own machine comes from where each request's database CPU went
-(``db`` for the primary, ``replica`` for the standby).
+Without hosts the replica shares the server CPUs with the primary, so it cannot add capacity;
+what it would add on its own machine is projected from where each request's database CPU went
+(``db`` for the primary, ``replica`` for the standby), and measured in the scale model
+(:func:`scale_reads`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from scalelab.load import under_failure, wrk
 from scalelab.plumbing import http
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
-from scalelab.results.reference import replayable
+from scalelab.results.reference import replayable, replayed_without_hosts
 from scalelab.results import done, keep
 from scalelab.servers.postgres import LAB_CLIENT
 from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
-from scalelab.verdicts.rules.db_replicas import WITH, WITHOUT
+from scalelab.verdicts.rules.db_replicas import WITH, WITHOUT, WRITE_SHARES
 
 STACKS = {WITHOUT: {}, WITH: {"read_replica": True}}
 READ_YOUR_WRITES_S = 5  # the fix: a writer's reads go to the primary this long
@@ -217,9 +219,10 @@ def replica_fails(stack: Stack, seconds: int = 8, clients: int = 4,
     return done(rows, on_point)
 
 
-def _app_connections(stack: Stack) -> int:
-    """The app's connections to the replica's copy of its database."""
-    return stack.replica.query(
+def _app_connections(stack: Stack, standby=None) -> int:
+    """The app's connections to a standby's copy of its database (the first standby's if
+    ``standby`` is None)."""
+    return (standby or stack.replica).query(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
         "backend_type = 'client backend' AND application_name <> %s",
         (stack.dataset.db_name, LAB_CLIENT))[0][0]
@@ -275,3 +278,111 @@ def lag_summary(rows: pd.DataFrame) -> pd.DataFrame:
         "lag_ms_max": g.lag_s.max() * 1000,
         "samples": g.size()})
     return out.replace([np.inf, -np.inf], np.nan)
+
+
+# the scale model's database tier: the primary and each replica a host of 1/32 core, small
+# enough that the app servers (no host: the rest of the server CPU) keep three replicas busy
+DB_HOSTS = {"db": 1 / 32, "replica": 1 / 32}
+SCALE_WORKERS = 16  # sync workers: enough requests in flight, each waiting on a small host
+# a fresh stack is warm once every app worker holds a connection to every standby: each
+# new PostgreSQL backend pays its authentication and catalog caches, seconds of a small host
+CONNECT_TIMEOUT_S = 60
+
+
+def turn(reads: Sequence[str], writes: Sequence[str], share: float) -> tuple[tuple, tuple]:
+    """A turn of requests in which ``share`` (below one half) are writes (a vote, POST),
+    spread evenly among whole cycles of ``reads``: the fewest cycles that make the share
+    exact. Returns the URLs and their methods."""
+    from fractions import Fraction
+
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 0.5:
+        raise ValueError(f"write share must be a number from 0 to 0.5, not {share!r}")
+    ratio = Fraction(share).limit_denominator(100) / (1 - Fraction(share).limit_denominator(100))
+    cycles = 1
+    while (ratio * len(reads) * cycles).denominator != 1:
+        cycles += 1
+    n_reads = len(reads) * cycles
+    n_writes = int(ratio * n_reads)
+    after = {(i + 1) * n_reads // n_writes: i for i in range(n_writes)} if n_writes else {}
+    urls, methods = [], []
+    for k in range(1, n_reads + 1):  # the i-th vote after the ((i + 1) R / W)-th read
+        urls.append(reads[(k - 1) % len(reads)])
+        methods.append("GET")
+        if k in after:
+            urls.append(writes[after[k] % len(writes)])
+            methods.append("POST")
+    return tuple(urls), tuple(methods)
+
+
+@replayed_without_hosts
+@replayable
+def scale_reads(counts: Sequence[int] = (0, 1, 2, 3), write_shares: Sequence[float] = WRITE_SHARES,
+                hosts: dict | None = None, questions: int = 10_000,
+                workers: int = SCALE_WORKERS, connections: int = SCALE_WORKERS,
+                duration: int = 3,
+                warmup: int = 1, repeats: int = 1, layout: CpuLayout | None = None,
+                on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Read capacity measured in the scale model: the primary and ``counts`` read replicas
+    (0 to 3), each in a host of its own (``hosts``, default ``DB_HOSTS``); the app servers
+    unhosted on the server CPUs, ``workers`` sync workers and as many wrk connections. At
+    each count, wrk on the read-heavy turn of pages with a vote among them at each of
+    ``write_shares``; a stack per count (the counts in turn within each repeat), measured
+    once every worker is connected to every standby (:func:`_connect_every_worker`). Adds ``replicas``, ``write_share``, ``reads_s`` (requests/s that were
+    reads) and ``config``; each host's use of its quota is in ``host_*_util``."""
+    from scalelab.servers.postgres_replica import MAX_STANDBYS
+
+    hosts = dict(DB_HOSTS if hosts is None else hosts)
+    if not counts or any(isinstance(n, bool) or not isinstance(n, int) for n in counts):
+        raise ValueError(f"counts must be a list of replica counts, not {counts!r}")
+    for n in counts:
+        check_int("replica count", n, 0, MAX_STANDBYS)
+    if not write_shares:
+        raise ValueError("write_shares must list at least one share of writes")
+    check_int("repeats", repeats, 1, 50)
+    rows: list[dict] = []
+    for repeat in range(repeats):
+        for n in counts:
+            with Stack(read_replica=n, workers=workers, questions=questions, layout=layout,
+                       hosts={k: v for k, v in hosts.items() if n or k != "replica"},
+                       label="06-scale-reads") as stack:
+                _connect_every_worker(stack, connections, layout)
+                for share in write_shares:
+                    urls, methods = turn(_reads(stack), _writes(stack), share)
+                    rec = wrk.point(stack, urls, connections, duration, warmup, layout,
+                                    f"{share:.0%} writes", repeat, method=methods)
+                    rec.update(config=f"{n} replica{'' if n == 1 else 's'}", replicas=n,
+                               write_share=share, reads_s=rec["req_s"] * (1 - share),
+                               db_host_cores=hosts.get("db", np.nan))
+                    keep(rows, rec, on_point)
+    return done(rows, on_point)
+
+
+def _connect_every_worker(stack: Stack, connections: int, layout: CpuLayout | None) -> None:
+    """Reads until each standby holds a connection from every app worker (a cold stack's
+    first window would otherwise pay for opening them): a second of wrk at a time, for at
+    most ``CONNECT_TIMEOUT_S``."""
+    workers = stack.config["workers"]
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    lay = layout or stack.layout
+    while any(_app_connections(stack, s) < workers for s in stack.standbys):
+        if time.monotonic() > deadline:
+            have = [_app_connections(stack, s) for s in stack.standbys]
+            raise TimeoutError(f"the standbys held {have} app connections after "
+                               f"{CONNECT_TIMEOUT_S} s of reads, not {workers} each; see "
+                               f"{stack.run.logs}")
+        with wrk.background(_reads(stack), connections, 1, lay, "wrk-connect.log",
+                            "connect") as reads:
+            reads.report()
+
+
+def read_gains(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per share of writes and repeat: reads/s at each replica count ÷ with none (0)."""
+    out = []
+    for (share, repeat), part in rows.groupby(["write_share", "repeat"], sort=False):
+        base = part[part.replicas == 0].reads_s.mean() if (part.replicas == 0).any() \
+            else np.nan
+        for _, r in part.iterrows():
+            out.append({"write_share": share, "repeat": repeat, "replicas": r.replicas,
+                        "reads_s": r.reads_s, "gain": r.reads_s / base if base else np.nan,
+                        "limit": r["limit"], "busiest_host": r.get("busiest_host", "")})
+    return pd.DataFrame(out)

@@ -11,6 +11,7 @@ import pandas as pd
 from scalelab.verdicts.rule import Clause, Criterion, Estimate, Figure, Rule, point_label
 
 WITHOUT, WITH = "primary only", "with a replica"  # the stacks: experiments.db_replicas.STACKS
+WRITE_SHARES = (0.0, 0.05, 0.20)  # the scale model's shares of writes among the requests
 
 
 def db_cost_ratio(kind: str, numerator: str, denominator: str = "cpu_ms_per_req_db"):

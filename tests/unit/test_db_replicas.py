@@ -1,0 +1,47 @@
+"""06's scale model, without servers: the turn of reads and votes at a stated share of writes,
+and the read gains computed from its rows."""
+
+import pandas as pd
+import pytest
+
+from scalelab.experiments import db_replicas as dbr
+
+READS = tuple(f"http://127.0.0.1:9/r{i}/" for i in range(6))
+WRITES = tuple(f"http://127.0.0.1:9/v{i}/" for i in range(8))
+
+
+@pytest.mark.parametrize("share, length", [(0.0, 6), (0.05, 120), (0.20, 15), (0.5, 12)])
+def test_a_turn_has_exactly_the_share_of_writes_asked_spread_among_whole_cycles(share, length):
+    urls, methods = dbr.turn(READS, WRITES, share)
+    assert len(urls) == len(methods) == length
+    assert methods.count("POST") == round(share * length)
+    assert all((m == "POST") == (u in WRITES) for u, m in zip(urls, methods))
+    read_urls = [u for u in urls if u in READS]
+    assert read_urls == list(READS) * (len(read_urls) // len(READS)), "whole cycles of reads"
+    if share:  # evenly: the reads before each vote differ by one at most, none first
+        posts = [i for i, m in enumerate(methods) if m == "POST"]
+        gaps = [b - a - 1 for a, b in zip([-1] + posts, posts)]
+        assert posts[0] > 0 and max(gaps) - min(gaps) <= 1, gaps
+
+
+@pytest.mark.parametrize("bad", [-0.1, 0.6, 1.0, True, "5%"])
+def test_a_turn_refuses_a_share_that_is_not_one(bad):
+    with pytest.raises(ValueError, match="write share"):
+        dbr.turn(READS, WRITES, bad)
+
+
+def test_read_gains_are_per_share_and_repeat_against_no_replica():
+    rows = pd.DataFrame([
+        {"write_share": s, "repeat": r, "replicas": n, "reads_s": base * (1 + n), "limit": "server"}
+        for s, base in ((0.05, 10.0), (0.2, 8.0)) for r in (0, 1) for n in (0, 1, 3)])
+    gains = dbr.read_gains(rows)
+    assert list(gains[gains.replicas == 3].gain) == [4.0] * 4
+    assert list(gains[gains.replicas == 0].gain) == [1.0] * 4
+    without_base = dbr.read_gains(rows[rows.replicas > 0])
+    assert without_base.gain.isna().all()
+
+
+def test_scale_reads_refuses_bad_counts_before_starting_anything():
+    for bad in ([], [4], [1.5], [True]):
+        with pytest.raises(ValueError, match="replica count|counts"):
+            dbr.scale_reads(counts=bad)
