@@ -12,6 +12,7 @@ what it would add on its own machine is projected from where each request's data
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from typing import Callable, Sequence
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from scalelab.load import under_failure, wrk
+from scalelab.measurement.target import as_target
 from scalelab.plumbing import http
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
@@ -47,18 +49,19 @@ def start_stacks(questions: int = 10_000, workers: int = 2, layout: CpuLayout | 
 stop = Stack.stop_together
 
 
-def _reads(stack: Stack, n: int = 4) -> tuple[str, ...]:
-    """A read-heavy turn: the home page, popular questions and a tag page."""
-    pop = stack.popularity()
+def _reads(stack: Stack, n: int = 4, pop: dict | None = None) -> tuple[str, ...]:
+    """A read-heavy turn: the home page, popular questions and a tag page (``pop``: the
+    stack's popularity, if read already)."""
+    pop = pop or stack.popularity()
     app = stack.app_url
     return (app + "/", *(f"{app}/q/{q}/" for q in pop["question_ids"][:n]),
             f"{app}/tags/{pop['tags'][0]}/")
 
 
-def _writes(stack: Stack, n: int = 8) -> tuple[str, ...]:
+def _writes(stack: Stack, n: int = 8, pop: dict | None = None) -> tuple[str, ...]:
     """A turn of votes on ``n`` questions (each a write to Vote and an update of a score)."""
     return tuple(f"{stack.app_url}/api/questions/{q}/vote/"
-                 for q in stack.popularity()["question_ids"][:n])
+                 for q in (pop or stack.popularity())["question_ids"][:n])
 
 
 @replayable
@@ -284,8 +287,8 @@ def lag_summary(rows: pd.DataFrame) -> pd.DataFrame:
 # enough that the app servers (no host: the rest of the server CPU) keep three replicas busy
 DB_HOSTS = {"db": 1 / 32, "replica": 1 / 32}
 SCALE_WORKERS = 16  # sync workers: enough requests in flight, each waiting on a small host
-# a fresh stack is warm once every app worker holds a connection to every standby: each
-# new PostgreSQL backend pays its authentication and catalog caches, seconds of a small host
+# a fresh stack is warm once every app worker holds a connection to every standby: each new
+# PostgreSQL backend pays its authentication and catalog caches (opened outside the hosts)
 CONNECT_TIMEOUT_S = 60
 
 
@@ -345,10 +348,16 @@ def scale_reads(counts: Sequence[int] = (0, 1, 2, 3), write_shares: Sequence[flo
             with Stack(read_replica=n, workers=workers, questions=questions, layout=layout,
                        hosts={k: v for k, v in hosts.items() if n or k != "replica"},
                        label="06-scale-reads") as stack:
-                _connect_every_worker(stack, connections, layout)
+                # read once: every query of the lab's own runs in a host of 1/32 core too,
+                # and the statement counters would be read there inside each window
+                target = dataclasses.replace(as_target(stack), counters={})
+                pop = {"question_ids": target.question_ids, "tags": target.tags}
+                reads, writes = _reads(stack, pop=pop), _writes(stack, pop=pop)
+                with stack.outside_hosts():  # opening connections is not what is measured
+                    _connect_every_worker(stack, reads, connections, layout)
                 for share in write_shares:
-                    urls, methods = turn(_reads(stack), _writes(stack), share)
-                    rec = wrk.point(stack, urls, connections, duration, warmup, layout,
+                    urls, methods = turn(reads, writes, share)
+                    rec = wrk.point(target, urls, connections, duration, warmup, layout,
                                     f"{share:.0%} writes", repeat, method=methods)
                     rec.update(config=f"{n} replica{'' if n == 1 else 's'}", replicas=n,
                                write_share=share, reads_s=rec["req_s"] * (1 - share),
@@ -357,22 +366,31 @@ def scale_reads(counts: Sequence[int] = (0, 1, 2, 3), write_shares: Sequence[flo
     return done(rows, on_point)
 
 
-def _connect_every_worker(stack: Stack, connections: int, layout: CpuLayout | None) -> None:
+def _connect_every_worker(stack: Stack, reads: tuple[str, ...], connections: int,
+                          layout: CpuLayout | None) -> None:
     """Reads until each standby holds a connection from every app worker (a cold stack's
-    first window would otherwise pay for opening them): a second of wrk at a time, for at
-    most ``CONNECT_TIMEOUT_S``."""
-    workers = stack.config["workers"]
-    deadline = time.monotonic() + CONNECT_TIMEOUT_S
-    lay = layout or stack.layout
-    while any(_app_connections(stack, s) < workers for s in stack.standbys):
-        if time.monotonic() > deadline:
-            have = [_app_connections(stack, s) for s in stack.standbys]
-            raise TimeoutError(f"the standbys held {have} app connections after "
-                               f"{CONNECT_TIMEOUT_S} s of reads, not {workers} each; see "
-                               f"{stack.run.logs}")
-        with wrk.background(_reads(stack), connections, 1, lay, "wrk-connect.log",
-                            "connect") as reads:
-            reads.report()
+    first window would otherwise pay for opening them): wrk on ``reads`` in the background,
+    each standby asked every half second on one connection of the lab's, for at most
+    ``CONNECT_TIMEOUT_S``."""
+    if not stack.standbys:
+        return
+    workers, dbname = stack.config["workers"], stack.dataset.db_name
+    sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+           "backend_type = 'client backend' AND application_name <> %s")
+    with contextlib.ExitStack() as held, \
+            wrk.background(reads, connections, CONNECT_TIMEOUT_S, layout or stack.layout,
+                           "wrk-connect.log", "connect"):
+        conns = [held.enter_context(s.connect(autocommit=True)) for s in stack.standbys]
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while True:
+            have = [c.execute(sql, (dbname, LAB_CLIENT)).fetchone()[0] for c in conns]
+            if min(have) >= workers:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the standbys held {have} app connections after "
+                                   f"{CONNECT_TIMEOUT_S} s of reads, not {workers} each; see "
+                                   f"{stack.run.logs}")
+            time.sleep(0.5)
 
 
 def read_gains(rows: pd.DataFrame) -> pd.DataFrame:

@@ -132,6 +132,9 @@ class CpuSampler:
     counter_times: list[float] = field(default_factory=list)
     counter_samples: list[dict[str, float]] = field(default_factory=list)
     host_cores: dict[str, float] = field(default_factory=dict)  # root "host_<key>" -> cores
+    # name -> callable returning cumulative CPU seconds counted elsewhere (a host's control
+    # group), sampled with the trees in their place
+    meters: dict[str, Callable[[], float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -143,6 +146,7 @@ class CpuSampler:
         t = time.time()
         values = {comp: sum(tree_cpu_seconds(pid) for pid in pids)
                   for comp, pids in self.roots.items()}
+        values.update({name: read() for name, read in self.meters.items()})
         for name, cpus in self.cpu_sets.items():
             values[f"cpuset_{name}"] = cpu_set_busy_seconds(cpus)
         with self._lock:

@@ -82,8 +82,9 @@ COLUMNS: dict[str, Column] = {
     "step": Column("", "index of the step within its Locust run"),
     "locust_dir": Column("", "where the run's Locust output and logs are"),
     "target": Column("", "'stack' or the external URL"),
-    "host_*_util": Column("share", "CPU time of one host of the scale model ÷ its quota over "
-                          "the window (1: the host used all it may)"),
+    "host_*_util": Column("share", "CPU time of one host of the scale model (the kernel's "
+                          "count for its control group) ÷ its quota over the window (1: the "
+                          "host used all it may)"),
     "busiest_host": Column("", "the host of the scale model that used most of its quota"),
     "busiest_host_util": Column("share", "that host's CPU time ÷ its quota"),
     "*_hit_ratio": Column("share", "hits ÷ (hits + misses) from a server's own counters "
@@ -113,9 +114,11 @@ def start_sampler(target: Target, layout: CpuLayout,
     """Sample what a point's figures come from: the server process trees (and any extra
     ``roots``), the busy time of the server and generator CPUs, the servers' counters."""
     trees = dict(roots if roots is not None else target.components)
-    trees.update({f"host_{key}": pids for key, (pids, _) in target.hosts.items()})
+    trees.update({f"host_{key}": pids for key, (pids, _) in target.hosts.items()
+                  if key not in target.host_meters})
     return CpuSampler(trees, cpu_sets={"generator": layout.generator, "server": layout.server},
                       counters=dict(target.counters),
+                      meters={f"host_{key}": read for key, read in target.host_meters.items()},
                       host_cores={f"host_{key}": cores
                                   for key, (_, cores) in target.hosts.items()}).start()
 

@@ -24,6 +24,9 @@ class Target:
     hosts: dict[str, tuple[list[int], float]] = field(default_factory=dict)
     # host -> periods it was throttled at its quota so far (the kernel's count)
     throttled: Callable[[], dict[str, int]] | None = None
+    # host -> a reader of its CPU seconds so far, counted by the kernel for the group (where
+    # it can be read: then a host's CPU is not summed over its process trees)
+    host_meters: dict[str, Callable[[], float]] = field(default_factory=dict)
 
 
 def as_target(target, questions: int | None = None) -> Target:
@@ -45,4 +48,5 @@ def as_target(target, questions: int | None = None) -> Target:
     return Target(target.base_url, target.component_pids(), target.app.pid,
                   pop["question_ids"], pop["tags"], target.layout, target.counters(),
                   target.host_roots() if hasattr(target, "host_roots") else {},
-                  getattr(target, "hosts_throttled", None))
+                  getattr(target, "hosts_throttled", None),
+                  target.host_meters() if hasattr(target, "host_meters") else {})

@@ -7,7 +7,7 @@ in a module named like its experiment module.
 - ``static``: 04, page-load times against the link, the wire's saving against the backend's
 - ``replicas``: 05, scale-out measured in the scale model, the projection to N machines, a
   crash under load
-- ``db_replicas``: 06, replication lag against writes
+- ``db_replicas``: 06, replication lag against writes; reads against replicas in the scale model
 - ``db_design``: 07, a page's cost as its table grows
 - ``time_split``: 08, the flame graph
 - ``capacity``: 09, cores against think time, the check run predicted against measured
@@ -20,7 +20,7 @@ from scalelab.plots.standard import (COMPONENT_COLOURS, LIMIT_STYLE, bars, cpu_b
 from scalelab.plots.caching import cache_gain_vs_miss_share, operation_costs
 from scalelab.plots.static import page_load_times, wire_against_backend
 from scalelab.plots.replicas import crash_timeline, projection, scale_out
-from scalelab.plots.db_replicas import lag_vs_writes
+from scalelab.plots.db_replicas import lag_vs_writes, read_scale_out
 from scalelab.plots.db_design import cost_by_table_size
 from scalelab.plots.time_split import flame_graph
 from scalelab.plots.capacity import cores_vs_think, predicted_vs_measured
@@ -31,5 +31,5 @@ __all__ = [
     "cores_vs_think", "cost_by_table_size", "cpu_breakdown", "crash_timeline",
     "failure_timeline", "flame_graph", "grouped_bars", "lag_vs_writes", "latency_vs_users",
     "open_latency", "operation_costs", "page_load_times", "predicted_vs_measured", "projection",
-    "repeat_spread", "scale_out", "throughput_vs_users", "usl_shapes", "wire_against_backend",
+    "read_scale_out", "repeat_spread", "scale_out", "throughput_vs_users", "usl_shapes", "wire_against_backend",
 ]

@@ -1,12 +1,14 @@
-"""The database-replicas notebook's own figure (06): how far the replica trails the primary as
-the write rate grows."""
+"""The database-replicas notebook's own figures (06): how far the replica trails the primary as
+the write rate grows, and reads against replicas in the scale model."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
-from scalelab.plots.standard import _PALETTE, _finish
+from scalelab.measurement.limits import worst_limit
+from scalelab.plots.standard import LIMIT_STYLE, _PALETTE, _dedupe_legend, _finish
 
 
 def lag_vs_writes(summary: pd.DataFrame, ax=None):
@@ -22,3 +24,37 @@ def lag_vs_writes(summary: pd.DataFrame, ax=None):
     ax.set_ylim(bottom=0)
     return _finish(ax, "votes per second (writes on the primary)",
                    "replication lag (ms, replay_lag)", "How far the replica trails the primary")
+
+
+def read_scale_out(rows: pd.DataFrame, projected: pd.DataFrame | None = None, ax=None):
+    """Reads/s against read replicas in the scale model (median over repeats, bars from the
+    lowest to the highest), one line per share of writes, with the line of k replicas each
+    serving what the primary alone did; ``projected`` (``project_reads``' table, scaled to
+    the measured point without replicas) drawn as the prediction the measurement checks. A
+    ringed point was not host-bound."""
+    ax = ax or plt.subplots(figsize=(7, 4.2))[1]
+    for i, (share, part) in enumerate(rows.groupby("write_share", sort=True)):
+        colour = _PALETTE[i % len(_PALETTE)]
+        g = part.groupby("replicas")
+        s = pd.DataFrame({"median": g.reads_s.median(), "low": g.reads_s.min(),
+                          "high": g.reads_s.max(), "limit": g["limit"].agg(worst_limit)})
+        x = s.index.to_numpy(dtype=float)
+        ax.errorbar(x, s["median"], yerr=np.vstack([s["median"] - s.low, s.high - s["median"]]),
+                    marker="o", capsize=3, color=colour, label=f"{share:.0%} writes: measured")
+        if 0 in s.index:
+            ax.plot(x, s["median"].loc[0] * np.maximum(x, 1), ":", color=colour, alpha=0.7,
+                    label=f"{share:.0%} writes: each replica what the primary alone served")
+        for lim, (edge, text) in LIMIT_STYLE.items():
+            flagged = s[s["limit"] == lim]
+            if len(flagged):
+                ax.scatter(flagged.index, flagged["median"], s=130, facecolors="none",
+                           edgecolors=edge, linewidths=1.6, zorder=5, label=text)
+        if projected is not None and len(projected) and 0 in s.index and i == 0:
+            t = projected[projected.replicas.isin(s.index)]
+            ax.plot(t.replicas, t.gain * s["median"].loc[0], "x--", color="grey", alpha=0.7,
+                    label="projected from one machine's CPU per read (utilisation law)")
+    ax.set_xticks(sorted({int(n) for n in rows.replicas}))
+    ax.set_ylim(bottom=0)
+    _dedupe_legend(ax)
+    return _finish(ax, "read replicas (each a host of its own; 0: the primary alone)",
+                   "reads per second", "Read capacity measured in the scale model")

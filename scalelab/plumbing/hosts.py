@@ -14,6 +14,12 @@ died. A server starts on the server CPUs and moves into its host, with every pro
 tree, once it is ready (:func:`Host.adopt`); what it forks later is born there. Start-up is
 not what the model measures, and a Django worker importing itself at 1/16 core would take
 seconds.
+
+A host's CPU time is read from the kernel's own count for the group (:meth:`Host.usage_s`,
+nanoseconds: v1's ``cpuacct.usage``, in a twin group under the ``cpuacct`` controller when it
+is mounted apart; v2's ``cpu.stat``), not summed over its processes: those are counted in
+10-ms ticks each, and twenty PostgreSQL backends' rounding is more than a 1/32-core host's
+quota over a few seconds.
 """
 
 from __future__ import annotations
@@ -47,6 +53,19 @@ class Controller:
     @property
     def root(self) -> Path:
         return self.path / ROOT
+
+
+def find_meter(mounts: Path = MOUNTS) -> Path | None:
+    """cgroup v1: the mount of the ``cpuacct`` controller (it may be the ``cpu`` one)."""
+    try:
+        lines = mounts.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 4 and parts[2] == "cgroup" and "cpuacct" in parts[3].split(","):
+            return Path(parts[1])
+    return None
 
 
 def find_controller(mounts: Path = MOUNTS) -> tuple[Controller | None, str]:
@@ -108,6 +127,9 @@ class Host:
     cpus: float
     path: Path | None = field(default=None, init=False)
     _version: int = field(default=0, init=False, repr=False)
+    # v1: the group whose cpuacct.usage counts the host's CPU time (itself when cpuacct is
+    # mounted with cpu; a twin under cpuacct's own mount otherwise)
+    _meter: Path | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_label(self.name, "name")
@@ -152,7 +174,36 @@ class Host:
             raise HostError(f"host {self.name!r} cannot be made in {folder}: "
                             f"{exc.strerror or exc}") from None
         self.path, self._version = folder, controller.version
+        meter = find_meter() if controller.version == 1 else None
+        if meter == controller.path:
+            self._meter = folder
+        elif meter is not None:
+            twin = meter / ROOT / run_id / self.name
+            try:
+                for part in (meter / ROOT, meter / ROOT / run_id, twin):
+                    part.mkdir(exist_ok=True)
+                self._meter = twin
+            except OSError:
+                _remove_folder(twin)  # no twin: usage_s() says NaN, the sampler sums trees
         return self
+
+    @property
+    def _twin(self) -> Path | None:
+        return self._meter if self._meter not in (None, self.path) else None
+
+    def usage_s(self) -> float:
+        """CPU seconds the host's processes used since it was made (the kernel's count, in
+        ns); NaN where it cannot be read."""
+        try:
+            if self._version == 2 and self.path is not None:
+                stat = dict(line.split() for line in
+                            (self.path / "cpu.stat").read_text().splitlines())
+                return int(stat["usage_usec"]) / 1e6
+            if self._meter is None:
+                return math.nan
+            return int((self._meter / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, KeyError, ValueError):
+            return math.nan
 
     @property
     def procs_file(self) -> Path:
@@ -177,10 +228,30 @@ class Host:
             for pid in sorted(new):
                 try:
                     _write_pid(self.procs_file, pid)
+                    if self._twin is not None:
+                        _write_pid(self._twin / "cgroup.procs", pid)
                 except ProcessLookupError:
                     continue  # ended meanwhile
                 moved.add(pid)
         return sorted(moved)
+
+    def release(self) -> list[int]:
+        """Move every process out of the host, back to the top of the hierarchy (full speed:
+        a server about to stop); the host stays, empty. Returns the pids moved."""
+        if self.path is None:
+            return []
+        moved = []
+        for folder, group in ((self.path, self.path.parents[2]),
+                              (self._twin, self._twin.parents[2] if self._twin else None)):
+            if folder is None:
+                continue
+            for pid in _read_pids(folder):
+                try:
+                    _write_pid(group / "cgroup.procs", pid)
+                    moved.append(pid)
+                except OSError:
+                    continue  # ended meanwhile
+        return sorted(set(moved))
 
     def pids(self) -> list[int]:
         try:
@@ -206,13 +277,16 @@ class Host:
         """Remove the group once its processes are gone (killed if still there at the end)."""
         if self.path is None:
             return
-        _remove_folder(self.path, timeout)
-        try:
-            self.path.parent.rmdir()  # the run's folder, once its last host is gone
-        except OSError:
-            pass
-        _remove_root_if_empty(self.path.parent.parent)
-        self.path = None
+        for folder in (self.path, self._twin):
+            if folder is None:
+                continue
+            _remove_folder(folder, timeout)
+            try:
+                folder.parent.rmdir()  # the run's folder, once its last host is gone
+            except OSError:
+                pass
+            _remove_root_if_empty(folder.parent.parent)
+        self.path = self._meter = None
 
 
 def _remove_root_if_empty(root: Path) -> None:
@@ -273,11 +347,16 @@ def _read_pids(folder: Path) -> list[int]:
 
 
 def run_folders() -> list[Path]:
-    """The folders of runs that made hosts and have not removed them."""
+    """The folders of runs that made hosts and have not removed them (under the CPU
+    controller, and under a ``cpuacct`` controller mounted apart)."""
     controller, _ = find_controller()
-    if controller is None or not controller.root.is_dir():
+    if controller is None:
         return []
-    return sorted(p for p in controller.root.iterdir() if p.is_dir())
+    roots = [controller.root]
+    meter = find_meter() if controller.version == 1 else None
+    if meter is not None and meter != controller.path:
+        roots.append(meter / ROOT)
+    return sorted(p for root in roots if root.is_dir() for p in root.iterdir() if p.is_dir())
 
 
 def remove_stale(run_alive: Callable[[str], bool]) -> list[str]:
@@ -288,6 +367,5 @@ def remove_stale(run_alive: Callable[[str], bool]) -> list[str]:
         if not run_alive(folder.name):
             _remove_folder(folder, timeout=0.5)
             removed.append(folder.name)
-    if removed:
-        _remove_root_if_empty(folder.parent)
-    return removed
+            _remove_root_if_empty(folder.parent)
+    return sorted(set(removed))

@@ -10,11 +10,13 @@ cluster kept between runs, so a warm start only starts the servers.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from scalelab.plumbing import binaries, paths
 from scalelab.plumbing.kernel import in_notebook_kernel as _in_notebook_kernel
@@ -238,6 +240,20 @@ class Stack:
         self.services[key] = service.start()
         return service
 
+    @contextlib.contextmanager
+    def outside_hosts(self) -> Iterator["Stack"]:
+        """For the block, every server out of its host, at full speed (connections opened,
+        caches warmed: set-up the model does not measure); back in its host after."""
+        for host in self.hosts.values():
+            host.release()
+        try:
+            yield self
+        finally:
+            for key, host in self.hosts.items():
+                service = self.services.get(key)
+                if service is not None and service.pid is not None:
+                    host.adopt(service.pid)
+
     def _move_into_hosts(self) -> None:
         """Every server started by ``start`` into its host, once all are ready: the copies
         of the data (seeding, a standby's base backup) run at full speed, not at a host's."""
@@ -318,6 +334,8 @@ class Stack:
         """Stop every server, last started first; a Ctrl-C meanwhile waits until they are."""
         self.replayed = False
         with interrupts_deferred("stopping the stack's servers"):
+            for host in self.hosts.values():
+                host.release()  # shutting down (a checkpoint) is not what the model measures
             for key in reversed(list(self.services)):
                 self.services[key].stop()
             self.services = {}
@@ -452,6 +470,12 @@ class Stack:
         """The scale model's hosts that run a server: host -> (its root pids, its cores)."""
         return {key: ([self.services[key].pid], host.cpus) for key, host in self.hosts.items()
                 if key in self.services and self.services[key].pid is not None}
+
+    def host_meters(self) -> dict[str, Callable[[], float]]:
+        """The scale model's hosts whose CPU time the kernel counts for the group: host ->
+        a reader of its CPU seconds so far (``Host.usage_s``)."""
+        return {key: host.usage_s for key, host in self.hosts.items()
+                if key in self.services and not math.isnan(host.usage_s())}
 
     def hosts_throttled(self) -> dict[str, int]:
         """The scale model's hosts: host -> the periods it was throttled at its quota."""

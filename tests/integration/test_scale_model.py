@@ -41,6 +41,16 @@ def test_a_server_and_what_it_forks_run_in_its_host_which_goes_with_the_stack():
             assert backend in db.pids()
         stack.reconfigure(workers=3)  # the app server restarts in the same host
         assert len(_tree(stack.app.pid)) == 4 and _in(app, stack.app.pid)
+        # the kernel's own count of the host's CPU, in ns, grows as the host works
+        before = app.usage_s()
+        assert stack.app.pid in app.pids() and before > 0
+        with http.Client(stack.app_url) as client:
+            for _ in range(5):
+                client.request("GET", "/")
+        assert app.usage_s() > before
+        # before a stack stops, its servers leave their hosts (shutdown at full speed)
+        moved = db.release()
+        assert stack.db.pid in moved and not db.pids() and stack.db.query("SELECT 1")
         folders = [app.path, db.path]
     assert not any(f.exists() for f in folders) and not folders[0].parent.exists()
 

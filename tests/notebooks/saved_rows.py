@@ -114,6 +114,18 @@ def database_replicas(load: Load) -> None:
         assert row.failed_at_s <= row.last_failure_s < row.restarted_at_s, row
     assert row.reads_back_at_s >= row.ready_at_s, row
     assert row.votes_answered == row.votes_counted > 0, row
+    from scalelab.plumbing import hosts
+
+    if not hosts.support()[0]:
+        return
+    # the scale model: the primary alone, then with three replicas each in its own host,
+    # which then took reads (their hosts worked) and served more of them than the primary
+    scale = load("scale-reads")
+    assert set(scale.replicas) == {0, 3} and scale.busiest_host.notna().all()
+    three = scale[scale.replicas == 3]
+    for key in ("replica", "replica-2", "replica-3"):
+        assert three[f"host_{key}_util"].gt(0.1).all(), three
+    assert three.reads_s.mean() > 1.5 * scale[scale.replicas == 0].reads_s.mean(), scale
 
 
 CHECKS: dict[str, Callable[[Load], None]] = {

@@ -21,7 +21,7 @@ INPUTS = {
     ("05-app-replicas", "C9"): ["replicas", "scale-out"],
     ("05-app-replicas", "C10"): ["sessions"],
     ("05-app-replicas", "C2"): ["replicas", "scale-out"],
-    ("06-database-replicas", "C11"): ["reads-and-writes"],
+    ("06-database-replicas", "C11"): ["reads-and-writes", "scale-reads"],
     ("06-database-replicas", "C12"): ["reads-and-writes"],
     ("07-database-design", "C4"): ["indexes"],
     ("07-database-design", "C5"): ["indexes"],

@@ -82,10 +82,10 @@ CHANGES = [
            "third of a visitor's requests find no session",
            lambda d: d.assign(lost_share=d.lost_share.where(d.engine != "database", 1 / 3)),
            "holds"),
-    Change("06-database-replicas", "C11", "a router that sends every read to the primary",
-           lambda d: like(d, lambda x: (x.config == rules.WITH) & (x.variant == "reads"),
-                          lambda x: (x.config == rules.WITHOUT) & (x.variant == "reads"),
-                          "cpu_ms_per_req_db"),
+    Change("06-database-replicas", "C11", "a router that sends every read to the primary: "
+           "three replicas serve the reads the primary alone did",
+           lambda d: like(d, lambda x: (x.replicas == 3) & (x.write_share == 0.05),
+                          lambda x: (x.replicas == 0) & (x.write_share == 0.05), "reads_s"),
            "does not hold"),
     Change("07-database-design", "C4", "the index present from the start (a migration that "
            "declared it)",

@@ -344,16 +344,37 @@ def db_rows(read_db, read_primary, read_replica, write_db, write_primary, repeat
     return pd.DataFrame(out)
 
 
-@pytest.mark.parametrize("read_primary, read_replica, verdict", [
-    (0.1, 2.0, "holds with conditions"),  # reads left the primary, a replica does them alike
-    (1.0, 2.0, "does not hold"),          # half the read work stayed on the primary
-    (0.1, 4.0, "does not hold"),          # a replica pays twice as much for a read
-    (0.1, 2.5, "inconclusive"),           # 1.25x ± 20%: on the threshold
+def read_scale_rows(gains, shares=(0.05, 0.2), base=8.0, limit="server", primary=0.4):
+    """The scale model's rows: per repeat, reads/s with 0 replicas and with 3 (``gains``:
+    one gain per repeat)."""
+    out = []
+    for r, gain in enumerate(gains):
+        for share in shares:
+            for n, reads in ((0, base), (3, base * gain)):
+                out.append(dict(config=f"{n} replicas", variant=f"{share:.0%} writes",
+                                replicas=n, write_share=share, repeat=r, reads_s=reads,
+                                req_s=reads / (1 - share), host_db_util=primary if n else 0.95,
+                                limit=limit))
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("gains, verdict", [
+    ((3.2, 3.0, 3.4), "holds with conditions"),  # replicas added most of a primary each
+    ((1.1, 1.2, 1.0), "does not hold"),         # reads stayed on a primary that capped them
+    ((1.9, 2.0, 1.8), "does not hold"),         # below three quarters of linear
+    ((2.0, 2.5, 2.3), "inconclusive"),          # the spread straddles 2.25
 ])
-def test_c11(read_primary, read_replica, verdict):
-    d = rules.C11.decide(db_rows(2.0, read_primary, read_replica, 1.0, 1.0, repeats=(0,)),
-                         "06-database-replicas", "quick")
+def test_c11_is_decided_on_measured_read_gain(gains, verdict):
+    rows = pd.concat([db_rows(2.0, 0.1, 2.0, 1.0, 1.0), read_scale_rows(gains)])
+    d = rules.C11.decide(rows, "06-database-replicas", "full")
     assert d.verdict == verdict, d
+
+
+def test_c11_is_never_decided_on_the_projection_or_the_one_machine_stacks():
+    """Reads that moved off the primary and a projection of 30x decide nothing: without the
+    scale model's points the verdict is inconclusive."""
+    d = rules.C11.decide(db_rows(2.0, 0.1, 0.2, 1.0, 1.0), "06-database-replicas", "full")
+    assert d.verdict == "inconclusive", d
 
 
 @pytest.mark.parametrize("write_primary", [1.0, 0.5])
@@ -365,10 +386,10 @@ def test_c12_replica_half_cannot_be_tested_here_whatever_the_writes(write_primar
     assert d.verdict == "cannot be tested here" and "scale model" in d.note, d
 
 
-def test_c11_needs_server_bound_points_on_both_stacks():
-    d = rules.C11.decide(db_rows(2.0, 0.1, 2.0, 1.0, 1.0, limit="generator"),
+def test_c11_needs_host_bound_points_with_and_without_replicas():
+    d = rules.C11.decide(read_scale_rows((3.2, 3.0), limit="unexplained"),
                          "06-database-replicas", "full")
     assert d.verdict == "inconclusive"
-    rows = db_rows(2.0, 0.1, 2.0, 1.0, 1.0)
-    d = rules.C11.decide(rows[rows.config == rules.WITH], "06-database-replicas", "full")
+    rows = read_scale_rows((3.2, 3.0))
+    d = rules.C11.decide(rows[rows.replicas == 3], "06-database-replicas", "full")
     assert d.verdict == "inconclusive" and "no valid point" in d.note
