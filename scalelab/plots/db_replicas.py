@@ -7,8 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from scalelab.measurement.limits import worst_limit
-from scalelab.plots.standard import LIMIT_STYLE, _PALETTE, _dedupe_legend, _finish
+from scalelab.plots.replicas import measured_spread
+from scalelab.plots.standard import _PALETTE, _dedupe_legend, _finish
 
 
 def lag_vs_writes(summary: pd.DataFrame, ax=None):
@@ -35,20 +35,12 @@ def read_scale_out(rows: pd.DataFrame, projected: pd.DataFrame | None = None, ax
     ax = ax or plt.subplots(figsize=(7, 4.2))[1]
     for i, (share, part) in enumerate(rows.groupby("write_share", sort=True)):
         colour = _PALETTE[i % len(_PALETTE)]
-        g = part.groupby("replicas")
-        s = pd.DataFrame({"median": g.reads_s.median(), "low": g.reads_s.min(),
-                          "high": g.reads_s.max(), "limit": g["limit"].agg(worst_limit)})
+        s = measured_spread(ax, part, "replicas", "reads_s", colour,
+                            f"{share:.0%} writes: measured")
         x = s.index.to_numpy(dtype=float)
-        ax.errorbar(x, s["median"], yerr=np.vstack([s["median"] - s.low, s.high - s["median"]]),
-                    marker="o", capsize=3, color=colour, label=f"{share:.0%} writes: measured")
         if 0 in s.index:
             ax.plot(x, s["median"].loc[0] * np.maximum(x, 1), ":", color=colour, alpha=0.7,
                     label=f"{share:.0%} writes: each replica what the primary alone served")
-        for lim, (edge, text) in LIMIT_STYLE.items():
-            flagged = s[s["limit"] == lim]
-            if len(flagged):
-                ax.scatter(flagged.index, flagged["median"], s=130, facecolors="none",
-                           edgecolors=edge, linewidths=1.6, zorder=5, label=text)
         if projected is not None and len(projected) and 0 in s.index and i == 0:
             t = projected[projected.replicas.isin(s.index)]
             ax.plot(t.replicas, t.gain * s["median"].loc[0], "x--", color="grey", alpha=0.7,

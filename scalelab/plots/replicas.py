@@ -13,6 +13,24 @@ from scalelab.plots.standard import (LIMIT_STYLE, _PALETTE, _dedupe_legend, _fin
 from scalelab.measurement.limits import worst_limit
 
 
+def measured_spread(ax, part: pd.DataFrame, x: str, y: str, colour, label: str) -> pd.DataFrame:
+    """Draw ``y`` against ``x`` as measured in the scale model: the median over repeats, bars
+    from the lowest to the highest, a ring on a point not host-bound. Returns the summary
+    (median, low, high, limit) indexed by ``x``."""
+    g = part.groupby(x)
+    s = pd.DataFrame({"median": g[y].median(), "low": g[y].min(), "high": g[y].max(),
+                      "limit": g["limit"].agg(worst_limit)})
+    ax.errorbar(s.index.to_numpy(dtype=float), s["median"],
+                yerr=np.vstack([s["median"] - s.low, s.high - s["median"]]),
+                marker="o", capsize=3, color=colour, label=label)
+    for lim, (edge, text) in LIMIT_STYLE.items():
+        flagged = s[s["limit"] == lim]
+        if len(flagged):
+            ax.scatter(flagged.index, flagged["median"], s=130, facecolors="none",
+                       edgecolors=edge, linewidths=1.6, zorder=5, label=text)
+    return s
+
+
 def scale_out(rows: pd.DataFrame, projected: dict[str, pd.DataFrame] | None = None, ax=None):
     """Measured requests/s against app hosts in the scale model (median over repeats, bars
     from the lowest to the highest), one line per page; the linear line from one host, and
@@ -21,19 +39,10 @@ def scale_out(rows: pd.DataFrame, projected: dict[str, pd.DataFrame] | None = No
     ax = ax or plt.subplots(figsize=(7, 4.2))[1]
     for i, (variant, part) in enumerate(rows.groupby("variant", sort=False)):
         colour = _PALETTE[i % len(_PALETTE)]
-        g = part.groupby("app_hosts")
-        s = pd.DataFrame({"median": g.req_s.median(), "low": g.req_s.min(),
-                          "high": g.req_s.max(), "limit": g["limit"].agg(worst_limit)})
+        s = measured_spread(ax, part, "app_hosts", "req_s", colour, f"{variant}: measured")
         x = s.index.to_numpy(dtype=float)
-        ax.errorbar(x, s["median"], yerr=np.vstack([s["median"] - s.low, s.high - s["median"]]),
-                    marker="o", capsize=3, color=colour, label=f"{variant}: measured")
         ax.plot(x, s["median"].iloc[0] * x / x[0], ":", color=colour, alpha=0.7,
                 label=f"{variant}: linear from one host")
-        for lim, (edge, text) in LIMIT_STYLE.items():
-            flagged = s[s["limit"] == lim]
-            if len(flagged):
-                ax.scatter(flagged.index, flagged["median"], s=130, facecolors="none",
-                           edgecolors=edge, linewidths=1.6, zorder=5, label=text)
         table = (projected or {}).get(variant)
         if table is not None and len(table):
             t = table[table.machines.isin(s.index)]
