@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from scalelab.load import under_failure, wrk
+from scalelab.load import open_rate, under_failure, wrk
 from scalelab.plumbing import http
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
@@ -252,6 +252,31 @@ CALIBRATION_PAGE = "/"  # the uncached home page: the app's own CPU is most of i
 HOST_WARMUP = 1
 
 
+HALF_LOAD = 0.5  # the share of its capacity at which a host's latency is compared
+
+
+def throttling_latency(cal: pd.DataFrame) -> pd.DataFrame:
+    """From :func:`calibrate`'s rows, per size and repeat: p99 and mean at half load (open
+    arrivals), and what a machine q times as fast as the whole core would show (the whole
+    core's figure ÷ q: every request's CPU takes 1/q as long); the difference is what the
+    quota's throttling added (``p99_added_ms``)."""
+    half = cal[cal.generator == "open"]
+    out = []
+    for repeat, part in half.groupby("repeat"):
+        whole = part[part.host_cores.isna()]
+        if whole.empty:
+            continue
+        w = whole.iloc[0]
+        for _, r in part.iterrows():
+            q = 1.0 if math.isnan(r.host_cores) else r.host_cores
+            out.append({"config": r.config, "repeat": repeat, "host_cores": r.host_cores,
+                        "offered_rate": r.offered_rate, "p99_ms": r.p99_ms,
+                        "mean_ms": r.mean_ms, "p99_slower_machine_ms": w.p99_ms / q,
+                        "p99_added_ms": r.p99_ms - w.p99_ms / q,
+                        "busiest_host_util": r.get("busiest_host_util", math.nan)})
+    return pd.DataFrame(out)
+
+
 def _check_cores(cores: Sequence[float]) -> None:
     if not cores or any(isinstance(q, bool) or not isinstance(q, (int, float))
                         or not 1 / 64 <= q < 1 for q in cores):
@@ -270,7 +295,9 @@ def calibrate(cores: Sequence[float] = (0.25, 0.5), questions: int = 10_000,
     beside it, on what the server CPU has left); the stacks started together, the repeats
     interleaved. Adds ``host_cores`` (NaN: no host) and, to each hosted point, what a host of
     q cores should serve: ``predicted_req_s`` = q ÷ the app's CPU-seconds per request without
-    a host (same repeat), and ``calibration`` = measured ÷ predicted."""
+    a host (same repeat), and ``calibration`` = measured ÷ predicted. Then, on each stack, an
+    open load (Poisson arrivals) at ``HALF_LOAD`` of the rate it just served, for its latency
+    at half load (``generator`` "open"; :func:`throttling_latency`)."""
     _check_cores(cores)
     check_int("repeats", repeats, 1, 50)
     stacks = {"no host": Stack(workers=2, questions=questions, layout=layout,
@@ -299,6 +326,13 @@ def calibrate(cores: Sequence[float] = (0.25, 0.5), questions: int = 10_000,
                                               else math.nan)
                     rec["calibration"] = rec["req_s"] / rec["predicted_req_s"]
                 keep(rows, rec, on_point)
+                if rec["req_s"] > 0:
+                    half = open_rate.point(stack, stack.app_url + CALIBRATION_PAGE,
+                                           HALF_LOAD * rec["req_s"], duration, 1, layout,
+                                           f"{name}, half load (open)", repeat,
+                                           seed=1 + repeat)
+                    half.update(config=name, host_cores=sizes[name])
+                    keep(rows, half, on_point)
     finally:
         Stack.stop_together(stacks)
     return done(rows, on_point)

@@ -37,7 +37,7 @@ from scalelab.plumbing.loopback import check_url
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.load import as_target, derive, start_sampler
-from scalelab.measurement.cpu_sampler import wait_until_idle
+from scalelab.measurement.cpu_sampler import wait_until_hosts_idle, wait_until_idle
 from scalelab.plumbing.processes import spawn, stop_group, wrap_command
 from scalelab.results import done, keep
 from scalelab.plumbing.runs import Run
@@ -185,6 +185,8 @@ def point(target, url: str, rate: float, duration: int = 5, warmup: int = 2,
     seconds = warmup + duration
     try:
         wait_until_idle(layout.server)
+        if tgt.hosts and tgt.throttled:  # a small host's backlog, as before a wrk window
+            wait_until_hosts_idle(tgt.throttled)
         sampler = start_sampler(tgt, layout)
         try:
             command = wrap_command(
