@@ -255,26 +255,18 @@ HOST_WARMUP = 1
 HALF_LOAD = 0.5  # the share of its capacity at which a host's latency is compared
 
 
-def throttling_latency(cal: pd.DataFrame) -> pd.DataFrame:
-    """From :func:`calibrate`'s rows, per size and repeat: p99 and mean at half load (open
-    arrivals), and what a machine q times as fast as the whole core would show (the whole
-    core's figure ÷ q: every request's CPU takes 1/q as long); the difference is what the
-    quota's throttling added (``p99_added_ms``)."""
+def half_load_latency(cal: pd.DataFrame) -> pd.DataFrame:
+    """From :func:`calibrate`'s rows, per stack and repeat: the open load at half what the
+    stack served (its offered rate, the host's use of its quota, the server CPUs' busy
+    share) and its latency: mean, p99, and p99 ÷ mean (how long the tail is)."""
     half = cal[cal.generator == "open"]
-    out = []
-    for repeat, part in half.groupby("repeat"):
-        whole = part[part.host_cores.isna()]
-        if whole.empty:
-            continue
-        w = whole.iloc[0]
-        for _, r in part.iterrows():
-            q = 1.0 if math.isnan(r.host_cores) else r.host_cores
-            out.append({"config": r.config, "repeat": repeat, "host_cores": r.host_cores,
-                        "offered_rate": r.offered_rate, "p99_ms": r.p99_ms,
-                        "mean_ms": r.mean_ms, "p99_slower_machine_ms": w.p99_ms / q,
-                        "p99_added_ms": r.p99_ms - w.p99_ms / q,
-                        "busiest_host_util": r.get("busiest_host_util", math.nan)})
-    return pd.DataFrame(out)
+    out = pd.DataFrame({
+        "config": half.config, "repeat": half.repeat, "host_cores": half.host_cores,
+        "offered_rate": half.offered_rate,
+        "host_use": half.get("busiest_host_util", pd.Series(math.nan, index=half.index)),
+        "server_cpus_busy": half.server_cpus_busy, "mean_ms": half.mean_ms,
+        "p99_ms": half.p99_ms, "p99_over_mean": half.p99_ms / half.mean_ms})
+    return out.reset_index(drop=True)
 
 
 def _check_cores(cores: Sequence[float]) -> None:
@@ -297,7 +289,7 @@ def calibrate(cores: Sequence[float] = (0.25, 0.5), questions: int = 10_000,
     q cores should serve: ``predicted_req_s`` = q ÷ the app's CPU-seconds per request without
     a host (same repeat), and ``calibration`` = measured ÷ predicted. Then, on each stack, an
     open load (Poisson arrivals) at ``HALF_LOAD`` of the rate it just served, for its latency
-    at half load (``generator`` "open"; :func:`throttling_latency`)."""
+    at half load (``generator`` "open"; :func:`half_load_latency`)."""
     _check_cores(cores)
     check_int("repeats", repeats, 1, 50)
     stacks = {"no host": Stack(workers=2, questions=questions, layout=layout,

@@ -61,14 +61,13 @@ def test_hosts_of_q_and_2q_cores_serve_in_proportion_and_use_their_quota():
     hosted = rows.dropna(subset=["host_cores"]).set_index("host_cores")
     # a host of q cores used q cores: the kernel's quota, read back from its control group
     assert hosted.busiest_host_util.between(0.85, 1.1).all(), hosted.busiest_host_util
-    # then an open load at half what each served: a host about half busy, its p99 compared
-    # with a machine q times as fast as the whole core
+    # then an open load at half what each served: a host about half busy (less: a request
+    # costs less CPU below saturation), its latency measured
     assert list(half.config) == list(rows.config)
     assert (half.offered_rate / rows.req_s.to_numpy()).round(6).eq(rx.HALF_LOAD).all()
     assert half.dropna(subset=["host_cores"]).busiest_host_util.between(0.2, 0.85).all(), half
-    lat = rx.throttling_latency(cal)
-    assert len(lat) == 3 and lat.p99_ms.gt(0).all()
-    assert lat.p99_added_ms.iloc[0] == 0  # the whole core against itself
+    lat = rx.half_load_latency(cal)
+    assert len(lat) == 3 and lat.p99_ms.gt(0).all() and lat.p99_over_mean.ge(1).all()
     # 2 if capacity follows the quota; 1 if the quotas did not hold. Wide above: the app's CPU
     # per request in a throttled host moves by a fifth or more from window to window here, and
     # a quarter-core host's 2-s window is a handful of requests (runs saw 2.96 and 3.21)
