@@ -222,13 +222,14 @@ def replica_fails(stack: Stack, seconds: int = 8, clients: int = 4,
     return done(rows, on_point)
 
 
-def _app_connections(stack: Stack, standby=None) -> int:
-    """The app's connections to a standby's copy of its database (the first standby's if
-    ``standby`` is None)."""
-    return (standby or stack.replica).query(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
-        "backend_type = 'client backend' AND application_name <> %s",
-        (stack.dataset.db_name, LAB_CLIENT))[0][0]
+# the app's connections to a database (the lab's own, named LAB_CLIENT, left out)
+APP_CONNECTIONS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
+                   "backend_type = 'client backend' AND application_name <> %s")
+
+
+def _app_connections(stack: Stack) -> int:
+    """The app's connections to the replica's copy of its database."""
+    return stack.replica.query(APP_CONNECTIONS, (stack.dataset.db_name, LAB_CLIENT))[0][0]
 
 
 def failover(rows: pd.DataFrame) -> dict:
@@ -375,15 +376,14 @@ def _connect_every_worker(stack: Stack, reads: tuple[str, ...], connections: int
     if not stack.standbys:
         return
     workers, dbname = stack.config["workers"], stack.dataset.db_name
-    sql = ("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND "
-           "backend_type = 'client backend' AND application_name <> %s")
     with contextlib.ExitStack() as held, \
             wrk.background(reads, connections, CONNECT_TIMEOUT_S, layout or stack.layout,
                            "wrk-connect.log", "connect"):
         conns = [held.enter_context(s.connect(autocommit=True)) for s in stack.standbys]
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         while True:
-            have = [c.execute(sql, (dbname, LAB_CLIENT)).fetchone()[0] for c in conns]
+            have = [c.execute(APP_CONNECTIONS, (dbname, LAB_CLIENT)).fetchone()[0]
+                    for c in conns]
             if min(have) >= workers:
                 return
             if time.monotonic() > deadline:

@@ -191,14 +191,17 @@ class Host:
     def _twin(self) -> Path | None:
         return self._meter if self._meter not in (None, self.path) else None
 
+    def _cpu_stat(self) -> dict[str, str]:
+        """The group's ``cpu.stat``, name -> value."""
+        return dict(line.split() for line in (self.path / "cpu.stat").read_text().splitlines()
+                    if len(line.split()) == 2)
+
     def usage_s(self) -> float:
         """CPU seconds the host's processes used since it was made (the kernel's count, in
         ns); NaN where it cannot be read."""
         try:
             if self._version == 2 and self.path is not None:
-                stat = dict(line.split() for line in
-                            (self.path / "cpu.stat").read_text().splitlines())
-                return int(stat["usage_usec"]) / 1e6
+                return int(self._cpu_stat()["usage_usec"]) / 1e6
             if self._meter is None:
                 return math.nan
             return int((self._meter / "cpuacct.usage").read_text()) / 1e9
@@ -263,8 +266,7 @@ class Host:
         """The kernel's counts: periods, periods throttled, and seconds throttled."""
         if self.path is None:
             return {}
-        stat = dict(line.split() for line in (self.path / "cpu.stat").read_text().splitlines()
-                    if len(line.split()) == 2)
+        stat = self._cpu_stat()
         if self._version == 1:
             return {"periods": int(stat.get("nr_periods", 0)),
                     "throttled_periods": int(stat.get("nr_throttled", 0)),
