@@ -12,6 +12,7 @@ from lab_driver import (CLOSE_ALL, EXECUTE, KERNEL_NAME, KERNEL_STATE, RENDERED_
                         RUN_ALL, SAVE, UNFINISHED_CELLS, Lab)
 from polling import eventually
 from scalelab.plumbing import paths, runs
+from scalelab.publishing import notebook
 
 NOTEBOOK = "00-start-here.ipynb"
 pytestmark = [pytest.mark.browser, pytest.mark.servers]
@@ -51,11 +52,13 @@ def _saved_with_outputs(path):
 
 
 def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, monkeypatch):
-    """Also 00's quick-mode run of the suite (``run_in_jupyterlab`` in conftest.py): every
+    """Also 00's quick-mode run of the suite, its windows shortened as the suite's are
+    (``run_in_jupyterlab`` in conftest.py): every
     cell runs without an error and its results are saved, marked quick."""
     shutil.copy(paths.PROJECT_ROOT / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)
     results_dir = tmp_path / "results"
     monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(results_dir))  # the kernels' too
+    monkeypatch.setenv(notebook.SUITE, "1")  # the suite's shorter windows, as papermill's runs
     console_errors = []
     with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
         page = browser.new_page()
