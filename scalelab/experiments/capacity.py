@@ -12,6 +12,8 @@ machine and commit they were measured on: 02-caching's home page uncached, from 
 per-view cache and from nginx's microcache (one run, interleaved), and 04-static-offloading's
 cost of an asset served by nginx. The check run measures the same page here, now, under an
 open arrival rate (``scalelab.load.open_rate``) at the rate the model says one core sustains.
+The deployment run plans C16's load on the scale model's small hosts (``hosts.DEPLOYMENT``),
+starts that deployment and runs the plan's rate through it: predicted against measured.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import pandas as pd
 
 from scalelab.load import open_rate, wrk
 from scalelab import results
+from scalelab.plumbing import hosts
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.kernel import headless
 from scalelab.plumbing.cpus import CpuLayout
-from scalelab.results.reference import replayable
+from scalelab.results.reference import replayable, replayed_without_hosts
 from scalelab.results import done, keep
 from scalelab.servers.stack import Stack
 from scalelab.verdicts.capacity_model import (  # noqa: F401  (the notebook calls them here)
@@ -37,7 +40,7 @@ from scalelab.verdicts.capacity_model import (  # noqa: F401  (the notebook call
     break_even_think_s, cores, hit_mix, implied_peak_factor, page_views_per_s,
     peak_concurrency, per_day_to_peak_per_s, per_month_to_peak_per_s, rate_per_core,
     requests_per_s, servers, users_per_core)
-from scalelab.verdicts.rules.capacity import C16_LOAD, PER_VIEW, UNCACHED
+from scalelab.verdicts.rules.capacity import C16_LOAD, DEPLOYED, PER_VIEW, UNCACHED
 
 CONFIGS = {  # a configuration of the model -> 02-caching's where-to-cache variant
     UNCACHED: "no cache",
@@ -400,3 +403,167 @@ def check_summary(pred: pd.DataFrame) -> dict:
         "littles_l": float(pred["L in flight"].median()),
         "littles_xr": float(pred["X × R"].median()),
     }
+
+
+# --- the plan run on a model deployment ------------------------------------------------------
+DEPLOYMENT_WORKERS = 2  # sync workers per app host, as in 05's scale model
+# s of closed load before the first window, outside the hosts: each worker's first render
+# (its database connection, Django's lazy set-up) takes seconds at 1/16 core, and would
+# otherwise start the window with a queue the plan knows nothing of
+DEPLOYMENT_WARMUP_S = 2
+P99_FACTOR = math.log(100)  # an exponential response time's 99th percentile ÷ its mean
+DEPLOYED_LOAD = "the plan's rate (open)"  # the variant of the deployment's points
+COST_ALIKE = 0.05  # hosts' CPU per page within 5% of one core's: "about the same"
+
+
+def deployment_plan(costs: pd.DataFrame, rate: float | None = None,
+                    host_cores: float = hosts.DEPLOYMENT["app"],
+                    utilisation: float = UTILISATION) -> dict:
+    """The capacity plan for ``rate`` uncached home pages a second (default: C16's load,
+    :func:`c16_rate`) on the model deployment (``hosts.DEPLOYMENT``): enough app hosts of
+    ``host_cores`` for each to be at most ``utilisation`` busy at the reference's app CPU per
+    page (median over its repeats), and what the plan predicts: each app host's, the
+    database's and nginx's use of its quota, and an app host's response time as an M/M/1
+    queue whose service time is the page's app CPU ÷ the host's cores (mean, and p99 = mean ×
+    ln 100), and the mean of an M/D/1 queue (every page the same cost). The plan knows one unhosted core's cost; what a small host adds is what the
+    deployment run measures."""
+    rate = c16_rate() if rate is None else rate
+    _positive("rate", rate)
+    _share("utilisation", utilisation, low_open=True)
+    if isinstance(host_cores, bool) or not isinstance(host_cores, (int, float)) \
+            or not hosts.MIN_CORES <= host_cores < 1:
+        raise ValueError(f"host_cores must be a host size from {hosts.MIN_CORES:g} to below 1 "
+                         f"core, not {host_cores!r}")
+    part = costs[costs.config == UNCACHED] if "config" in costs else costs.iloc[:0]
+    if part.empty:
+        raise ValueError("costs have no uncached home page: pass reference_costs()")
+    ms = {c: float(part[f"cpu_ms_per_req_{c}"].median()) for c in ("app", "db", "proxy")}
+    n = math.ceil(rate * ms["app"] / 1000 / (utilisation * host_cores))
+    if n > hosts.MAX_APP_HOSTS:
+        raise ValueError(f"the plan needs {n} app hosts of {host_cores:g} core for {rate:g} "
+                         f"pages/s; the model deployment holds at most {hosts.MAX_APP_HOSTS}: "
+                         "ask for a lower rate or larger hosts")
+    app_util = rate * ms["app"] / 1000 / (n * host_cores)
+    service_ms = ms["app"] / host_cores
+    mean_ms = service_ms / (1 - app_util)
+    return {"rate": rate, "app_hosts": n, "app_host_cores": host_cores,
+            "utilisation": utilisation, "app_ms": ms["app"], "db_ms": ms["db"],
+            "proxy_ms": ms["proxy"], "app_util": app_util,
+            "db_util": rate * ms["db"] / 1000 / hosts.DEPLOYMENT["db"],
+            "proxy_util": rate * ms["proxy"] / 1000 / hosts.DEPLOYMENT["proxy"],
+            "service_ms": service_ms, "mean_ms": mean_ms, "p99_ms": mean_ms * P99_FACTOR,
+            "mean_md1_ms": service_ms * (1 + app_util / (2 * (1 - app_util)))}
+
+
+@replayable
+@replayed_without_hosts
+def deployment_run(costs: pd.DataFrame, rate: float | None = None,
+                   host_cores: float = hosts.DEPLOYMENT["app"],
+                   utilisation: float = UTILISATION, questions: int = 100_000,
+                   duration: int = 10, warmup: int = 2, repeats: int = 1,
+                   layout: CpuLayout | None = None,
+                   on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """The plan (:func:`deployment_plan`) run: its app hosts behind nginx, the database,
+    nginx and Redis in the deployment's hosts, warmed by a closed load outside the hosts; then
+    per repeat, Poisson arrivals at the planned rate through nginx (``open_rate``), a window
+    of ``duration`` s after ``warmup`` s. Rows carry the plan (``planned_*``, ``predicted_*``),
+    each host's use of its quota (``host_*_util``; the app hosts' mean and most in
+    ``app_hosts_util`` and ``app_hosts_util_max``), the CPU-ms per page of all hosts together
+    (``cpu_ms_per_req_hosts``, the kernel's count of each) and per page view with the
+    reference's assets (``cpu_ms_per_view``), ``config`` = ``DEPLOYED``."""
+    plan = deployment_plan(costs, rate, host_cores, utilisation)
+    check_int("repeats", repeats, 1, 20)
+    sizes = {**hosts.DEPLOYMENT, "app": host_cores}
+    assets_ms = float(costs[costs.config == UNCACHED].asset_cpu_ms.median()) * ASSETS_PER_VIEW
+    fixed = {"config": DEPLOYED, "app_hosts": plan["app_hosts"], "app_host_cores": host_cores,
+             "planned_rate": plan["rate"], "planned_utilisation": utilisation,
+             "predicted_app_util": plan["app_util"], "predicted_db_util": plan["db_util"],
+             "predicted_proxy_util": plan["proxy_util"],
+             "predicted_mean_ms": plan["mean_ms"], "predicted_mean_md1_ms": plan["mean_md1_ms"],
+             "predicted_p99_ms": plan["p99_ms"],
+             "model_cpu_ms": plan["app_ms"] + plan["db_ms"] + plan["proxy_ms"]}
+    rows: list[dict] = []
+    with Stack(replicas=plan["app_hosts"], workers=DEPLOYMENT_WORKERS, proxy="nginx",
+               cache="redis", hosts=sizes, questions=questions, layout=layout,
+               label="09-deployment") as stack:
+        url = stack.base_url + "/"
+        cores = {key: host.quota_us / host.period_us for key, host in stack.hosts.items()}
+        with stack.outside_hosts(), \
+                wrk.background(url, 2 * DEPLOYMENT_WORKERS * plan["app_hosts"],
+                               DEPLOYMENT_WARMUP_S, stack.layout, "wrk-warm.log", "warm") as warm:
+            warm.report()
+        for repeat in range(repeats):
+            rec = open_rate.point(stack, url, plan["rate"], duration, warmup, stack.layout,
+                                  DEPLOYED_LOAD, repeat, seed=1 + repeat)
+            keep(rows, {**rec, **fixed, **_hosted_costs(rec, cores, assets_ms)}, on_point)
+    return done(rows, on_point)
+
+
+def _hosted_costs(rec: dict, cores: dict[str, float], assets_ms: float) -> dict:
+    """The app hosts' mean and most use of their quota; the CPU-ms per page of every host
+    together, and per page view with ``assets_ms`` of assets."""
+    use = {key: rec.get(f"host_{key}_util", math.nan) for key in cores}
+    app = [u for key, u in use.items() if key == "app" or key.startswith("app-")]
+    per_page = (sum(u * cores[key] for key, u in use.items()) * 1000 / rec["req_s"]
+                if rec["req_s"] > 0 else math.nan)
+    return {"app_hosts_util": sum(app) / len(app) if app else math.nan,
+            "app_hosts_util_max": max(app) if app else math.nan,
+            "cpu_ms_per_req_hosts": per_page, "cpu_ms_per_view": per_page + assets_ms}
+
+
+def deployment_check(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per repeat of :func:`deployment_run`: predicted against measured: the app hosts' use of
+    their quota (mean and most), the database's and nginx's, the mean response time (M/M/1,
+    M/D/1) and the p99 (M/M/1) with the requests the window held, and the CPU per page of all
+    hosts against the reference's one core."""
+    out = []
+    for _, r in rows.iterrows():
+        out.append({
+            "repeat": r["repeat"], "app hosts": r.app_hosts, "offered req/s": r.offered_rate,
+            "measured req/s": r.req_s,
+            "plan's limit": r.planned_utilisation,
+            "app host use, predicted": r.predicted_app_util,
+            "app host use, measured (mean)": r.app_hosts_util,
+            "app host use, measured (most)": r.app_hosts_util_max,
+            "database use, predicted": r.predicted_db_util,
+            "database use, measured": r.get("host_db_util", math.nan),
+            "nginx use, predicted": r.predicted_proxy_util,
+            "nginx use, measured": r.get("host_proxy_util", math.nan),
+            "mean ms, M/M/1": r.predicted_mean_ms, "mean ms, M/D/1": r.predicted_mean_md1_ms,
+            "mean ms, measured": r.mean_ms,
+            "p99 ms, M/M/1": r.predicted_p99_ms, "p99 ms, measured": r.p99_ms,
+            "requests in the window": r.requests,
+            "CPU-ms per page, one core": r.model_cpu_ms,
+            "CPU-ms per page, hosts": r.cpu_ms_per_req_hosts,
+            "late share": r.get("late_share", math.nan), "limit": r["limit"]})
+    return pd.DataFrame(out)
+
+
+def deployment_summary(check: pd.DataFrame) -> dict:
+    """What the deployment run says, over its repeats: the app hosts' mean use of their quota
+    (median, least and most over repeats) against the plan's prediction, whether the plan
+    held (no app host in any repeat past the plan's limit), all hosts' CPU per page ÷ the
+    reference's one core (median) and a phrase for it, the queue (M/D/1 or M/M/1) whose mean response time came
+    closer to the one measured, the p99 measured (median) and the fewest requests a window
+    held."""
+    if check.empty:
+        raise ValueError("check has no row: run deployment_run, then deployment_check")
+    use = check["app host use, measured (mean)"]
+    most, limit = float(check["app host use, measured (most)"].max()), \
+        float(check["plan's limit"].iloc[0])
+    measured = check["mean ms, measured"].median()
+    closer = min(("M/D/1", "M/M/1"),
+                 key=lambda m: abs(check[f"mean ms, {m}"].median() - measured))
+    ratio = float((check["CPU-ms per page, hosts"] / check["CPU-ms per page, one core"]).median())
+    cost_note = ("more: nginx and Redis, which the plan left out, and what a small host adds"
+                 if ratio > 1 + COST_ALIKE else
+                 "less: a small host's page cost less than one core's under another run's load"
+                 if ratio < 1 - COST_ALIKE else "about the same")
+    return {"repeats": int(len(check)), "use": float(use.median()), "use_min": float(use.min()),
+            "use_max": float(use.max()), "most": most, "limit": limit,
+            "predicted": float(check["app host use, predicted"].iloc[0]), "held": most <= limit,
+            "cost_ratio": ratio, "cost_note": cost_note,
+            "closer": closer, "mean_ms": float(measured),
+            "p99_ms": float(check["p99 ms, measured"].median()),
+            "p99_mm1_ms": float(check["p99 ms, M/M/1"].iloc[0]),
+            "requests": int(check["requests in the window"].min())}

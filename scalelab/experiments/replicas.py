@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from scalelab.load import open_rate, under_failure, wrk
-from scalelab.plumbing import http
+from scalelab.plumbing import hosts, http
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
 from scalelab.results.reference import replayable, replayed_without_hosts
@@ -243,8 +243,8 @@ def sessions(engines: Sequence[str] = tuple(ENGINES), replicas: int = 2, users: 
 
 # --- the scale model: app servers in hosts of their own ----------------------------------
 # 8 app hosts of 1/16 core, the database in a quarter, nginx in an eighth, Redis in a
-# sixteenth: 15/16 of the one server CPU, so hosts never compete for it
-SCALE_HOSTS = {"app": 1 / 16, "db": 1 / 4, "proxy": 1 / 8, "cache": 1 / 16}
+# sixteenth: 15/16 of the one server CPU, so hosts never compete for it (09 plans on it too)
+SCALE_HOSTS = dict(hosts.DEPLOYMENT)
 CALIBRATION_PAGE = "/"  # the uncached home page: the app's own CPU is most of its cost
 # the least warm-up after app servers start in hosts: a fresh worker's first requests (its
 # database connection, Django's lazy set-up) take seconds at 1/16 core, and a window without

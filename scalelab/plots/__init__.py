@@ -10,7 +10,8 @@ in a module named like its experiment module.
 - ``db_replicas``: 06, replication lag against writes; reads against replicas in the scale model
 - ``db_design``: 07, a page's cost as its table grows
 - ``time_split``: 08, the flame graph
-- ``capacity``: 09, cores against think time, the check run predicted against measured
+- ``capacity``: 09, cores against think time, the check run and the model deployment
+  predicted against measured
 - ``primer``: ``primer-queueing``, the simulated queues and the shapes of the USL
 """
 
@@ -23,12 +24,12 @@ from scalelab.plots.replicas import crash_timeline, projection, scale_out
 from scalelab.plots.db_replicas import lag_vs_writes, read_scale_out
 from scalelab.plots.db_design import cost_by_table_size
 from scalelab.plots.time_split import flame_graph
-from scalelab.plots.capacity import cores_vs_think, predicted_vs_measured
+from scalelab.plots.capacity import cores_vs_think, deployment_vs_plan, predicted_vs_measured
 from scalelab.plots.primer import closed_queue, open_latency, usl_shapes
 
 __all__ = [
     "COMPONENT_COLOURS", "LIMIT_STYLE", "bars", "cache_gain_vs_miss_share", "closed_queue",
-    "cores_vs_think", "cost_by_table_size", "cpu_breakdown", "crash_timeline",
+    "cores_vs_think", "cost_by_table_size", "deployment_vs_plan", "cpu_breakdown", "crash_timeline",
     "failure_timeline", "flame_graph", "grouped_bars", "lag_vs_writes", "latency_vs_users",
     "open_latency", "operation_costs", "page_load_times", "predicted_vs_measured", "projection",
     "read_scale_out", "repeat_spread", "scale_out", "throughput_vs_users", "usl_shapes", "wire_against_backend",

@@ -1,5 +1,6 @@
-"""The capacity-planning notebook's own figures (09): cores needed against think time, and
-the check run's utilisation and response time, predicted against measured."""
+"""The capacity-planning notebook's own figures (09): cores needed against think time, the
+check run's utilisation and response time, predicted against measured, and the plan run on
+the model deployment, predicted against measured host by host."""
 
 from __future__ import annotations
 
@@ -69,4 +70,48 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     _single_run_note(axes[0], pred)
+    return axes
+
+
+def deployment_vs_plan(check: pd.DataFrame, axes=None):
+    """The plan run on the model deployment (``capacity.deployment_check``): each kind of
+    host's use of its quota, predicted by the plan and measured (left; the app hosts' mean,
+    the bar from the least to the most used); the response time, predicted by M/M/1 and
+    M/D/1 queues and measured, mean and p99 (right). Error bars: min to max over repeats."""
+    axes = axes if axes is not None else plt.subplots(1, 2, figsize=(11, 4))[1]
+    kinds = ("app hosts", "database", "nginx")
+    cols = {"app hosts": ("app host use, predicted", "app host use, measured (mean)"),
+            "database": ("database use, predicted", "database use, measured"),
+            "nginx": ("nginx use, predicted", "nginx use, measured")}
+    x = np.arange(len(kinds))
+    for j, (label, offset) in enumerate((("predicted by the plan", -0.2), ("measured", 0.2))):
+        vals = [check[cols[k][j]] for k in kinds]
+        mean = np.array([v.mean() for v in vals])
+        lo = mean - np.array([v.min() for v in vals])
+        hi = np.array([v.max() for v in vals]) - mean
+        if j == 1:  # the app hosts: from the least to the most used host
+            hi[0] = check["app host use, measured (most)"].max() - mean[0]
+        axes[0].bar(x + offset, mean, 0.4, yerr=[lo.clip(0), hi.clip(0)], capsize=3,
+                    color=_PALETTE[j], label=label)
+    limit = float(check["plan's limit"].iloc[0])
+    axes[0].axhline(limit, color="black", lw=1, ls="--", label=f"the plan's limit ({limit:.0%})")
+    axes[0].set_xticks(x, kinds)
+    axes[0].set_ylabel("CPU time ÷ the host's quota")
+    axes[0].set_ylim(0, 1.05)
+    axes[0].set_title("Each host's use of its quota")
+    names = ("mean ms, M/D/1", "mean ms, M/M/1", "mean ms, measured", "p99 ms, M/M/1",
+             "p99 ms, measured")
+    x2 = np.arange(len(names))
+    mean = np.array([check[n].mean() for n in names])
+    lo = mean - np.array([check[n].min() for n in names])
+    hi = np.array([check[n].max() for n in names]) - mean
+    colours = [_PALETTE[0] if "measured" not in n else _PALETTE[1] for n in names]
+    axes[1].bar(x2, mean, 0.6, yerr=[lo.clip(0), hi.clip(0)], capsize=3, color=colours)
+    axes[1].set_xticks(x2, [n.replace(" ms, ", "\n") for n in names], fontsize=8)
+    axes[1].set_ylabel("response time (ms)")
+    axes[1].set_title("Response time: queueing models and measured")
+    for ax in axes:
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=8)
+    _single_run_note(axes[0], check)
     return axes

@@ -40,6 +40,11 @@ PERIOD_US = 10_000  # 10 ms: a throttled host waits at most the rest of one peri
 MIN_QUOTA_US = 1_000  # the kernel's smallest quota: a host under 0.1 core gets a longer period
 MIN_CORES = 1 / 64  # below this a quota of 10 ms periods is under 160 µs: not a machine
 ROOT = "scalelab"   # the lab's folder in the CPU controller's hierarchy
+# the model deployment of 05 and 09: app servers in hosts of 1/16 core (up to 8), the database
+# in a quarter, nginx in an eighth, Redis in a sixteenth: with 8 app hosts 15/16 of one server
+# CPU, so hosts never compete for it
+DEPLOYMENT = {"app": 1 / 16, "db": 1 / 4, "proxy": 1 / 8, "cache": 1 / 16}
+MAX_APP_HOSTS = 8
 MOUNTS = Path("/proc/self/mounts")
 
 

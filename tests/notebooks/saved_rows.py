@@ -154,10 +154,31 @@ def database_replicas(load: Load) -> None:
     assert three.reads_s.mean() > 1.5 * scale[scale.replicas == 0].reads_s.mean(), scale
 
 
+def capacity_planning(load: Load) -> None:
+    """09: the plan ran on the model deployment: the planned app hosts each used part of its
+    quota, as did the database's and nginx's; every prediction is beside its measurement, and
+    all hosts' CPU per page was counted. Where no host can be made, nothing is saved."""
+    from scalelab.experiments import capacity as cap
+    from scalelab.plumbing import hosts
+
+    if not hosts.support()[0]:
+        return
+    dep = load("deployment")
+    plan = cap.deployment_plan(cap.reference_costs())
+    assert (dep.app_hosts == plan["app_hosts"]).all() and (dep.config == cap.DEPLOYED).all()
+    apps = ["host_app_util"] + [f"host_app-{i}_util" for i in range(2, plan["app_hosts"] + 1)]
+    assert dep[apps + ["host_db_util", "host_proxy_util"]].gt(0).all().all(), dep
+    assert dep.app_hosts_util.between(0.1, 1.1).all() and dep.cpu_ms_per_req_hosts.gt(0).all()
+    assert dep.predicted_app_util.le(plan["utilisation"]).all()
+    assert (dep.offered_rate.round(6) == round(plan["rate"], 6)).all() and dep.p99_ms.gt(0).all()
+    assert (dep["limit"] != "generator").all(), dep[["limit", "late_share"]]
+
+
 CHECKS: dict[str, Callable[[Load], None]] = {
     "02-caching": caching,
     "04-static-offloading": static_offloading,
     "05-app-replicas": app_replicas,
     "06-database-replicas": database_replicas,
     "07-database-design": database_design,
+    "09-capacity-planning": capacity_planning,
 }

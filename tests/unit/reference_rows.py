@@ -36,7 +36,11 @@ def reference_rows(notebook: str, claim: str) -> pd.DataFrame:
     if notebook == "09-capacity-planning" and claim in ("C15", "C17"):
         from scalelab.experiments import capacity
 
-        return capacity.reference_costs()
+        # the reference's one core, and the model deployment where the reference has it
+        deployment = paths.reference_dir() / notebook / "deployment.csv"
+        return pd.concat([capacity.reference_costs()]
+                         + ([pd.read_csv(deployment)] if deployment.exists() else []),
+                         ignore_index=True)
     return pd.concat([pd.read_csv(paths.reference_dir() / notebook / f"{name}.csv")
                       for name in INPUTS[(notebook, claim)]], ignore_index=True)
 

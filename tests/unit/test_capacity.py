@@ -157,6 +157,96 @@ def test_c16_ignores_a_late_generator_and_other_loads():
     assert rules.C16.decide(check_rows((900,), (0.2,)), NB, "quick").verdict == "inconclusive"
 
 
+# --- the plan on a model deployment -------------------------------------------------------
+def plan_costs(app=15.0, db=2.0):
+    c = costs((app,))
+    c.loc[c.config == "uncached", "cpu_ms_per_req_db"] = db
+    return c
+
+
+def test_the_deployment_plan_is_the_utilisation_law_on_small_hosts():
+    # 10 pages/s × 15 ms = 0.15 core of app; at 70% of 1/16 core: ceil(3.43) = 4 hosts
+    p = cap.deployment_plan(plan_costs(), rate=10, host_cores=1 / 16, utilisation=0.7)
+    assert p["app_hosts"] == 4
+    assert p["app_util"] == pytest.approx(0.6)       # 0.15 ÷ (4 × 1/16)
+    assert p["db_util"] == pytest.approx(0.08)       # 10 × 2 ms ÷ 1/4 core
+    assert p["service_ms"] == pytest.approx(240)     # 15 ms ÷ 1/16 core
+    assert p["mean_ms"] == pytest.approx(600)        # M/M/1: 240 ÷ (1 - 0.6)
+    assert p["mean_md1_ms"] == pytest.approx(420)    # M/D/1: 240 × (1 + 0.6 ÷ 0.8)
+    assert p["p99_ms"] == pytest.approx(600 * math.log(100))
+    # one host carries 0.7 × 1/16 ÷ 15 ms = 2.92 pages/s at 70%: 2.9 fit in one, 3.0 need two
+    assert cap.deployment_plan(plan_costs(), rate=2.9)["app_hosts"] == 1
+    assert cap.deployment_plan(plan_costs(), rate=3.0)["app_hosts"] == 2
+    # the default rate is C16's load
+    assert cap.deployment_plan(plan_costs())["rate"] == pytest.approx(cap.c16_rate())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(rate=0), "rate must be a positive number"),
+    (dict(host_cores=1), "host_cores must be a host size"),
+    (dict(host_cores=True), "host_cores must be a host size"),
+    (dict(utilisation=1.5), "utilisation must be a share"),
+    (dict(rate=100), "the plan needs 35 app hosts .* at most 8"),
+])
+def test_the_deployment_plan_refuses_what_the_model_cannot_hold(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cap.deployment_plan(plan_costs(), **kwargs)
+    with pytest.raises(ValueError, match="no uncached home page"):
+        cap.deployment_plan(costs().iloc[:0])
+
+
+def deployment_rows(app_use=(0.6, 0.62), most=(0.65, 0.66), cost=(20.0, 21.0), mean=(400, 420),
+                    limit="rate"):
+    rows = []
+    for r, (u, m, c, ms) in enumerate(zip(app_use, most, cost, mean)):
+        rows.append(dict(config=rules.DEPLOYED, variant=cap.DEPLOYED_LOAD, repeat=r, app_hosts=4,
+                         offered_rate=10.0, req_s=10.0, planned_utilisation=0.7,
+                         predicted_app_util=0.6, app_hosts_util=u, app_hosts_util_max=m,
+                         predicted_db_util=0.08, host_db_util=0.1, predicted_proxy_util=0.0,
+                         host_proxy_util=0.03, predicted_mean_ms=600.0,
+                         predicted_mean_md1_ms=420.0, mean_ms=ms, predicted_p99_ms=2763.0,
+                         p99_ms=900.0, requests=100, model_cpu_ms=17.0,
+                         cpu_ms_per_req_hosts=c, cpu_ms_per_view=c + 1.0, late_share=0.0,
+                         limit=limit))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("most, cost, mean, held, note, closer", [
+    ((0.65, 0.66), (20.0, 21.0), (400, 420), True, "more", "M/D/1"),
+    ((0.65, 0.83), (17.0, 17.5), (620, 640), False, "about the same", "M/M/1"),
+    ((0.5, 0.55), (12.0, 13.0), (400, 420), True, "less", "M/D/1"),
+])
+def test_the_deployment_summary_says_whether_the_plan_held(most, cost, mean, held, note, closer):
+    d = cap.deployment_summary(cap.deployment_check(deployment_rows(most=most, cost=cost,
+                                                                    mean=mean)))
+    assert d["held"] is held and d["cost_note"].startswith(note) and d["closer"] == closer
+    assert d["repeats"] == 2 and d["requests"] == 100 and d["predicted"] == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="no row"):
+        cap.deployment_summary(cap.deployment_check(deployment_rows().iloc[:0]))
+
+
+def test_the_deployment_plot_draws_predicted_against_measured():
+    import matplotlib
+    matplotlib.use("Agg")
+    from scalelab import plots
+    axes = plots.deployment_vs_plan(cap.deployment_check(deployment_rows()))
+    assert axes[0].get_ylabel() == "CPU time ÷ the host's quota"
+
+
+def test_c15_and_c17_project_from_the_model_deployment_and_stay_untestable():
+    rows = pd.concat([costs((30.0,), (2.4,)), deployment_rows(cost=(20.0, 22.0))],
+                     ignore_index=True)
+    c15, c17 = rules.C15.decide(rows, NB, "full"), rules.C17.decide(rows, NB, "full")
+    assert c15.verdict == c17.verdict == UNTESTABLE and "projection" in c15.note
+    # per view: 21 and 23 ms; break-even = D × 0.952 s (20 and 21.9 s); Disqus cores = D × 10.58
+    assert "break-even think time, model deployment (projected) 21 s (20 s to 21.9 s" in c15.number
+    assert "Disqus cores, model deployment (projected) 233 cores" in c17.number
+    # a deployment point the generator limited does not enter them
+    late = pd.concat([costs((30.0,), (2.4,)), deployment_rows(limit="generator")],
+                     ignore_index=True)
+    assert "model deployment (projected) n/a (no valid point)" in rules.C15.decide(late, NB, "full").number
+
+
 # --- the open load ------------------------------------------------------------------------
 def test_a_poisson_schedule_has_the_rate_asked_and_is_seeded():
     t = open_rate.schedule(200, 50, seed=3)

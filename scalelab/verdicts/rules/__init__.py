@@ -31,7 +31,7 @@ from scalelab.verdicts.rules.db_design import (C4, C5, C6, C12_WRITES, HOT, INDE
                                                gain_growth, index_gain, naive_lost_share,
                                                tuned_gain)
 from scalelab.verdicts.rules.time_split import AS_WRITTEN, BOTH_SWAPPED, C14
-from scalelab.verdicts.rules.capacity import (C15, C16, C16_LOAD, C17, PER_VIEW, THINK_HIGH,
+from scalelab.verdicts.rules.capacity import (C15, C16, C16_LOAD, C17, DEPLOYED, PER_VIEW, THINK_HIGH,
                                               THINK_LOW, UNCACHED)
 
 RULES: dict[str, list[Rule]] = {
@@ -71,5 +71,5 @@ __all__ = [
     # 08-where-the-time-goes
     "AS_WRITTEN", "BOTH_SWAPPED", "C14",
     # 09-capacity-planning
-    "C15", "C16", "C16_LOAD", "C17", "PER_VIEW", "THINK_HIGH", "THINK_LOW", "UNCACHED",
+    "C15", "C16", "C16_LOAD", "C17", "DEPLOYED", "PER_VIEW", "THINK_HIGH", "THINK_LOW", "UNCACHED",
 ]

@@ -1,4 +1,5 @@
-"""09-capacity-planning's rules: C15, C16 and C17, the capacity model applied to measured costs.
+"""09-capacity-planning's rules: C15, C16 and C17, the capacity model applied to measured costs
+(the reference's one core, and the model deployment's small hosts).
 
 The model is ``scalelab.verdicts.capacity_model``, the same one the notebook plans with; the
 configurations (``UNCACHED``, ``PER_VIEW``) and C16's open point (``C16_LOAD``) are named here and
@@ -14,6 +15,9 @@ from scalelab.verdicts.rule import Clause, Criterion, Estimate, Figure, Rule, po
 # The arithmetic is the notebook's model (capacity_model), applied to each repeat's cost
 UNCACHED, PER_VIEW = "uncached", "per-view cache"  # configurations: experiments.capacity.CONFIGS
 C16_LOAD = "twice 100k hits a day"  # the open point C16 is decided on (experiments.capacity)
+# the plan for C16's load run on the model deployment (experiments.capacity.deployment_run):
+# its rows' configuration, whose cost per page view C15 and C17 project from
+DEPLOYED = "model deployment"
 
 
 def _per_repeat(config: str, value):
@@ -57,15 +61,23 @@ C15 = Rule(
         Figure("break-even think time, cached",
                "the same with the home page from Django's per-view cache (shown)",
                _per_repeat(PER_VIEW, model.break_even_think_s), unit="s"),
+        Figure("break-even think time, model deployment (projected)",
+               "the same at the CPU per page view the model deployment used: the uncached "
+               "home page at C16's load on app hosts of 1/16 core behind nginx, every host's "
+               "CPU time as its kernel counts it, and the assets at the reference's cost; "
+               "measured on small hosts, projected from there to 20,000 users and 30 servers",
+               _per_repeat(DEPLOYED, model.break_even_think_s), unit="s",
+               points="stated load"),
     ],
     # readers of Q&A pages view a page every 7 s (TPC-W's browsing think time) to every
     # minute: the break-even think time is shown against that range, as a plan, not a test
     clauses=[],
-    untestable=("20,000 concurrent users and the servers they need are arithmetic on one "
-                "measured page cost and on the thread's own figures (its peak factor is "
-                "derived from the 20,000 it would check); what would test it: the traffic of "
-                "a site with 100,000 users a day, or an independent measure of their "
-                "concurrency and think time"))
+    untestable=("20,000 concurrent users and the servers they need are arithmetic on a "
+                "measured page cost (one core's, and the model deployment's small hosts') and "
+                "on the thread's own figures (its peak factor is derived from the 20,000 it "
+                "would check): the step from the hosts measured here to 30 servers is a "
+                "projection; what would test it: the traffic of a site with 100,000 users a "
+                "day, or an independent measure of their concurrency and think time"))
 
 C16 = Rule(
     claim="C16",
@@ -104,10 +116,16 @@ C17 = Rule(
                _per_repeat(PER_VIEW, _disqus_cores), unit="cores"),
         Figure("Disqus cores, uncached", "the same for the uncached home page",
                _per_repeat(UNCACHED, _disqus_cores), unit="cores"),
+        Figure("Disqus cores, model deployment (projected)",
+               "the same at the CPU per page view the model deployment's hosts used for the "
+               "uncached home page at C16's load: measured on 1/16-core hosts, projected from "
+               "there to Disqus's traffic", _per_repeat(DEPLOYED, _disqus_cores),
+               unit="cores", points="stated load"),
     ],
     # the cores the cited volumes would need at this page's cost, shown against the thread's
     # "a lot of servers" (30 of one core each)
     clauses=[],
-    untestable=("Disqus's and Mahalo's fleets are projected from one page's CPU cost here; "
+    untestable=("Disqus's and Mahalo's fleets are projected from one page's CPU cost here "
+                "(one core's, and the model deployment's small hosts'); "
                 "what would test it: that traffic served by a fleet, or those sites' own "
                 "measurements"))
