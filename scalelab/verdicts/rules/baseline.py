@@ -72,5 +72,6 @@ C13 = Rule(
                 "one core has none to add: once the core is busy, its throughput cannot grow "
                 "with users whatever the code does, so the elasticity here is 0 by "
                 "construction (the cost under load is measured and shown); what would test "
-                "it: the same page's capacity as hosts of equal size are added (the scale "
-                "model), beside its response time at one user"))
+                "it: systems of known speed whose capacity is measured as hosts of equal size "
+                "are added, a fast one that stops gaining and a slow one that keeps on (05's "
+                "scale model adds hosts for two pages of one app, which decide C9, not this)"))

@@ -107,11 +107,13 @@ C3 = Rule(
     # gain x miss share <= 1 is Amdahl's bound (the hits' work is all a cache removes): the
     # figures show where the capacity came from, and cannot decide the claim
     clauses=[],
-    untestable=("'caching is not scaling' is about adding machines, and this machine has one "
-                "server core. The figure here, gain × miss share, is Amdahl's bound: any cache "
-                "whose hits cost anything meets it, so no measurement on one machine could "
-                "break it; what would test it: capacity measured as machines are added, with "
-                "and without the cache (the scale model)"))
+    untestable=("'caching is not scaling' is about adding machines, and this notebook runs "
+                "on one server core. The figure here, gain × miss share, is Amdahl's bound: "
+                "any cache whose hits cost anything meets it, so no measurement on one machine "
+                "could break it; what would test it: capacity measured as machines are added, "
+                "with and without the cache, on more than one page and cache (05's scale model "
+                "measures one such pair, the home page uncached and from the per-view cache, "
+                "for C9 and C2)"))
 
 C18 = Rule(
     claim="C18",
