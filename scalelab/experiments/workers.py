@@ -41,17 +41,26 @@ class Config:
 
 
 def configurations(cores: int, mode: str = "quick",
-                   thread_counts: Sequence[int] | None = None) -> list[Config]:
-    """Sync workers from 1 to 4 x cores, gthread threads up to 8 (``thread_counts``, else by
-    mode), ASGI workers, and the two named recipes: (2 x cores) + 1 sync workers (gunicorn's
-    docs), cores workers x 4 gthread threads (TechEmpower's Django entry)."""
+                   thread_counts: Sequence[int] | None = None,
+                   sync_counts: Sequence[int] | None = None) -> list[Config]:
+    """Sync workers from 1 to 4 x cores (``sync_counts``, else by mode), gthread threads up
+    to 8 (``thread_counts``, else by mode), ASGI workers, and the two named recipes:
+    (2 x cores) + 1 sync workers (gunicorn's docs), cores workers x 4 gthread threads
+    (TechEmpower's Django entry)."""
     if cores < 1:
         raise ValueError(f"cores must be 1 or more, not {cores}")
     if mode not in ("quick", "full", "reference"):  # the reference was recorded in full mode
         raise ValueError(f"mode must be 'quick', 'full' or 'reference', not {mode!r}")
     gunicorn_rule = 2 * cores + 1
-    sync_counts = sorted({1, 2, gunicorn_rule, 4 * cores} if mode == "quick"
-                         else set(range(1, 4 * cores + 1)) | {gunicorn_rule})
+    if sync_counts is None:
+        sync_counts = ({1, 2, gunicorn_rule, 4 * cores} if mode == "quick"
+                       else set(range(1, 4 * cores + 1)) | {gunicorn_rule})
+    for n in sync_counts:
+        check_int("sync_counts", n, 1, 64)
+    if 1 not in sync_counts:
+        raise ValueError(f"sync_counts must include 1 (the gains are against one sync "
+                         f"worker), not {sorted(sync_counts)}")
+    sync_counts = sorted(set(sync_counts))
     if thread_counts is None:
         thread_counts = [4, 8] if mode == "quick" else [2, 4, 8]
     for t in thread_counts:

@@ -8,7 +8,7 @@ import psutil
 import pytest
 from polling import eventually
 
-from scalelab import Stack, compare
+from scalelab import Stack
 from scalelab.plumbing import binaries, paths
 from scalelab.experiments import caching as cx
 from scalelab.plumbing.http import http_get
@@ -125,18 +125,5 @@ def test_stale_reads_are_counted_for_per_process_caches_only(cstack):
     assert local["stale_reads"] > 0, "2 workers with local memory must disagree after a write"
     with pytest.raises(ValueError, match="backend must be one of"):
         cx.count_stale_reads(cstack, "varnish")
-
-
-def test_compare_reports_hit_ratios_and_statement_counts(cstack):
-    variants = cx.ttl_variants(cstack, [5])
-    variants.update(cx.stampede_variants(cstack, ttl=1))
-    df = compare(cstack, variants, users=4, duration=2, warmup=1)
-    assert list(df.variant) == ["ttl 5s", "get_or_set", "lock + stale"]
-    ttl = df.iloc[0]
-    assert 0 < ttl["redis_hit_ratio"] <= 1
-    assert ttl["db_statements"] > 0 and ttl["db_statements_per_req"] > 0
-    # counters are sampled once a second and interpolated to the window's ends, so a 2 s
-    # window with a 1 s TTL may count 0.9 of a recomputation: counted, not a whole number
-    assert (df.loc[1:, "db_vote_count_queries"] > 0).all()
 
 

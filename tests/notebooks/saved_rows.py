@@ -8,17 +8,30 @@ from __future__ import annotations
 from typing import Callable
 
 import pandas as pd
+import pytest
 
 Load = Callable[[str], pd.DataFrame]
 
 
 def caching(load: Load) -> None:
     """02: on the same question pages, every read of the hit variant that finds its entry
-    skips the queries, and every read of the miss variant misses and runs them."""
+    skips the queries, and every read of the miss variant misses and runs them; a compare
+    carries each window's hit ratio and statement counts from the servers' own counters, and
+    both stampede guards recompute the vote count (a query the rows count)."""
     hm = load("hit-and-miss").groupby("variant").mean(numeric_only=True)
     hits, misses = hm.loc["every read hits"], hm.loc["every read misses"]
     assert misses.redis_hit_ratio < 0.05 and hits.redis_hit_ratio > misses.redis_hit_ratio + 0.5
     assert hits.db_statements_per_req < misses.db_statements_per_req
+    ttl = load("question-pages")
+    ttl = ttl[ttl.variant.str.startswith("ttl ")]
+    assert len(ttl) and ttl.redis_hit_ratio.between(0, 1, inclusive="right").all(), ttl
+    assert ttl.db_statements.gt(0).all() and ttl.db_statements_per_req.gt(0).all()
+    stampede = load("stampede")
+    guarded = stampede[stampede.variant.isin(("get_or_set", "lock + stale"))]
+    # counters are sampled once a second and interpolated to the window's ends, so a short
+    # window with a 1 s TTL may count 0.9 of a recomputation: counted, not a whole number
+    assert set(guarded.variant) == {"get_or_set", "lock + stale"}, set(stampede.variant)
+    assert guarded.db_vote_count_queries.gt(0).all(), guarded
 
 
 def static_offloading(load: Load) -> None:
@@ -155,12 +168,29 @@ def database_replicas(load: Load) -> None:
 
 
 def capacity_planning(load: Load) -> None:
-    """09: the plan ran on the model deployment: the planned app hosts each used part of its
-    quota, as did the database's and nginx's; every prediction is beside its measurement, and
-    all hosts' CPU per page was counted. Where no host can be made, nothing is saved."""
+    """09: the check run saturated the page, then sent C16's load and the model's rate for
+    70% busy; its predictions come from those rows, and C16 is decided on its own point.
+    The plan ran on the model deployment: the planned app hosts each used part of its quota,
+    as did the database's and nginx's; every prediction is beside its measurement, and all
+    hosts' CPU per page was counted. Where no host can be made, no deployment is saved."""
+    import math
+
     from scalelab.experiments import capacity as cap
     from scalelab.plumbing import hosts
+    from scalelab.plumbing.cpus import default_layout
+    from scalelab.verdicts import rules
 
+    check = load("check-run")
+    assert list(check.variant) == ["saturated (wrk, closed)", cap.C16_VARIANT,
+                                   "70% by the model (open)"], list(check.variant)
+    pred = cap.predictions(check, server_cpus=len(default_layout().server))
+    assert len(pred) == 2 and pred["U predicted (model)"].iloc[1] == pytest.approx(0.7)
+    assert pred["U predicted (model)"].iloc[0] == pytest.approx(
+        cap.c16_rate() * check.model_cpu_ms.iloc[0] / 1000 / len(default_layout().server))
+    assert pred["U measured"].gt(0).all() and not pred["R measured (ms)"].isna().any()
+    assert math.isfinite(pred["R M/M/1 (ms)"].iloc[0])
+    assert "twice 100k hits a day r0" in rules.C16.decide(check, "09-capacity-planning",
+                                                          "quick").points
     if not hosts.support()[0]:
         return
     dep = load("deployment")

@@ -28,6 +28,15 @@ def test_thread_counts_choose_the_gthread_configurations():
         workers.configurations(1, "quick", thread_counts=[0])
 
 
+
+def test_sync_counts_choose_the_sync_configurations():
+    labels = [c.label for c in workers.configurations(1, "quick", sync_counts=[4, 1])]
+    assert [x for x in labels if x.startswith("sync")] == ["sync ×1", "sync ×4"]
+    with pytest.raises(ValueError, match="sync_counts must include 1"):
+        workers.configurations(1, "quick", sync_counts=[2, 4])
+    with pytest.raises(ValueError, match="sync_counts"):
+        workers.configurations(1, "quick", sync_counts=[0, 1])
+
 def test_session_engines_are_named_before_any_stack_starts():
     from scalelab.experiments import replicas as rx
 
