@@ -261,6 +261,29 @@ class Host:
                     continue  # ended meanwhile
         return sorted(set(moved))
 
+    def set_period(self, period_us: int | None) -> None:
+        """Enforce the same share (``cpus``) in periods of ``period_us`` (1 ms to 1 s); None
+        lifts the quota (the processes stay in the host, counted, unthrottled). For an
+        experiment on the period itself (``scripts/host_period.py``): a host is made with
+        ``period_us`` (10 ms; longer under 0.1 core)."""
+        if self.path is None:
+            raise HostError(f"host {self.name!r} was not created")
+        if period_us is not None and (isinstance(period_us, bool) or not isinstance(
+                period_us, int) or not 1_000 <= period_us <= 1_000_000
+                or round(self.cpus * period_us) < MIN_QUOTA_US):
+            raise ValueError(f"period_us must be a whole number of µs from 1,000 to 1,000,000 "
+                             f"giving a quota of at least {MIN_QUOTA_US} µs at {self.cpus:g} "
+                             f"core, or None, not {period_us!r}")
+        if self._version == 2:
+            (self.path / "cpu.max").write_text(
+                "max" if period_us is None else f"{round(self.cpus * period_us)} {period_us}")
+            return
+        # v1: lift the quota first, so the new period never meets the old quota
+        (self.path / "cpu.cfs_quota_us").write_text("-1")
+        if period_us is not None:
+            (self.path / "cpu.cfs_period_us").write_text(str(period_us))
+            (self.path / "cpu.cfs_quota_us").write_text(str(round(self.cpus * period_us)))
+
     def pids(self) -> list[int]:
         try:
             return [int(p) for p in self.procs_file.read_text().split()]

@@ -61,6 +61,24 @@ def test_the_quota_is_a_share_of_a_short_period_and_never_below_the_kernels_leas
     assert small.quota_us / small.period_us == 1 / 16
 
 
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_period_can_be_changed_for_the_same_share_or_the_quota_lifted(tmp_path, version):
+    host = hosts.Host("app", 0.25)
+    host.path, host._version = tmp_path, version  # a folder standing in for the control group
+    host.set_period(100_000)
+    if version == 1:
+        assert (tmp_path / "cpu.cfs_period_us").read_text() == "100000"
+        assert (tmp_path / "cpu.cfs_quota_us").read_text() == "25000"
+    else:
+        assert (tmp_path / "cpu.max").read_text() == "25000 100000"
+    host.set_period(None)
+    assert (tmp_path / ("cpu.cfs_quota_us" if version == 1 else "cpu.max")).read_text() \
+        in ("-1", "max")
+    for bad in (999, 2_000_000, 3_000, True, 10_000.0):  # 3 ms of 1/4 core: a 750-µs quota
+        with pytest.raises(ValueError, match="period_us must be"):
+            host.set_period(bad)
+
+
 @pytest.mark.parametrize("layout_hosts,match", [
     (dict(replicas=8, proxy="nginx", hosts={"app": 0.25}), "hosts take 2 cores together"),
     (dict(hosts={"app": 0.5, "db": 0.75}), "hosts take 1.25 cores together"),
