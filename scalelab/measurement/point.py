@@ -38,7 +38,9 @@ COLUMNS: dict[str, Column] = {
                                          "server does"),
     "offered": Column("requests", "an open load's requests intended in the window"),
     "late_share": Column("share", "an open load's requests sent over 20 ms after their "
-                                  "intended time: the generator fell behind"),
+                                  "intended time, or never: the generator fell behind"),
+    "unsent": Column("requests", "an open load's requests intended in the window that no "
+                                 "connection came free for (it holds at most 1,000)"),
     "in_flight_mean": Column("requests", "an open load's requests in flight, time-averaged "
                                          "over the window (the generator's own count)"),
     "req_s": Column("requests/s", "completed requests per second in the window"),

@@ -270,6 +270,25 @@ def test_a_window_counts_requests_by_their_intended_time():
     assert s["in_flight_mean"] == pytest.approx((5 * 0.2 + 1.0) / 6)
 
 
+def test_past_capacity_a_window_counts_what_was_served_and_what_was_never_sent():
+    # ten requests a second for 4 s, a server that answers two a second in turn: requests
+    # pile up; the last four found no connection free and were never sent
+    intended = np.arange(40) / 10
+    done = 0.5 + np.arange(40) / 2
+    req = pd.DataFrame({"intended": intended, "sent": intended, "done": done,
+                        "status": ["200"] * 40})
+    req.loc[36:, ["sent", "done"]] = np.nan
+    req.loc[36:, "status"] = "unsent"
+    s = open_rate.summarise(req, 1, 3)
+    # served: answered within [1, 3) whatever their intended time, two a second: not the
+    # twenty offered
+    assert s["requests"] == 4 and s["offered"] == 20 and s["failures"] == 0
+    assert s["unsent"] == 0 and s["late_share"] == 0
+    late = open_rate.summarise(req, 3, 4)  # intended 3.0 .. 3.9: six of ten never sent
+    assert late["unsent"] == 4 and late["failures"] == 4 and late["late_share"] == pytest.approx(0.4)
+    assert late["p99_ms"] == late["p99_ms"]  # the sent ones' latency, unsent left out
+
+
 def test_an_open_points_limit():
     base = dict(limit="unexplained", late_share=0.0, generator_load=0.2, offered=3000)
     assert open_rate._open_limit(base) == limits.RATE
@@ -291,7 +310,7 @@ def test_an_open_points_limit():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(url="127.0.0.1/", rate=10), "url must be an http:// URL"),
     (dict(url="http://127.0.0.1/", rate=0), "rate must be a number of requests per second"),
-    (dict(url="http://127.0.0.1/", rate=5000), "at most 2000"),
+    (dict(url="http://127.0.0.1/", rate=50_000), "at most 20000"),
     (dict(url="http://127.0.0.1/", rate=10, duration=0), "duration"),
 ])
 def test_an_open_point_refuses_bad_parameters(kwargs, message):
