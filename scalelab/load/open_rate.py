@@ -48,6 +48,7 @@ from scalelab.load import as_target, derive, start_sampler
 from scalelab.measurement.cpu_sampler import wait_until_hosts_idle, wait_until_idle
 from scalelab.plumbing.processes import spawn, stop_group, wrap_command
 from scalelab.results import done, keep
+from scalelab.results.reference import replayable
 from scalelab.plumbing.runs import Run
 
 MAX_RATE = 20_000         # req/s: the most one generator process is asked for (it kept 2,000
@@ -394,6 +395,67 @@ def sweep(target, url: str, rates, duration: int = 5, warmup: int = 2, repeats: 
             keep(rows, point(target, url, rate, duration, warmup, layout,
                              variant or f"{rate:g}/s", repeat, seed=1 + repeat), on_point)
     return done(rows, on_point)
+
+
+IDLE_RATE = 10.0  # requests/s at which the server is idle: the generator's own latency shows
+CALIBRATION_SHARES = (0.25, 0.5)  # of the page's capacity (wrk's), the rates the schedule is kept at
+
+
+@replayable
+def calibrate(target, url: str, capacity: float, shares=CALIBRATION_SHARES,
+              idle_rate: float = IDLE_RATE, duration: int = 3, warmup: int = 1,
+              repeats: int = 1, layout: CpuLayout | None = None,
+              on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """The open load against itself, per repeat: wrk with one connection pausing 1 ÷
+    ``idle_rate`` s after each response on ``url`` (the page's time on an idle server, from a
+    generator in C), the open load at ``idle_rate`` (the same, from this one), then at each of ``shares`` of ``capacity`` (requests/s wrk
+    measured there). Adds ``asked_rate`` and ``generator_cpu_ms_per_req`` (the generator
+    CPUs' busy time per request sent); :func:`calibration_summary` reads them."""
+    from scalelab.load import wrk
+
+    if isinstance(capacity, bool) or not isinstance(capacity, (int, float)) or capacity <= 0:
+        raise ValueError(f"capacity must be the page's requests/s (wrk's), not {capacity!r}")
+    if not shares or any(isinstance(x, bool) or not isinstance(x, (int, float))
+                         or not 0 < x < 1 for x in shares):
+        raise ValueError(f"shares must be shares of capacity above 0 and below 1, not "
+                         f"{shares!r}")
+    check_int("repeats", repeats, 1, 20)
+    tgt = as_target(target)
+    lay = layout or tgt.layout or default_layout()
+    rows: list = []
+    for repeat in range(repeats):
+        closed = wrk.point(target, url, 1, duration, warmup, lay, "wrk, one connection",
+                           repeat, delay_ms=round(1000 / idle_rate))
+        keep(rows, {**closed, "asked_rate": math.nan,
+                    "generator_cpu_ms_per_req": math.nan}, on_point)
+        for rate, name in [(idle_rate, "open, idle server")] + [
+                (share * capacity, f"open, {share:.0%} of capacity") for share in shares]:
+            rec = point(target, url, rate, duration, warmup, lay, name, repeat, seed=1 + repeat)
+            sent = rec["offered"] / rec["duration_s"] if rec["duration_s"] else math.nan
+            rec.update(asked_rate=rate, generator_cpu_ms_per_req=(
+                rec["generator_load"] * len(lay.generator) * 1000 / sent if sent else math.nan))
+            keep(rows, rec, on_point)
+    return done(rows, on_point)
+
+
+def calibration_summary(rows: pd.DataFrame) -> dict:
+    """What :func:`calibrate` says (medians over repeats): the rate sent ÷ the rate asked
+    and the most late sends at the shares of capacity; the generator's CPU-ms per request
+    there, and the requests/s one generator core would send at that cost; the mean latency
+    the open load adds on an idle server (its mean at ``IDLE_RATE`` − wrk's with one
+    connection)."""
+    opened = rows[rows.generator == "open"]
+    loaded = opened[opened.variant != "open, idle server"]
+    if loaded.empty:
+        raise ValueError("rows have no open point at a share of capacity: run calibrate")
+    idle = opened[opened.variant == "open, idle server"].set_index("repeat").mean_ms
+    closed = rows[rows.variant == "wrk, one connection"].set_index("repeat").mean_ms
+    cpu = float(loaded.generator_cpu_ms_per_req.median())
+    return {"kept": float((loaded.offered / loaded.duration_s / loaded.asked_rate).median()),
+            "late_share_max": float(loaded.late_share.max()),
+            "generator_cpu_ms": cpu, "one_core_req_s": 1000 / cpu if cpu > 0 else math.inf,
+            "added_ms": float((idle - closed).dropna().median()),
+            "idle_mean_ms": float(idle.median()), "wrk_mean_ms": float(closed.median())}
 
 
 if __name__ == "__main__":

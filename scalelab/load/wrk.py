@@ -193,18 +193,21 @@ def _wrk(run: Run, url, connections: int, seconds: int, layout: CpuLayout,
 
 def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
           layout: CpuLayout | None = None, variant: str = "", repeat: int = 0,
-          headers: dict[str, str] | None = None, method: str | tuple[str, ...] = "GET") -> dict:
+          headers: dict[str, str] | None = None, method: str | tuple[str, ...] = "GET",
+          delay_ms: int = 0) -> dict:
     """One measured point of ``url`` (or of a tuple of URLs requested in turn) driven by wrk,
-    as a row like Locust's; ``urls`` says how many URLs shared its requests."""
+    as a row like Locust's; ``urls`` says how many URLs shared its requests. ``delay_ms``:
+    each connection pauses that long after each response (a paced, lighter load)."""
     _check(url, connections, duration, warmup)
+    check_int("delay_ms", delay_ms, 0, 60_000)
     methods_of(method, urls_of(url))
     tgt = as_target(target)
     layout = layout or tgt.layout or default_layout()
     run = Run.create("wrk")
     try:
         if warmup:
-            _wrk(run, url, connections, warmup, layout, "wrk-warmup.log", headers=headers,
-                 method=method)
+            _wrk(run, url, connections, warmup, layout, "wrk-warmup.log", delay_ms,
+                 headers=headers, method=method)
         # wrk closes its connections when it stops, but requests it queued are still served:
         # start the measured run on idle servers, or their CPU counts against it
         wait_until_idle(layout.server)
@@ -213,7 +216,7 @@ def point(target, url, connections: int = 8, duration: int = 5, warmup: int = 2,
         sampler = start_sampler(tgt, layout)
         try:
             report, t0, t1, _ = _wrk(run, url, connections, duration, layout, "wrk.log",
-                                     headers=headers, method=method)
+                                     delay_ms, headers=headers, method=method)
         finally:
             sampler.stop()
     finally:

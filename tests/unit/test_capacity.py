@@ -289,6 +289,30 @@ def test_past_capacity_a_window_counts_what_was_served_and_what_was_never_sent()
     assert late["p99_ms"] == late["p99_ms"]  # the sent ones' latency, unsent left out
 
 
+def test_the_open_loads_calibration_says_what_it_kept_cost_and_added():
+    rows = pd.DataFrame([
+        dict(generator="wrk", variant="wrk, one connection", repeat=0, mean_ms=2.0),
+        dict(generator="open", variant="open, idle server", repeat=0, mean_ms=2.5,
+             offered=30, duration_s=3, asked_rate=10.0, late_share=0.0,
+             generator_cpu_ms_per_req=0.4),
+        dict(generator="open", variant="open, 25% of capacity", repeat=0, mean_ms=3.0,
+             offered=300, duration_s=3, asked_rate=100.0, late_share=0.0,
+             generator_cpu_ms_per_req=0.1),
+        dict(generator="open", variant="open, 50% of capacity", repeat=0, mean_ms=4.0,
+             offered=570, duration_s=3, asked_rate=200.0, late_share=0.02,
+             generator_cpu_ms_per_req=0.1)])
+    o = open_rate.calibration_summary(rows)
+    assert o["kept"] == pytest.approx((1.0 + 0.95) / 2) and o["late_share_max"] == 0.02
+    assert o["generator_cpu_ms"] == pytest.approx(0.1) and o["one_core_req_s"] == pytest.approx(10_000)
+    assert o["added_ms"] == pytest.approx(0.5)  # 2.5 ms from the open load, 2.0 from wrk
+    with pytest.raises(ValueError, match="no open point at a share"):
+        open_rate.calibration_summary(rows.iloc[:2])
+    for kwargs, message in ((dict(capacity=0), "capacity must be"),
+                            (dict(capacity=100, shares=(1.5,)), "shares must be")):
+        with pytest.raises(ValueError, match=message):
+            open_rate.calibrate("http://127.0.0.1:1/", "http://127.0.0.1:1/", **kwargs)
+
+
 def test_an_open_points_limit():
     base = dict(limit="unexplained", late_share=0.0, generator_load=0.2, offered=3000)
     assert open_rate._open_limit(base) == limits.RATE
