@@ -301,6 +301,9 @@ def stop(stack: Stack) -> None:
     stack.stop()
 
 
+PAST_CAPACITY = "past capacity (open)"  # the check run's point beyond the saturated rate
+
+
 def model_rate(costs: pd.DataFrame, utilisation: float, server_cpus: int = 1) -> float:
     """The rate the model says ``server_cpus`` cores serve the uncached home page (the page
     alone, no assets) at ``utilisation``: the reference's median CPU per page."""
@@ -310,21 +313,28 @@ def model_rate(costs: pd.DataFrame, utilisation: float, server_cpus: int = 1) ->
 
 @replayable
 def check_run(stack: Stack, costs: pd.DataFrame, utilisations: Sequence[float] = (0.7,),
+              overload: float | None = 1.5,
               duration: int = 5, warmup: int = 2, repeats: int = 1, connections: int = 8,
               layout: CpuLayout | None = None,
               on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """Per repeat: the uncached home page at saturation (wrk, closed: today's CPU per page
     on this stack); under Poisson arrivals (``open_rate``) at twice the peak rate of 100k hits
     a day (C16's load); then at the rate the model gives for each target utilisation of the
-    server CPUs. Rows carry ``target_utilisation`` and ``model_cpu_ms`` (the reference's CPU
-    per page the rates came from)."""
+    server CPUs; last, past capacity: ``overload`` times what the saturated point served
+    (``PAST_CAPACITY``; None: no such point), where the queue grows through the window and
+    what was served is the server's rate. Rows carry ``target_utilisation`` and
+    ``model_cpu_ms`` (the reference's CPU per page the rates came from)."""
     if not utilisations:
         raise ValueError("utilisations must name at least one target utilisation")
     for u in utilisations:
         _share("utilisations", u, low_open=True)
         if u >= 1:
-            raise ValueError(f"utilisations must be below 1 (an open load at or above "
-                             f"capacity never settles), not {u!r}")
+            raise ValueError(f"utilisations must be below 1 (a load the model says the server "
+                             f"takes; past it, use overload), not {u!r}")
+    if overload is not None and (isinstance(overload, bool) or not isinstance(
+            overload, (int, float)) or not 1.1 <= overload <= 3):
+        raise ValueError(f"overload must be a multiple of the saturated rate from 1.1 to 3, "
+                         f"or None, not {overload!r}")
     check_int("repeats", repeats, 1, 20)
     lay = layout or stack.layout
     url = stack.app_url + "/"
@@ -342,6 +352,11 @@ def check_run(stack: Stack, costs: pd.DataFrame, utilisations: Sequence[float] =
             rec = open_rate.point(stack, url, rate, duration, warmup, lay,
                                   f"{u:.0%} by the model (open)", repeat, seed=1 + repeat)
             keep(rows, {**rec, "target_utilisation": u, "model_cpu_ms": model_ms}, on_point)
+        if overload is not None and sat["req_s"] > 0:
+            rec = open_rate.point(stack, url, overload * sat["req_s"], duration, warmup, lay,
+                                  PAST_CAPACITY, repeat, seed=1 + repeat)
+            keep(rows, {**rec, "target_utilisation": math.nan, "model_cpu_ms": model_ms,
+                        "overload": overload}, on_point)
     return done(rows, on_point)
 
 
@@ -382,12 +397,14 @@ def predictions(check: pd.DataFrame, server_cpus: int = 1) -> pd.DataFrame:
 
 
 def check_summary(pred: pd.DataFrame) -> dict:
-    """What the check run says, over every open point and repeat (medians): the CPU per page
-    below saturation ÷ at saturation, how far the measured utilisation ran from the model's
+    """What the check run says, over every open point below capacity (all but
+    ``PAST_CAPACITY``) and repeat (medians): the CPU per page below saturation ÷ at
+    saturation, how far the measured utilisation ran from the model's
     and from this run's prediction (measured ÷ predicted), and which M/M/1 estimate of the
     mean response time came closer (its error as a share of the measured time)."""
+    pred = pred[pred.variant != PAST_CAPACITY]  # past capacity no queue settles
     if pred.empty:
-        raise ValueError("pred has no open point: run check_run first")
+        raise ValueError("pred has no open point below capacity: run check_run first")
     err = lambda col: float(((pred[col] - pred["R measured (ms)"]).abs()
                              / pred["R measured (ms)"]).median())
     return {
@@ -567,3 +584,18 @@ def deployment_summary(check: pd.DataFrame) -> dict:
             "p99_ms": float(check["p99 ms, measured"].median()),
             "p99_mm1_ms": float(check["p99 ms, M/M/1"].iloc[0]),
             "requests": int(check["requests in the window"].min())}
+
+
+def past_capacity(pred: pd.DataFrame, check: pd.DataFrame) -> pd.DataFrame:
+    """The check run's open point past capacity (``PAST_CAPACITY``), per repeat: the rate
+    offered and served, each ÷ this run's saturated (closed) rate, the server CPUs' busy
+    share, and the response time (mean, p99); empty if there is none."""
+    sat = check[check.generator != "open"].groupby("repeat").req_s.mean()
+    part = pred[pred.variant == PAST_CAPACITY]
+    return pd.DataFrame({
+        "repeat": part.repeat, "variant": part.variant, "offered req/s": part["offered req/s"],
+        "offered ÷ saturated": part["offered req/s"] / part.repeat.map(sat),
+        "served req/s": part["measured req/s"],
+        "served ÷ saturated": part["measured req/s"] / part.repeat.map(sat),
+        "U measured": part["U measured"], "R measured (ms)": part["R measured (ms)"],
+        "R p99 (ms)": part["R p99 (ms)"], "limit": part["limit"]}).reset_index(drop=True)

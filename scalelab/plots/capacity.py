@@ -52,7 +52,9 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
                          fmt=style, capsize=3, color=_PALETTE[i], label=col)
     axes[0].set_xlabel("offered rate (requests/s, open Poisson arrivals)")
     axes[0].set_ylabel("server CPU busy (share of one core)")
-    axes[0].set_ylim(0, 1.05)
+    top = pred[["U predicted (model)", "U predicted (this run)", "U measured"]].max().max()
+    axes[0].set_ylim(0, max(1.05, float(top) * 1.05))  # past capacity, predictions above 1
+    axes[0].axhline(1, color="black", lw=0.8, ls=":")
     axes[0].set_title("Utilisation: predicted and measured")
     for i, (col, style) in enumerate((("R M/D/1 (ms)", "^--"), ("R M/M/1 (ms)", "s--"),
                                       ("R M/M/1, measured U (ms)", "d:"),

@@ -168,8 +168,9 @@ def database_replicas(load: Load) -> None:
 
 
 def capacity_planning(load: Load) -> None:
-    """09: the check run saturated the page, then sent C16's load and the model's rate for
-    70% busy; its predictions come from those rows, and C16 is decided on its own point.
+    """09: the check run saturated the page, then sent C16's load, the model's rate for 70%
+    busy and one and a half times the saturated rate; its predictions come from those rows,
+    past capacity the served rate is the saturated one, and C16 is decided on its own point.
     The plan ran on the model deployment: the planned app hosts each used part of its quota,
     as did the database's and nginx's; every prediction is beside its measurement, and all
     hosts' CPU per page was counted. Where no host can be made, no deployment is saved."""
@@ -182,9 +183,15 @@ def capacity_planning(load: Load) -> None:
 
     check = load("check-run")
     assert list(check.variant) == ["saturated (wrk, closed)", cap.C16_VARIANT,
-                                   "70% by the model (open)"], list(check.variant)
+                                   "70% by the model (open)", cap.PAST_CAPACITY], \
+        list(check.variant)
     pred = cap.predictions(check, server_cpus=len(default_layout().server))
-    assert len(pred) == 2 and pred["U predicted (model)"].iloc[1] == pytest.approx(0.7)
+    assert len(pred) == 3 and pred["U predicted (model)"].iloc[1] == pytest.approx(0.7)
+    # past capacity, what was served is what the saturated point served, not what was offered
+    past = cap.past_capacity(pred, check)
+    assert past["offered ÷ saturated"].iloc[0] == pytest.approx(1.5, rel=0.25)
+    assert 0.7 <= past["served ÷ saturated"].iloc[0] <= 1.25, past
+    assert past["R p99 (ms)"].iloc[0] > pred["R p99 (ms)"].iloc[1], "the queue shows"
     assert pred["U predicted (model)"].iloc[0] == pytest.approx(
         cap.c16_rate() * check.model_cpu_ms.iloc[0] / 1000 / len(default_layout().server))
     assert pred["U measured"].gt(0).all() and not pred["R measured (ms)"].isna().any()

@@ -342,14 +342,19 @@ def test_an_open_point_refuses_bad_parameters(kwargs, message):
         open_rate.point("http://127.0.0.1:9/", **kwargs)
 
 
-def test_the_check_run_refuses_a_utilisation_at_capacity():
-    with pytest.raises(ValueError, match="utilisations must be below 1"):
-        cap.check_run(None, costs(), utilisations=(1.0,))
+def test_the_check_run_refuses_a_utilisation_at_capacity_and_a_bad_overload():
+    for bad in ((0,), (1.0,), (True,), ()):
+        with pytest.raises(ValueError, match="utilisations must"):
+            cap.check_run(None, costs(), utilisations=bad)
+    for bad in (1.0, 5, True):
+        with pytest.raises(ValueError, match="overload must be"):
+            cap.check_run(None, costs(), overload=bad)
     assert math.isclose(cap.c16_rate(), 2 * 100_000 / 86_400 * 4.3)  # independent of the thread
 
 
 def test_the_check_summary_says_which_input_predicted_better():
-    pred = pd.DataFrame([{"repeat": 0, "CPU-ms per page here": 33.0,
+    pred = pd.DataFrame([{"repeat": 0, "variant": "70% by the model (open)",
+                          "CPU-ms per page here": 33.0,
                           "CPU-ms per page saturated": 30.0, "U measured": 0.77,
                           "U predicted (model)": 0.7, "U predicted (this run)": 0.7,
                           "R measured (ms)": 130.0, "R M/M/1 (ms)": 100.0,
@@ -361,6 +366,28 @@ def test_the_check_summary_says_which_input_predicted_better():
     assert k["mm1_error"] == pytest.approx(30 / 130) and k["mm1_measured_u_error"] < 0.11
     with pytest.raises(ValueError, match="no open point"):
         cap.check_summary(pred.iloc[:0])
+    # a point past capacity (no queue settles: M/M/1 infinite) is left out of the summary
+    past = pred.assign(variant=cap.PAST_CAPACITY, **{"R M/M/1 (ms)": math.inf})
+    assert cap.check_summary(pd.concat([pred, past]))["mm1_error"] == pytest.approx(30 / 130)
+
+
+def test_past_capacity_compares_what_was_served_with_the_saturated_rate():
+    check = pd.DataFrame([dict(repeat=0, generator="wrk", req_s=60.0),
+                          dict(repeat=0, generator="open", req_s=58.0)])
+    pred = pd.DataFrame([dict(repeat=0, variant="70% by the model (open)",
+                              **{"U predicted (model)": 0.7, "offered req/s": 40.0,
+                                 "measured req/s": 40.0, "U measured": 0.7,
+                                 "R measured (ms)": 30.0, "R p99 (ms)": 90.0, "limit": "rate"}),
+                         dict(repeat=0, variant=cap.PAST_CAPACITY,
+                              **{"U predicted (model)": 1.2, "offered req/s": 70.0,
+                                 "measured req/s": 57.0, "U measured": 0.99,
+                                 "R measured (ms)": 900.0, "R p99 (ms)": 2000.0,
+                                 "limit": "server"})])
+    past = cap.past_capacity(pred, check)
+    assert list(past.variant) == [cap.PAST_CAPACITY]
+    assert past["served ÷ saturated"].iloc[0] == pytest.approx(57 / 60)
+    assert past["offered ÷ saturated"].iloc[0] == pytest.approx(70 / 60)
+    assert cap.past_capacity(pred.iloc[:1], check).empty
 
 
 def test_the_model_line_is_the_plan_in_words():
