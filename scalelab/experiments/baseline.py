@@ -1,12 +1,19 @@
-"""Arithmetic of the baseline notebook (01), shared with ``scripts/bench.py``: how many
-requests a second the generator could send, against what the server can serve."""
+"""The baseline notebook's (01) helpers: how many requests a second the generator could send
+against what the server can serve (shared with ``scripts/bench.py``), and the same page
+under open arrivals beside the closed sweep."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import pandas as pd
+
+from scalelab.measurement import percentiles
+from scalelab.plumbing.checks import check_int
+from scalelab.results import done, keep
+from scalelab.results.reference import replayable
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,65 @@ def generator_headroom(rows: pd.DataFrame, server_req_s: float, generator_cpus: 
     return Headroom(int(p.users), float(p.generator_load), float(p.generator_cpu_ms_per_req),
                     generator_capacity(float(p.generator_cpu_ms_per_req), generator_cpus),
                     float(server_req_s))
+
+
+# Open arrivals (experiment 5): Poisson arrivals at shares of the capacity line, the same
+# page as the closed sweep. Below 1 the knee is approached from below; past 1 the queue grows
+# for as long as the window lasts, which a closed load cannot show.
+OPEN_SHARES = (0.5, 0.9, 1.2)
+
+
+@replayable
+def open_sweep(target, url: str, capacity_req_s: float, shares=OPEN_SHARES,
+               duration: int = 4, warmup: int = 1, repeats: int = 1,
+               on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """``open_rate.point`` at each of ``shares`` × ``capacity_req_s`` (the utilisation law's
+    capacity), lowest first, the repeats interleaved (each draws other arrivals). Adds
+    ``share`` (of the capacity line)."""
+    from scalelab.load import open_rate
+
+    if isinstance(capacity_req_s, bool) or not isinstance(capacity_req_s, (int, float)) \
+            or not capacity_req_s > 0:
+        raise ValueError(f"capacity_req_s must be the capacity line's requests/s (above 0), "
+                         f"not {capacity_req_s!r}; with no server-bound point there is none")
+    if isinstance(shares, (str, bytes)) or not hasattr(shares, "__iter__") or not list(shares) \
+            or any(isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 < s <= 3
+                   for s in shares):
+        raise ValueError(f"shares must list shares of capacity above 0 and at most 3, "
+                         f"not {shares!r}")
+    check_int("repeats", repeats, 1, 50)
+    rows: list[dict] = []
+    for repeat in range(repeats):
+        for share in sorted(shares):
+            rec = open_rate.point(target, url, share * capacity_req_s, duration, warmup,
+                                  variant=f"open, {share:.0%} of capacity", repeat=repeat,
+                                  seed=1 + repeat)
+            rec["share"] = float(share)
+            keep(rows, rec, on_point)
+    return done(rows, on_point)
+
+
+def closed_and_open(closed: pd.DataFrame, opened: pd.DataFrame) -> pd.DataFrame:
+    """Each open point (medians over repeats, per share) beside the closed sweep's user
+    count whose throughput was nearest: throughput, p50, p99 and the latencies each p99
+    rests on. Past capacity the open p99 is the queue the closed users never build."""
+    if closed.empty or opened.empty:
+        raise ValueError("closed and opened must each hold measured rows")
+    c = closed.groupby("users").agg(req_s=("req_s", "median"), p50_ms=("p50_ms", "median"),
+                                    p99_ms=("p99_ms", "median"),
+                                    n=("requests", "median")).reset_index()
+    o = opened.assign(n=percentiles.samples(opened)).groupby("share").agg(
+        offered_rate=("offered_rate", "median"), req_s=("req_s", "median"),
+        p50_ms=("p50_ms", "median"), p99_ms=("p99_ms", "median"), n=("n", "median"),
+        late_share=("late_share", "max")).reset_index()
+    out = []
+    for _, r in o.iterrows():
+        near = c.iloc[(c.req_s - r.req_s).abs().argmin()]
+        out.append({"share of capacity": r.share, "offered (req/s)": r.offered_rate,
+                    "open: served (req/s)": r.req_s, "open: p50 (ms)": r.p50_ms,
+                    "open: p99 (ms)": r.p99_ms, "open: latencies": int(r.n),
+                    "open: late sends": r.late_share,
+                    "closed: users": int(near.users), "closed: served (req/s)": near.req_s,
+                    "closed: p50 (ms)": near.p50_ms, "closed: p99 (ms)": near.p99_ms,
+                    "closed: latencies": int(near.n)})
+    return pd.DataFrame(out)

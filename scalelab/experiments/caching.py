@@ -17,6 +17,7 @@ import pandas as pd
 
 from scalelab.load import Workload, wrk
 from scalelab.measurement import limits
+from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout
 from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable
@@ -253,6 +254,45 @@ def stampede_variants(stack, ttl: int = 1) -> dict[str, Workload]:
     app = stack.app_url
     return {"get_or_set": _page("get_or_set", f"{app}/c/toptags/naive/?ttl={ttl}"),
             "lock + stale": _page("lock + stale", f"{app}/c/toptags/locked/?ttl={ttl}")}
+
+
+STAMPEDE_SHARE = 0.5  # the open load's rate: this share of what the plain get_or_set page
+                      # served under the closed load, a rate it can serve on average
+
+
+def stampede_rate(closed: pd.DataFrame, share: float = STAMPEDE_SHARE) -> float:
+    """The arrival rate of :func:`stampede_open`, requests/s: ``share`` of the plain
+    ``get_or_set`` page's throughput under the closed load (median over repeats)."""
+    part = closed[closed.variant == "get_or_set"] if "variant" in closed else closed.iloc[0:0]
+    if part.empty or not part.req_s.median() > 0:
+        raise ValueError("closed must hold the stampede's get_or_set rows with a throughput "
+                         "(the compare of stampede_variants)")
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise ValueError(f"share must be above 0 and at most 1, not {share!r}")
+    return float(share * part.req_s.median())
+
+
+@replayable
+def stampede_open(stack, variants: dict[str, Workload], rate: float, duration: int = 4,
+                  warmup: int = 1, repeats: int = 1, layout: CpuLayout | None = None,
+                  on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Each of ``variants`` (:func:`stampede_variants`) under open arrivals (Poisson) at the
+    same ``rate`` (:func:`stampede_rate`), the variants interleaved within each repeat. Adds
+    ``expensive_queries_per_s`` (the vote count's executions, PostgreSQL's own count)."""
+    from scalelab.load import open_rate
+
+    if not variants:
+        raise ValueError("variants must name at least one stampede page")
+    check_int("repeats", repeats, 1, 50)
+    rows: list[dict] = []
+    for repeat in range(repeats):
+        for name, workload in variants.items():
+            rec = open_rate.point(stack, wrk.url_of(stack, workload), rate, duration, warmup,
+                                  layout, name, repeat, seed=1 + repeat)
+            rec["expensive_queries_per_s"] = (rec.get("db_vote_count_queries", math.nan)
+                                              / rec["duration_s"])
+            keep(rows, rec, on_point)
+    return done(rows, on_point)
 
 
 @replayable

@@ -150,3 +150,86 @@ def recommend(throughput: pd.DataFrame, memory_mb: pd.Series, within: float = 0.
     score = np.exp(np.log(norm).mean(axis=1))
     near = score[score >= within * score.max()].index
     return str(memory_mb.loc[near].idxmin())
+
+
+# Tails at one offered rate: the IO-bound page under open arrivals at a share of the sync
+# recipe's ceiling (its slots ÷ wait), the same rate for each worker class's recipe
+TAIL_SHARE = 0.8
+
+
+def tail_rate(cores: int, wait_ms: int, share: float = TAIL_SHARE) -> float:
+    """The offered rate of :func:`tails`, requests/s: ``share`` of what the sync recipe's
+    (2 × cores) + 1 slots can serve of a page that waits ``wait_ms``. Stated from the design,
+    before any data."""
+    check_int("cores", cores, 1, 256)
+    check_int("wait_ms", wait_ms, 1, 10_000)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 2:
+        raise ValueError(f"share must be a share of the sync recipe's ceiling above 0 and at "
+                         f"most 2, not {share!r}")
+    return share * (2 * cores + 1) * 1000 / wait_ms
+
+
+def recipes(configs: Sequence[Config]) -> list[Config]:
+    """One configuration per worker class (sync, gthread, ASGI), in that order: the class's
+    named recipe, else its configuration with the most workers (ASGI: the fewest)."""
+    out = []
+    for kind in ("sync", "gthread", "asgi"):
+        part = [c for c in configs
+                if (c.server == "uvicorn" if kind == "asgi" else
+                    c.server == "gunicorn" and c.worker_class == kind)]
+        if part:
+            named = [c for c in part if c.recipe]
+            out.append(named[0] if named else (min(part, key=lambda c: c.workers)
+                                               if kind == "asgi" else
+                                               max(part, key=lambda c: c.slots)))
+    return out
+
+
+@replayable
+def tails(configs: Sequence[Config], rate: float, duration: int = 5, warmup: int = 1,
+          repeats: int = 1, wait_ms: int = 50, questions: int = 2_000,
+          layout: CpuLayout | None = None,
+          on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Each configuration's IO-bound page (its ``endpoints``' "io-bound") under open arrivals
+    at the same ``rate`` (:func:`tail_rate`): a stack per configuration, the repeats on it in
+    turn. One row per (configuration, repeat), with the configuration's columns."""
+    from scalelab.load import open_rate
+    from scalelab.results import done, keep
+
+    check_int("repeats", repeats, 1, 50)
+    if not configs:
+        raise ValueError("configs must name at least one configuration")
+    layout = layout or default_layout()
+    rows: list[dict] = []
+    for config in configs:
+        with Stack(server=config.server, worker_class=config.worker_class,
+                   workers=config.workers, threads=config.threads, questions=questions,
+                   upstream=True, layout=layout, label="workers-tails") as stack:
+            url = endpoints(stack, config, wait_ms)["io-bound"].pages["p"][1]
+            for repeat in range(repeats):
+                rec = open_rate.point(stack, url, rate, duration, warmup, layout,
+                                      variant=config.label, repeat=repeat, seed=1 + repeat)
+                rec.update(config=config.label, server=config.server,
+                           worker_class=config.worker_class if config.server == "gunicorn"
+                           else "asgi", workers=config.workers, threads=config.threads,
+                           slots=config.slots, recipe=config.recipe, wait_ms=wait_ms,
+                           slot_utilisation=(rate * wait_ms / 1000 / config.slots
+                                             if config.slots else 0.0))
+                keep(rows, rec, on_point)
+    return done(rows, on_point)
+
+
+def tail_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration (medians over repeats): the rate offered and served, the share of
+    its request slots the rate fills (rate × wait ÷ slots), p50, p99, p99 ÷ the page's wait,
+    and the latencies the p99 rests on."""
+    from scalelab.measurement import percentiles
+
+    g = rows.assign(n=percentiles.samples(rows)).groupby("config", sort=False)
+    out = g.agg(offered=("offered_rate", "median"), served=("req_s", "median"),
+                slot_utilisation=("slot_utilisation", "median"), p50_ms=("p50_ms", "median"),
+                p99_ms=("p99_ms", "median"), p99_low=("p99_ms", "min"),
+                p99_high=("p99_ms", "max"), latencies=("n", "min"),
+                wait_ms=("wait_ms", "first"), slots=("slots", "first"))
+    out["p99 ÷ wait"] = out.p99_ms / out.wait_ms
+    return out.reset_index()

@@ -282,8 +282,8 @@ def summarise(requests: pd.DataFrame, t0: float, t1: float) -> dict:
     how late they were sent (an unsent one counts as late, and as a failure) and their
     failures; and the time-average requests in flight (the generator's own count)."""
     part = requests[(requests.intended >= t0) & (requests.intended < t1)]
-    ok = part.status.astype(str).isin([str(s) for s in range(200, 400)])
     every_ok = requests.status.astype(str).isin([str(s) for s in range(200, 400)])
+    ok = every_ok[part.index]
     served = int((every_ok & (requests.done >= t0) & (requests.done < t1)).sum())
     unsent = part.sent.isna()
     lat = ((part.done - part.intended) * 1000).dropna()  # an unsent request has none
@@ -293,6 +293,7 @@ def summarise(requests: pd.DataFrame, t0: float, t1: float) -> dict:
     overlap = (np.minimum(requests.done, t1) - np.maximum(requests.intended, t0)).clip(lower=0)
     out = {"requests": served, "failures": int((~ok).sum()), "duration_s": seconds,
            "offered": int(len(part)), "unsent": int(unsent.sum()),
+           "latency_n": int(len(lat)),
            "mean_ms": float(lat.mean()) if len(lat) else math.nan,
            "max_ms": float(lat.max()) if len(lat) else math.nan,
            # an unsent request is the latest of all: no connection came free for it

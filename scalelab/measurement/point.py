@@ -41,6 +41,9 @@ COLUMNS: dict[str, Column] = {
                                   "intended time, or never: the generator fell behind"),
     "unsent": Column("requests", "an open load's requests intended in the window that no "
                                  "connection came free for (it holds at most 1,000)"),
+    "latency_n": Column("requests", "latencies the percentiles of an open load's window are "
+                                    "computed from (its requests intended there and "
+                                    "answered; other rows: ``requests``)"),
     "in_flight_mean": Column("requests", "an open load's requests in flight, time-averaged "
                                          "over the window (the generator's own count)"),
     "req_s": Column("requests/s", "completed requests per second in the window"),

@@ -2,7 +2,8 @@
 whichever module draws it: the standard charts in ``standard``, each notebook's own figures
 in a module named like its experiment module.
 
-- ``standard``: units, error bars, limit markers; throughput, latency, CPU by component, bars
+- ``standard``: units, error bars, limit markers; throughput, latency (closed and open, and
+  percentiles with their sample counts), CPU by component, bars
 - ``caching``: 02, a cache's gain against its miss share, the cost of a hit and a miss
 - ``static``: 04, page-load times against the link, the wire's saving against the backend's
 - ``replicas``: 05, scale-out measured in the scale model, the projection to N machines, a
@@ -16,7 +17,8 @@ in a module named like its experiment module.
 """
 
 from scalelab.plots.standard import (COMPONENT_COLOURS, LIMIT_STYLE, bars, cpu_breakdown,
-                                     failure_timeline, grouped_bars, latency_vs_users,
+                                     failure_timeline, grouped_bars, latency_bars,
+                                     latency_closed_and_open, latency_vs_users,
                                      repeat_spread, throughput_vs_users)
 from scalelab.plots.caching import cache_gain_vs_miss_share, operation_costs
 from scalelab.plots.static import page_load_times, wire_against_backend
@@ -30,7 +32,8 @@ from scalelab.plots.primer import closed_queue, open_latency, usl_shapes
 __all__ = [
     "COMPONENT_COLOURS", "LIMIT_STYLE", "bars", "cache_gain_vs_miss_share", "closed_queue",
     "cores_vs_think", "cost_by_table_size", "deployment_vs_plan", "cpu_breakdown", "crash_timeline",
-    "failure_timeline", "flame_graph", "grouped_bars", "lag_vs_writes", "latency_vs_users",
+    "failure_timeline", "flame_graph", "grouped_bars", "lag_vs_writes", "latency_bars",
+    "latency_closed_and_open", "latency_vs_users",
     "open_latency", "operation_costs", "page_load_times", "predicted_vs_measured", "projection",
     "read_scale_out", "repeat_spread", "scale_out", "throughput_vs_users", "usl_shapes", "wire_against_backend",
 ]

@@ -307,3 +307,90 @@ def failure_timeline(rows: pd.DataFrame, ok: Sequence[str], failed: Sequence[str
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside, not on, the bars
     return ax
+
+
+def _thin_marks(ax, x, y, rows: pd.DataFrame, q: float = 99, colour: str = "0.2") -> None:
+    """Hollow circles around percentiles resting on fewer than ``percentiles.MIN_BEYOND``
+    requests beyond them (``percentiles.thin``)."""
+    from scalelab.measurement import percentiles
+
+    few = percentiles.thin(rows, q).to_numpy()
+    if few.any():
+        ax.scatter(np.asarray(x)[few], np.asarray(y)[few], s=150, facecolors="none",
+                   edgecolors=colour, linewidths=1.2, linestyle=":", zorder=6,
+                   label=f"p{q:g} of a window with under {percentiles.needed(q):,} requests: "
+                         f"the slowest few")
+
+
+def latency_closed_and_open(closed: pd.DataFrame, opened: pd.DataFrame, capacity=None,
+                            ax=None, title: str = "Latency against load, closed and open"):
+    """p50 and p99 against requests/s: the closed sweep at the throughput each user count
+    reached (Locust), the open load at its offered rate (Poisson arrivals); every window
+    a point, the thin p99s circled; ``capacity`` (an ``analysis.Capacity``) as a line."""
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for rows, x, colour, name in ((closed, "req_s", "#1f77b4", "closed (Locust users), at "
+                                   "the throughput reached"),
+                                  (opened, "offered_rate", "#d62728", "open (Poisson "
+                                   "arrivals), at the offered rate")):
+        rows = rows.sort_values(x)
+        for p, style in (("p50_ms", "-"), ("p99_ms", ":")):
+            med = rows.groupby(x if x == "offered_rate" else "users").agg(
+                x=(x, "median"), y=(p, "median")).sort_values("x")
+            ax.plot(med.x, med.y, style, color=colour, lw=1.2)
+            ax.scatter(rows[x], rows[p], color=colour, s=18,
+                       marker="o" if p == "p50_ms" else "^",
+                       label=f"{p.replace('_ms', '')}, {name}")
+        _thin_marks(ax, rows[x], rows["p99_ms"], rows)
+    if capacity is not None and capacity.req_s == capacity.req_s:
+        ax.axvline(capacity.req_s, color="0.3", ls="--", lw=1.2,
+                   label="capacity from CPU cost (utilisation law)")
+    ax.set_yscale("log")
+    _plain_log(ax, "y")
+    _finish(ax, "requests/s (closed: served; open: offered)",
+            "response time (ms, log scale)", title)
+    handles, labels = ax.get_legend_handles_labels()
+    seen = dict(zip(labels[::-1], handles[::-1]))  # one entry a label
+    ax.legend([seen[k] for k in dict.fromkeys(labels)], list(dict.fromkeys(labels)),
+              fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the points
+    _single_run_note(ax, closed)
+    return ax
+
+
+def latency_bars(rows: pd.DataFrame, by: str = "variant", ax=None, q: float = 99,
+                 title: str = "Latency at one offered rate"):
+    """p50 and the q-th percentile of each ``by`` (median over repeats, whiskers from the
+    lowest to the highest repeat), each labelled with the latencies its windows held; a thin
+    percentile (``percentiles.thin``) is hatched."""
+    from scalelab.measurement import percentiles
+
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    col = f"p{q:g}_ms"
+    rows = rows.assign(_n=percentiles.samples(rows), _thin=percentiles.thin(rows, q))
+    g = rows.groupby(by, sort=False)
+    s = g.agg(p50=("p50_ms", "median"), upper=(col, "median"), lo=(col, "min"),
+              hi=(col, "max"), n=("_n", "min"), thin=("_thin", "any"))
+    x = np.arange(len(s))
+    ax.bar(x - 0.2, s.p50, 0.4, color="#1f77b4", label="p50")
+    bars = ax.bar(x + 0.2, s.upper, 0.4, color="#d62728", label=f"p{q:g}",
+                  yerr=np.vstack([s.upper - s.lo, s.hi - s.upper]), capsize=3)
+    for bar, few, n in zip(bars, s.thin, s.n):
+        if few:
+            bar.set_hatch("//")
+            bar.set_edgecolor("white")
+        ax.annotate(f"n={int(n):,}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8, xytext=(0, 2),
+                    textcoords="offset points")
+    ax.set_xticks(x)
+    ax.set_xticklabels(s.index, rotation=20, ha="right")
+    ax.set_yscale("log")
+    _plain_log(ax, "y")
+    _finish(ax, "", "response time (ms, log scale)", title)
+    if s.thin.any():
+        from matplotlib.patches import Patch
+
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Patch(facecolor="#d62728", hatch="//", edgecolor="white"))
+        labels.append(f"p{q:g} of under {percentiles.needed(q):,} requests: the slowest few")
+        ax.legend(handles, labels, fontsize=8)
+    _single_run_note(ax, rows)
+    return ax

@@ -13,6 +13,20 @@ import pytest
 Load = Callable[[str], pd.DataFrame]
 
 
+def baseline(load: Load) -> None:
+    """01: the open arrivals kept their schedule at every share of capacity; below it the
+    worker served what was offered, past it less, with more requests in flight and a longer
+    p99 than at the lowest share; each row says how many latencies its percentiles rest on."""
+    opened = load("open-arrivals").sort_values("share")
+    assert (opened.generator == "open").all() and opened.late_share.le(0.01).all(), opened
+    assert opened.latency_n.gt(0).all() and opened.latency_n.le(opened.offered).all()
+    low, high = opened.iloc[0], opened.iloc[-1]
+    assert low.share < 1 < high.share
+    assert low.req_s >= 0.8 * low.offered_rate and low["limit"] == "rate", low
+    assert high.req_s < 0.97 * high.offered_rate and high["limit"] == "server", high
+    assert high.in_flight_mean > 2 * low.in_flight_mean and high.p99_ms > 2 * low.p99_ms
+
+
 def caching(load: Load) -> None:
     """02: on the same question pages, every read of the hit variant that finds its entry
     skips the queries, and every read of the miss variant misses and runs them; a compare
@@ -32,6 +46,30 @@ def caching(load: Load) -> None:
     # window with a 1 s TTL may count 0.9 of a recomputation: counted, not a whole number
     assert set(guarded.variant) == {"get_or_set", "lock + stale"}, set(stampede.variant)
     assert guarded.db_vote_count_queries.gt(0).all(), guarded
+    # then both pages under open arrivals at one rate, half of what get_or_set served
+    arrivals = load("stampede-open")
+    assert set(arrivals.variant) == {"get_or_set", "lock + stale"}, set(arrivals.variant)
+    assert (arrivals.generator == "open").all() and arrivals.offered_rate.nunique() == 1
+    plain_closed = stampede[stampede.variant == "get_or_set"].req_s.median()
+    assert arrivals.offered_rate.iloc[0] == pytest.approx(0.5 * plain_closed)
+    assert arrivals.late_share.le(0.01).all() and arrivals.latency_n.gt(0).all(), arrivals
+    assert arrivals.expensive_queries_per_s.notna().all(), arrivals
+
+
+def worker_counts(load: Load) -> None:
+    """03: each worker class's recipe (or its configuration with the most slots) got the
+    IO-bound page at the same open rate, stated from the design, and kept its schedule."""
+    from scalelab.experiments import workers
+    from scalelab.plumbing.cpus import default_layout
+
+    tl = load("tails")
+    assert set(tl.worker_class) == {"sync", "gthread", "asgi"}, set(tl.worker_class)
+    rate = workers.tail_rate(len(default_layout().server), int(tl.wait_ms.iloc[0]))
+    assert tl.offered_rate.round(6).eq(round(rate, 6)).all(), tl.offered_rate
+    assert (tl.generator == "open").all() and tl.late_share.le(0.01).all(), tl
+    sync = tl[tl.worker_class == "sync"].iloc[0]
+    assert sync.slot_utilisation == pytest.approx(rate * sync.wait_ms / 1000 / sync.slots)
+    assert tl.p99_ms.ge(tl.wait_ms).all(), "no answer comes before the page's wait"
 
 
 def static_offloading(load: Load) -> None:
@@ -212,7 +250,9 @@ def capacity_planning(load: Load) -> None:
 
 
 CHECKS: dict[str, Callable[[Load], None]] = {
+    "01-baseline": baseline,
     "02-caching": caching,
+    "03-worker-counts": worker_counts,
     "04-static-offloading": static_offloading,
     "05-app-replicas": app_replicas,
     "06-database-replicas": database_replicas,

@@ -34,3 +34,39 @@ def test_generator_capacity_scales_with_its_cpus_and_is_nan_without_a_cost():
 def test_generator_cpus_must_be_a_positive_whole_number(cpus):
     with pytest.raises(ValueError, match="generator_cpus"):
         generator_headroom(rows([(1, "server")]), 100.0, cpus)
+
+
+def _closed():
+    return pd.DataFrame([dict(users=u, req_s=x, p50_ms=p50, p99_ms=p99, requests=n)
+                         for u, x, p50, p99, n in [(1, 15, 12, 20, 60), (8, 50, 60, 120, 280),
+                                                   (32, 80, 350, 420, 320)]])
+
+
+def _opened():
+    return pd.DataFrame([dict(share=s, repeat=r, offered_rate=80 * s, req_s=x, p50_ms=p50,
+                              p99_ms=p99, latency_n=n, requests=n, late_share=0.0)
+                         for s, r, x, p50, p99, n in [(0.5, 0, 40, 13, 40, 160),
+                                                      (0.5, 1, 41, 14, 50, 164),
+                                                      (1.2, 0, 79, 900, 1800, 300)]])
+
+
+def test_each_open_share_sits_beside_the_closed_count_of_nearest_throughput():
+    from scalelab.experiments.baseline import closed_and_open
+
+    side = closed_and_open(_closed(), _opened()).set_index("share of capacity")
+    assert side.loc[0.5, "closed: users"] == 8  # 40.5 req/s served: 50 is nearer than 15
+    assert side.loc[0.5, "open: p99 (ms)"] == pytest.approx(45)  # the median of two repeats
+    assert side.loc[1.2, "closed: users"] == 32 and side.loc[1.2, "open: latencies"] == 300
+    # the finding the notebook reads: past capacity the open p99 is the queue the closed hides
+    assert side.loc[1.2, "open: p99 (ms)"] / side.loc[1.2, "closed: p99 (ms)"] > 4
+
+
+def test_an_open_sweep_needs_a_capacity_and_shares():
+    from scalelab.experiments.baseline import open_sweep
+
+    for capacity in (0, float("nan"), True, "80"):
+        with pytest.raises(ValueError, match="capacity_req_s"):
+            open_sweep(None, "http://127.0.0.1:1/", capacity)
+    for shares in ([], [0], [4], "0.5", [True]):
+        with pytest.raises(ValueError, match="shares must"):
+            open_sweep(None, "http://127.0.0.1:1/", 80.0, shares=shares)

@@ -135,3 +135,26 @@ def test_the_saving_is_explained_only_within_a_quarter_in_every_repeat(savings, 
 
 def test_no_prediction_explains_nothing():
     assert cx.saving_explained(pd.DataFrame()) == "no data"
+
+
+def test_the_stampedes_open_rate_is_half_what_the_plain_page_served_closed():
+    closed = pd.DataFrame({"variant": ["get_or_set", "get_or_set", "lock + stale"],
+                           "req_s": [100.0, 120.0, 900.0]})
+    assert cx.stampede_rate(closed) == pytest.approx(0.5 * 110)
+    assert cx.stampede_rate(closed, share=0.25) == pytest.approx(27.5)
+    with pytest.raises(ValueError, match="get_or_set rows"):
+        cx.stampede_rate(closed[closed.variant != "get_or_set"])
+    with pytest.raises(ValueError, match="share must be"):
+        cx.stampede_rate(closed, share=1.5)
+
+
+def test_latency_bars_hatch_a_p99_of_too_few_requests_and_label_each_count():
+    rows = pd.DataFrame({"variant": ["get_or_set", "lock + stale"], "repeat": [0, 0],
+                         "p50_ms": [30.0, 10.0], "p99_ms": [900.0, 40.0],
+                         "latency_n": [400, 4000], "requests": [400, 4000]})
+    ax = plots.latency_bars(rows)
+    hatched = [p.get_hatch() for p in ax.patches if p.get_height() in (900.0, 40.0)]
+    assert hatched == ["//", None]
+    texts = {t.get_text() for t in ax.texts}
+    assert {"n=400", "n=4,000"} <= texts
+    assert any("slowest few" in t.get_text() for t in ax.get_legend().get_texts())

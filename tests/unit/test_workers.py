@@ -95,3 +95,44 @@ def test_the_recommendation_is_the_lightest_of_those_near_the_best_score():
     assert workers.recommend(tp, memory, within=1.0) in ("sync ×5", "gthread 1×4")
     with pytest.raises(ValueError, match="within"):
         workers.recommend(tp, memory, within=0)
+
+
+def test_the_tail_rate_is_a_share_of_the_sync_recipes_ceiling_stated_from_the_design():
+    from scalelab.experiments import workers
+
+    assert workers.tail_rate(1, 50) == pytest.approx(0.8 * 3 / 0.05)  # 3 slots of 50 ms
+    assert workers.tail_rate(2, 100, share=0.5) == pytest.approx(0.5 * 5 / 0.1)
+    for bad in (0, -1, True, "0.5", 3):
+        with pytest.raises(ValueError, match="share must be"):
+            workers.tail_rate(1, 50, share=bad)
+    with pytest.raises(ValueError, match="wait_ms"):
+        workers.tail_rate(1, 0)
+
+
+def test_one_configuration_per_worker_class_the_recipe_first():
+    from scalelab.experiments import workers
+
+    full = workers.recipes(workers.configurations(1, "full"))
+    assert [c.label for c in full] == ["sync ×3", "gthread 1×4", "asgi ×1"]
+    # a run without the sync recipe (the suite's 1, 2, 4): the sync count with most slots
+    suite = workers.recipes(workers.configurations(1, "quick", thread_counts=[8],
+                                                   sync_counts=[1, 2, 4]))
+    assert [c.label for c in suite] == ["sync ×4", "gthread 1×8", "asgi ×1"]
+
+
+def test_the_tail_summary_keeps_the_worst_repeat_and_the_fewest_latencies():
+    import pandas as pd
+
+    from scalelab.experiments import workers
+
+    rows = pd.DataFrame([dict(config=c, repeat=r, offered_rate=48.0, req_s=47.0, p50_ms=p50,
+                              p99_ms=p99, latency_n=n, requests=n, wait_ms=50, slots=s,
+                              slot_utilisation=u)
+                         for c, r, p50, p99, n, s, u in [
+                             ("sync ×3", 0, 60, 400, 380, 3, 0.8),
+                             ("sync ×3", 1, 70, 600, 390, 3, 0.8),
+                             ("asgi ×1", 0, 51, 58, 385, 0, 0.0)]])
+    t = workers.tail_summary(rows).set_index("config")
+    assert t.loc["sync ×3", "p99_ms"] == 500 and t.loc["sync ×3", "p99_high"] == 600
+    assert t.loc["sync ×3", "latencies"] == 380 and t.loc["sync ×3", "p99 ÷ wait"] == 10
+    assert t.loc["asgi ×1", "slots"] == 0
