@@ -102,14 +102,15 @@ def remove_stale_temps(folder: Path, name: str = "*") -> list[Path]:
     return removed
 
 
-def write_temp(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path`` and sync it; remove it on error."""
+def write_temp(path: Path, text: str | bytes) -> Path:
+    """Write ``text`` (or bytes) to a temporary file beside ``path`` and sync it; remove it on
+    error."""
     refuse_write(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path.parent, path.name)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w") as f:
+        with open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -122,3 +123,8 @@ def write_temp(path: Path, text: str) -> Path:
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` at once: a reader sees the old file or the new one."""
     os.replace(write_temp(path, text), path)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """``atomic_write_text`` for bytes (a PDF)."""
+    os.replace(write_temp(path, bytes(data)), path)

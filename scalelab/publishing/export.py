@@ -22,6 +22,36 @@ TEMPLATES = Path(__file__).resolve().parent / "site_templates"
 ASSETS = paths.PROJECT_ROOT / ".venv" / "site-assets" / "node_modules"  # scripts/setup-site-assets.sh
 HIDDEN_CELLS = ("parameters", "injected-parameters", "remove-cell")
 HIDDEN_INPUTS = ("hide-input",)
+# the site's editions: "reading" (the site and the teacher's edition: every worked solution
+# folded until opened) and "student" (no worked solution at all)
+EDITIONS = ("reading", "student")
+SOLUTION = re.compile(r"<details>\s*<summary>(?P<summary>.*?)</summary>(?P<body>.*?)</details>",
+                      re.S)
+
+
+def solutions(markdown: str, edition: str = "reading") -> str:
+    """A markdown cell's worked solutions (``<details><summary>..</summary>`` markdown
+    ``</details>``) as one HTML block each, their markdown rendered, so an exported page keeps
+    them folded until opened (nbconvert's renderer ends a ``<details>`` block at its first blank
+    line and shows the solution as plain text). The student edition leaves them out and says
+    so."""
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {', '.join(map(repr, EDITIONS))}, not "
+                         f"{edition!r}")
+
+    def one(m: re.Match) -> str:
+        summary = m["summary"].strip()
+        if edition == "student":
+            return (f'\n\n<p class="solution-left-out"><em>{summary}: in the teacher\'s '
+                    "edition.</em></p>\n\n")
+        from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+        body = markdown2html_mistune(m["body"].strip())
+        # one HTML block: no blank line inside it, which would end it
+        body = re.sub(r"\n\s*\n", "\n", body).strip()
+        return f"\n\n<details><summary>{summary}</summary>\n{body}\n</details>\n\n"
+
+    return SOLUTION.sub(one, markdown)
 
 
 def vendor(site: Path, required: bool = True) -> Path | None:
@@ -67,9 +97,12 @@ def page_links(text: str, in_docs: bool = False) -> str:
     return re.sub(docs_link, lambda m: f'href="{docs}{m.group(1)}.html{m.group(2) or ""}"', text)
 
 
-def _prepare(nb, slides: bool = False):
-    """The notebook's slide types for reveal.js (hidden cells go in the exporter's tag
-    preprocessor)."""
+def _prepare(nb, slides: bool = False, edition: str = "reading"):
+    """The notebook's worked solutions for ``edition`` (:func:`solutions`), and its slide types
+    for reveal.js (hidden cells go in the exporter's tag preprocessor)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "<details>" in cell.source:
+            cell.source = solutions(cell.source, edition)
     if slides:  # a section per slide; each figure or table on a slide below it, with its prose
         for cell in nb.cells:
             if "slideshow" in cell.metadata:
@@ -128,9 +161,10 @@ def nav_html(current: str = "", prefix: str = "") -> str:
 
 
 def export_notebook(executed: Path, out_dir: Path, slides: bool = False,
-                    in_site: bool = False) -> dict:
+                    in_site: bool = False, edition: str = "reading") -> dict:
     """Write ``<out_dir>/<name>.html`` (and ``.slides.html``) from an executed notebook, with
-    MathJax and reveal.js in ``<out_dir>/vendor/``; ``in_site`` adds the site's navigation."""
+    MathJax and reveal.js in ``<out_dir>/vendor/``; ``in_site`` adds the site's navigation;
+    ``edition``: worked solutions folded ("reading") or left out ("student")."""
     import nbformat
 
     out_dir = Path(out_dir)
@@ -142,7 +176,8 @@ def export_notebook(executed: Path, out_dir: Path, slides: bool = False,
     written = {}
     kinds = ["html"] + (["slides"] if slides else [])
     for kind in kinds:
-        nb = _prepare(nbformat.read(executed, as_version=4), slides=kind == "slides")
+        nb = _prepare(nbformat.read(executed, as_version=4), slides=kind == "slides",
+                      edition=edition)
         body, _ = _exporter(kind).from_notebook_node(
             nb, resources={"vendor_prefix": vendor_prefix,
                            "nav_html": nav_html(name) if in_site else ""})

@@ -23,6 +23,9 @@ from scalelab.publishing.export import (export_notebook, nav_html, page_links,  
                                         render, vendor)
 
 SITE_DIR = paths.PROJECT_ROOT / "build" / "site"
+# the student edition: the same pages without the worked solutions (the site, which is also
+# the teacher's edition, keeps them folded until opened)
+STUDENT_DIR = paths.PROJECT_ROOT / "build" / "site-student"
 DOCS_DIR = paths.PROJECT_ROOT / "docs"
 TITLE = "Does Django scale? A lab in notebooks"
 _links = page_links  # the name the tests know
@@ -103,10 +106,14 @@ def index_html(summaries: list[dict]) -> str:
 
 
 def build(site: Path = SITE_DIR, timeout: int = 600, progress=print, on_executed=None,
-          parallel: int = 2) -> Path:
-    """Execute every notebook in reference mode and write the site. Starts no server and
-    measures nothing, so ``parallel`` notebooks run at once (one kernel each).
-    ``on_executed(result)`` is handed each notebook's execution (``execution.execute``'s)."""
+          parallel: int = 2, student: Path | None = STUDENT_DIR, pdfs: bool = True) -> Path:
+    """Execute every notebook in reference mode and write the site (worked solutions folded:
+    the reading and teacher's edition) and, into ``student`` unless None, the student edition
+    from the same executed notebooks (no worked solution). Starts no server and measures
+    nothing, so ``parallel`` notebooks run at once (one kernel each). ``on_executed(result)``
+    is handed each notebook's execution (``execution.execute``'s). ``pdfs``: each edition's
+    notebooks and collection printed on A4 into its ``pdf/`` (``pdf.build``), where a
+    Chromium is installed (else said, and skipped)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from scalelab.plumbing.checks import check_int
@@ -141,12 +148,38 @@ def build(site: Path = SITE_DIR, timeout: int = 600, progress=print, on_executed
         if on_executed is not None:
             on_executed(res)
         summaries.append(notebook_summary(name))
+    _pages_around(site, summaries)
+    folders = [site]
+    if student is not None:
+        folders.append(_student_edition(Path(student), done, summaries, progress))
+    if pdfs:
+        from scalelab.publishing import browser, pdf
+
+        if browser.chromium() is None:
+            progress(f"  no PDFs: {browser.MISSING}")
+        else:
+            for folder in folders:
+                pdf.build(folder, names, progress=progress)
+    return site / "index.html"
+
+
+def _student_edition(student: Path, done: list[dict], summaries: list[dict], progress) -> Path:
+    """The site's pages again from the same executed notebooks, without worked solutions."""
+    vendor(student)
+    for res in done:
+        export_notebook(res["executed"], student, slides=True, in_site=True, edition="student")
+    _pages_around(student, summaries)
+    progress(f"  the student edition (no worked solution) -> {paths.relative(student)}/")
+    return student
+
+
+def _pages_around(site: Path, summaries: list[dict]) -> None:
+    """The docs' pages, the index and ``summary.json`` of a site whose notebooks are written."""
     (site / "docs").mkdir(exist_ok=True)
     for md in sorted(DOCS_DIR.glob("*.md")):
         export_doc(md, site / "docs" / f"{md.stem}.html")
     paths.atomic_write_text(site / "index.html", index_html(summaries))
     paths.atomic_write_text(site / "summary.json", json.dumps(summaries, indent=2) + "\n")
-    return site / "index.html"
 
 
 def writes_prose_only(source: str) -> bool:

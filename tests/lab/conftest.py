@@ -7,13 +7,9 @@ from lab_driver import chromium
 
 @pytest.fixture
 def browser():
-    exe = chromium()
-    if exe is None:
-        pytest.skip("no chromium: `apt-get install chromium` (make test installs it on Debian "
-                    "as root) or set SCALELAB_CHROMIUM")
-    from playwright.sync_api import sync_playwright
+    from scalelab.publishing import browser as chromium_browser
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, headless=True, args=["--no-sandbox"])
+    if chromium() is None:
+        pytest.skip(chromium_browser.MISSING)
+    with chromium_browser.launched() as b:
         yield b
-        b.close()

@@ -111,3 +111,88 @@ def test_a_slide_deck_runs_offline(served, browser):
     assert not seen["outside"], seen["outside"]
     assert not seen["errors"], seen["errors"]
     assert all(ok for _, ok in seen["images"]), seen["images"]
+
+
+def test_no_worked_solution_shows_until_opened_and_the_student_edition_has_none(
+        served, browser, built_site):
+    from scalelab.publishing import site
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{served}/01-baseline.html", wait_until="networkidle")
+    details = page.locator("details")
+    assert details.count() >= 3
+    first = details.first
+    body = first.locator("p").first
+    assert not body.is_visible(), "a worked solution shows before it is opened"
+    first.locator("summary").click()
+    assert body.is_visible() and len(body.inner_text()) > 40
+    # every solution's text sits inside its <details>: none follows it as plain text
+    loose = page.evaluate("() => Array.from(document.querySelectorAll('summary')).filter("
+                          "s => s.parentElement.children.length < 2).length")
+    assert loose == 0, "a <details> closed right after its summary"
+    page.close()
+    student = site.STUDENT_DIR
+    assert built_site == site.SITE_DIR  # the build wrote both editions beside each other
+    notebooks = {p.name for p in built_site.glob("*.html") if p.name != "index.html"}
+    assert notebooks and notebooks <= {p.name for p in student.glob("*.html")}
+    for path in student.glob("*.html"):
+        text = path.read_text()
+        assert "<details>" not in text and "Worked solution to 1</summary>" not in text, path
+    assert "in the teacher's edition" in (student / "01-baseline.html").read_text()
+
+
+def test_every_notebook_and_the_collection_print_on_a4_in_both_editions(built_site):
+    """Printed by the build (``pdf.build``), which fails on a table wider than the page."""
+    from scalelab.publishing import pdf, site
+    from scalelab.publishing.catalogue import available
+
+    for folder in (built_site, site.STUDENT_DIR):
+        for name in [*available(), "collection"]:
+            path = folder / "pdf" / f"{name}.pdf"
+            assert path.exists(), path
+            data = path.read_bytes()
+            assert data.startswith(b"%PDF") and len(data) > 10_000, path
+    assert pdf.PAGE_WIDTH_PX == 703  # A4 less two 12 mm margins, at 96 px an inch
+
+
+@pytest.mark.parametrize("deck", ["02-caching", "09-capacity-planning"])
+def test_every_slide_fits_its_frame_without_scrolling(served, browser, deck):
+    """Each slide shown in turn, then measured: its content no taller and no wider than the
+    frame (a long table is zoomed out to fit, not cut or scrolled), and still readable."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{served}/{deck}.slides.html", wait_until="networkidle")
+    page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
+    total = page.evaluate("() => Reveal.getTotalSlides()")
+    too_big, zooms = [], []
+    for i in range(total):
+        shown = page.evaluate(
+            """(i) => { const s = Reveal.getSlides()[i]; const at = Reveal.getIndices(s);
+                        Reveal.slide(at.h, at.v); const k = window.scalelabSlides.fit(s);
+                        const e = window.scalelabSlides.extent(s);
+                        return [k, e.height, e.width, (s.innerText || '').slice(0, 40)]; }""", i)
+        zooms.append(shown[0])
+        if shown[1] > 1.01 or shown[2] > 1.01:
+            too_big.append(shown)
+    page.close()
+    assert total > 5 and not too_big, too_big
+    assert min(zooms) >= 0.3, f"a slide zoomed out to {min(zooms):.2f}: split it"
+
+
+def test_a_table_wider_than_a4_stops_the_print_and_is_named(tmp_path):
+    """The check the PDFs pass can fail: a table of fixed width past the page."""
+    from scalelab.publishing import browser as chromium_browser
+    from scalelab.publishing import pdf
+
+    if chromium_browser.chromium() is None:
+        pytest.skip(chromium_browser.MISSING)
+    cells = "".join(f"<td>{i}</td>" for i in range(5))
+    (tmp_path / "wide.html").write_text(
+        "<html><head></head><body><table style='width: 1200px; min-width: 1200px'>"
+        f"<tr><th>first cell</th>{cells}</tr></table></body></html>")
+    (tmp_path / "fits.html").write_text(
+        f"<html><head></head><body><table><tr><th>first cell</th>{cells}</tr></table>"
+        "</body></html>")
+    with pytest.raises(pdf.CutTable, match="wide.html.*first cell"):
+        pdf.build(tmp_path, ["wide"], progress=lambda m: None)
+    assert [p.name for p in pdf.build(tmp_path, ["fits"], progress=lambda m: None)] == \
+        ["fits.pdf", "collection.pdf"]

@@ -1,0 +1,109 @@
+"""Printable PDFs of the exported site (``make export``): each notebook and the whole
+collection on A4, printed by the headless Chromium of ``browser`` from the site's own pages.
+
+A print style wraps wide tables (their cells may break lines) and fits figures to the page
+width; a table still wider than the page after that is an error naming the page and the
+table's first cell, since a cut table is a lost number. In the teacher's edition every worked
+solution is printed open; the student edition has none to print.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from scalelab.plumbing import paths
+
+MARGIN_MM = 12
+# A4's width at the 96 px an inch a browser lays a page out with, less both margins
+PAGE_WIDTH_PX = round((210 - 2 * MARGIN_MM) / 25.4 * 96)
+PRINT_CSS = f"""
+@page {{ size: A4; margin: {MARGIN_MM}mm; }}
+@media print {{
+  nav, .site-nav {{ display: none !important; }}
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon, .jp-Cell, .jp-OutputArea {{
+    overflow: visible !important; max-width: 100% !important; }}
+  table {{ table-layout: auto !important; max-width: 100% !important;
+           font-size: 7pt !important; }}
+  td, th {{ white-space: normal !important; overflow-wrap: anywhere; padding: 1px 3px !important; }}
+  img, svg {{ max-width: 100% !important; height: auto !important; }}
+  pre {{ white-space: pre-wrap !important; overflow-wrap: anywhere; }}
+  details > summary {{ font-weight: bold; }}
+  .jp-Cell, figure, img {{ break-inside: avoid; }}
+}}
+"""
+# tables wider than the page once the print style applies: [page text of their first cell]
+CUT_TABLES = f"""() => Array.from(document.querySelectorAll('table'))
+  .filter(t => t.getBoundingClientRect().right > {PAGE_WIDTH_PX} + 1)
+  .map(t => (t.querySelector('th, td') || t).innerText.trim().slice(0, 60))"""
+OPEN_SOLUTIONS = "() => document.querySelectorAll('details').forEach(d => d.open = true)"
+
+
+class CutTable(ValueError):
+    """A table is wider than an A4 page even with the print style."""
+
+
+def _print(page, url: str, out: Path) -> None:
+    page.goto(url, wait_until="networkidle")
+    page.add_style_tag(content=PRINT_CSS)
+    page.emulate_media(media="print")
+    page.evaluate(OPEN_SOLUTIONS)
+    cut = page.evaluate(CUT_TABLES)
+    if cut:
+        raise CutTable(f"{len(cut)} table(s) of {url.rsplit('/', 1)[-1]} are wider than an A4 "
+                       f"page even wrapped: the ones starting {cut[:3]}")
+    pdf = page.pdf(format="A4", print_background=True,
+                   margin={k: f"{MARGIN_MM}mm" for k in ("top", "bottom", "left", "right")})
+    paths.atomic_write_bytes(out, pdf)
+
+
+def collection_html(site: Path, names: list[str]) -> str:
+    """One page holding every notebook's page body in the catalogue's order, each from a new
+    sheet, under the first page's head (the pages share their styles and scripts)."""
+    heads, bodies = [], []
+    for name in names:
+        text = (site / f"{name}.html").read_text()
+        heads.append(re.search(r"<head>.*?</head>", text, re.S).group(0))
+        body = re.search(r"<body[^>]*>(.*)</body>", text, re.S).group(1)
+        bodies.append(f'<section style="break-before: page">{body}</section>')
+    return (f"<!DOCTYPE html>\n<html>{heads[0]}<body>\n" + "\n".join(bodies)
+            + "\n</body></html>\n")
+
+
+def build(site: Path, names: list[str], progress=print) -> list[Path]:
+    """``<site>/pdf/<name>.pdf`` for each notebook of the site and ``collection.pdf``;
+    FileNotFoundError when no Chromium is installed (``browser.MISSING``), ``CutTable`` when a
+    table cannot fit the page."""
+    import functools
+    import http.server
+    import threading
+
+    from scalelab.publishing import browser
+
+    site = Path(site)
+    out_dir = site / "pdf"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths.atomic_write_text(site / "collection.html", collection_html(site, names))
+    # over HTTP on 127.0.0.1, as a reader's browser gets it (file:// pages may not load fonts)
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # no line per file served
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    written = []
+    try:
+        with browser.launched() as b:
+            page = b.new_page(viewport={"width": PAGE_WIDTH_PX, "height": 1100})
+            for name in [*names, "collection"]:
+                out = out_dir / f"{name}.pdf"
+                _print(page, f"{base}/{name}.html", out)
+                written.append(out)
+            page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    progress(f"  {len(written)} PDFs (A4) -> {paths.relative(out_dir)}/")
+    return written
