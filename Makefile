@@ -7,11 +7,11 @@ NB      ?=
 
 help:
 	@echo "make reproduce          set up, run every notebook ($(MODE) mode; results in data/results/, ignored by git), then make export"
-	@echo "make export             the static site in build/site/ from the notebooks and data/reference/ (no server)"
+	@echo "make export             the static site in build/site/ (solutions folded) and build/site-student/ (none), from data/reference/ (no server)"
 	@echo "make reference [NB=02]  record the reference run (full mode) into data/reference/ and the README ledger"
 	@echo "make test               set up, run the whole test suite (real servers, notebooks: 12 to 16 min here, with the machine's speed)"
 	@echo "make test-fast          every test without servers, notebooks or a browser (under a minute)"
-	@echo "make lab                JupyterLab with the 'Python (scalelab)' kernel"
+	@echo "make lab                JupyterLab with the 'Python (scalelab)' kernel, from the project root (idle kernels stop after an hour)"
 	@echo "make notebook NB=01 [MODE=quick|full|reference]   run one notebook and export it"
 	@echo "make slides NB=01       export one notebook as reveal.js slides"
 	@echo "make bench              start-up, seed and capacity benchmarks"
@@ -26,6 +26,7 @@ reproduce: setup
 
 export: setup
 	@bash scripts/setup-site-assets.sh
+	@bash scripts/setup-browser.sh
 	$(PY) -m scalelab export
 
 reference: setup
@@ -40,7 +41,7 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not servers and not notebooks and not browser"
 
 lab: setup
-	.venv/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks $$(test "$$(id -u)" = 0 && echo --allow-root)
+	$(PY) -m scalelab lab
 
 notebook: setup
 	@test -n "$(NB)" || { echo "usage: make notebook NB=01 [MODE=quick|full]"; exit 2; }

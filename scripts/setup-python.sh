@@ -32,3 +32,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m ipykernel install --sys-prefix --name scalelab --display-name "Python (scalelab)" >/dev/null
   touch "$stamp"
 fi
+# JupyterLab's settings for this environment (no news pop-up over the first screen)
+.venv/bin/python -c "from scalelab.publishing import lab; lab.write_settings()"
+# git strips the outputs of notebooks/*.ipynb when they are staged (.gitattributes): a saved
+# run in JupyterLab stays in the working copy, and a `git pull` does not conflict with it
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  git config filter.nbstripout.clean "'$PWD/.venv/bin/python' -m nbstripout --keep-id"
+  git config filter.nbstripout.smudge cat
+  git config diff.ipynb.textconv "'$PWD/.venv/bin/python' -m nbstripout --keep-id -t"
+fi

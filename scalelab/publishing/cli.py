@@ -210,6 +210,19 @@ def cmd_columns(args) -> int:
     return 0
 
 
+def cmd_lab(args) -> int:
+    import os
+    import sys
+
+    from scalelab.publishing import lab
+
+    lab.write_settings()
+    print(lab.banner(), file=sys.stderr, flush=True)
+    command = lab.command()
+    os.execv(command[0], command)  # JupyterLab in this process: Ctrl-C reaches it directly
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     from scalelab.servers.appserver import CACHES, SESSIONS, WORKER_CLASSES
 
@@ -258,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     res.set_defaults(fn=cmd_results)
     sub.add_parser("columns", help="the columns of a measured point, as markdown").set_defaults(
         fn=cmd_columns)
+    sub.add_parser("lab", help="JupyterLab on 127.0.0.1 from the project root, on 00, "
+                   "culling idle kernels").set_defaults(fn=cmd_lab)
     sub.add_parser("architecture", help="the harness's floors and modules, as markdown "
                    "(docs/architecture.md)").set_defaults(fn=cmd_architecture)
     return p

@@ -40,7 +40,10 @@ def execute(name: str, mode: str = "quick", out_dir: Path | None = None,
     os.environ[HEADLESS] = "1"
     papermill.execute_notebook(str(src), str(executed), parameters={"MODE": mode},
                                kernel_name=kernel, cwd=str(NOTEBOOKS_DIR), progress_bar=False,
-                               execution_timeout=timeout, log_output=False)
+                               execution_timeout=timeout, log_output=False,
+                               # the kernel's own log: errors only (not ipykernel's warning
+                               # that a loopback kernel talks TCP without encryption)
+                               extra_arguments=["--IPKernelApp.log_level=ERROR"])
     seconds = time.perf_counter() - t0
     if mode != "reference":  # reference mode measures nothing, and takes seconds
         record_time(src.stem, mode, seconds)

@@ -10,25 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from scalelab.plumbing.processes import spawn, stop_group
+from scalelab.publishing import browser, lab
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-
-
-def chromium() -> str | None:
-    """The browser executable, or None (then the tests say how to install it)."""
-    override = os.environ.get("SCALELAB_CHROMIUM")
-    if override:
-        return override
-    return next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
+chromium = browser.chromium  # the tests' name for it
 
 
 def _free_port() -> int:
@@ -52,13 +43,9 @@ class Lab:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> "Lab":
-        jupyter = Path(sys.executable).with_name("jupyter")
-        command = [str(jupyter), "lab", "--no-browser", "--ip", "127.0.0.1",
-                   f"--port={self.port}", f"--ServerApp.token={self.token}",
-                   "--ServerApp.port_retries=0", f"--notebook-dir={self.root}",
-                   "--LabApp.expose_app_in_browser=True"]
-        if os.geteuid() == 0:
-            command.append("--allow-root")
+        # the command `make lab` runs (scalelab.publishing.lab), on this test's folder
+        command = lab.command(self.root, port=self.port, token=self.token, first_page=None,
+                              browser=False) + ["--LabApp.expose_app_in_browser=True"]
         # the kernels it starts run quick mode with the suite's shorter windows
         self.proc = spawn(command, self.log, env={**os.environ, "SCALELAB_PROGRESS": "1",
                                                   "SCALELAB_SUITE": "1"})

@@ -15,6 +15,8 @@ from scalelab.plumbing import paths, runs
 from scalelab.publishing import notebook
 
 NOTEBOOK = "00-start-here.ipynb"
+OPEN_PATH = """() => { const w = window.jupyterapp.shell.currentWidget;
+  return w && w.context ? w.context.path : null; }"""
 pytestmark = [pytest.mark.browser, pytest.mark.servers]
 
 
@@ -55,7 +57,10 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, m
     """Also 00's quick-mode run of the suite, its windows shortened as the suite's are
     (``run_in_jupyterlab`` in conftest.py): every
     cell runs without an error and its results are saved, marked quick."""
-    shutil.copy(paths.PROJECT_ROOT / "notebooks" / NOTEBOOK, tmp_path / NOTEBOOK)
+    # the project's layout: notebooks/ beside docs/, which the notebooks link to
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(paths.PROJECT_ROOT / "notebooks" / NOTEBOOK, tmp_path / "notebooks" / NOTEBOOK)
+    shutil.copytree(paths.PROJECT_ROOT / "docs", tmp_path / "docs")
     results_dir = tmp_path / "results"
     monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(results_dir))  # the kernels' too
     monkeypatch.setenv(notebook.SUITE, "1")  # the suite's shorter windows, as papermill's runs
@@ -63,15 +68,16 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, m
     with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
         page = browser.new_page()
         page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else 0)
-        _open(page, lab, NOTEBOOK)
+        _open(page, lab, f"notebooks/{NOTEBOOK}")
         assert page.evaluate(KERNEL_NAME) == "scalelab"
+        assert "Jupyter news" not in page.inner_text("body"), "the news pop-up is on"
 
         # Run > Run All Cells, as the menu does; then save, close, reopen
         page.evaluate(RUN_ALL)
         _wait(page, UNFINISHED_CELLS, lambda n: n == 0, 240, "cells still to run")
         _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
         page.evaluate(SAVE)
-        saved = eventually(lambda: _saved_with_outputs(tmp_path / NOTEBOOK), timeout=30,
+        saved = eventually(lambda: _saved_with_outputs(tmp_path / "notebooks" / NOTEBOOK), timeout=30,
                            what="the saved notebook to hold the outputs")
         errors = [o for c in saved.cells if c.cell_type == "code" for o in c.outputs
                   if o.output_type == "error"]
@@ -83,11 +89,17 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, m
         assert all(json.loads(m.read_text())["mode"] == "quick" for m in metas)
         assert sum(bool(c.get("outputs")) for c in saved.cells if c.cell_type == "code") > 5
         page.evaluate(CLOSE_ALL)
-        _open(page, lab, NOTEBOOK)
+        _open(page, lab, f"notebooks/{NOTEBOOK}")
         _wait(page, RENDERED_OUTPUTS, lambda n: n > 5, 30, "the saved outputs to render")
         text = page.inner_text("body")
         assert "Error displaying widget" not in text and "model not found" not in text
         assert not [e for e in console_errors if "model not found" in e.lower()]
+
+        # a link to the glossary, followed as a student clicks it, opens the glossary
+        page.locator(".jp-RenderedMarkdown a[href*='glossary.md']").first.click()
+        _wait(page, OPEN_PATH, lambda p: bool(p) and p.endswith("docs/glossary.md"), 30,
+              "the glossary to open")
+        _open(page, lab, f"notebooks/{NOTEBOOK}")
 
         # the stack's cell run twice: one stack afterwards, none unreachable
         cell = "stack = Stack(workers=1, questions=2_000, cache='redis', label=NB).start()"
@@ -105,4 +117,36 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, m
         while runs.ours() and time.time() < deadline:
             time.sleep(0.5)
         assert not runs.ours(), [p.name() for p in runs.ours()]
+        page.close()
+
+
+def test_09s_sliders_show_as_saved_after_a_restart_and_a_reopen(tmp_path, browser):
+    """09 in reference mode (the reference run's rows, no server, seconds): its sliders live
+    in the kernel; saved, the kernel restarted and the notebook reopened, they show as they
+    were saved (the lab saves widget state), not as "model not found"."""
+    name = "09-capacity-planning.ipynb"
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.read(paths.PROJECT_ROOT / "notebooks" / name, as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source = 'MODE = "reference"'
+    nbformat.write(nb, tmp_path / "notebooks" / name)
+    with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
+        page = browser.new_page()
+        _open(page, lab, f"notebooks/{name}")
+        page.evaluate(RUN_ALL)
+        _wait(page, UNFINISHED_CELLS, lambda n: n == 0, 180, "cells still to run")
+        _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
+        assert page.locator(".widget-slider").count() >= 3, "the sliders did not show"
+        page.evaluate(SAVE)
+        saved = eventually(lambda: _saved_with_outputs(tmp_path / "notebooks" / name),
+                           timeout=30, what="the saved notebook to hold the outputs")
+        assert "application/vnd.jupyter.widget-state+json" in saved.metadata.get("widgets", {})
+        page.evaluate(RESTART)
+        _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the restarted kernel")
+        page.evaluate(CLOSE_ALL)
+        _open(page, lab, f"notebooks/{name}")
+        _wait(page, RENDERED_OUTPUTS, lambda n: n > 5, 30, "the saved outputs to render")
+        text = page.inner_text("body")
+        assert "model not found" not in text and "Error displaying widget" not in text
+        assert page.locator(".widget-slider").count() >= 3, "the saved sliders did not show"
         page.close()

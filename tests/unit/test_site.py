@@ -46,6 +46,10 @@ def test_prose_cells_show_their_output_not_their_code(name):
                 and site.writes_prose_only(c.source)
                 and "hide-input" not in c.metadata.get("tags", [])]
     assert not untagged, f"tag these cells 'hide-input': {untagged}"
+    # in JupyterLab too, a student reads their prose and may open the code (one click)
+    shown = [c.source[:60] for c in nb.cells if "hide-input" in c.metadata.get("tags", [])
+             and not c.metadata.get("jupyter", {}).get("source_hidden")]
+    assert not shown, f"collapse these cells' source ('jupyter': {{'source_hidden': true}}): {shown}"
 
 
 def test_the_readme_ledger_is_the_one_the_reference_gives():
