@@ -40,8 +40,7 @@ class Interrupted(KeyboardInterrupt):
     were handed over; the servers are still up."""
 
     def __init__(self, kept: int) -> None:
-        super().__init__(f"{kept} finished point(s) were kept (handed to on_point as each "
-                         "finished: saved, where that is a ResultWriter)")
+        super().__init__(f"{kept} finished point(s) were kept")
 
 
 class Terminated(KeyboardInterrupt):

@@ -53,19 +53,57 @@ def cpu_set_busy_seconds(cpus) -> float:
     return total
 
 
+class StillBusy(TimeoutError):
+    """The server CPUs stayed busy before a measurement: it was not started. The message
+    names the processes that ran most there."""
+
+
+def busiest_on(cpus, seconds: float = 0.5, top: int = 3) -> list[tuple[str, int, float]]:
+    """The processes allowed on ``cpus`` that used most CPU over ``seconds``: (name, pid,
+    share of one CPU), at least 5% each, busiest first."""
+    cpus, first = set(cpus), {}
+    for proc in psutil.process_iter(["name"]):
+        try:
+            if cpus & set(proc.cpu_affinity()):
+                t = proc.cpu_times()
+                first[proc.pid] = (proc, t.user + t.system)
+        except (psutil.Error, OSError):
+            continue
+    time.sleep(seconds)
+    out = []
+    for pid, (proc, before) in first.items():
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        used = (t.user + t.system - before) / seconds
+        if used >= 0.05:
+            out.append((proc.info["name"] or "?", pid, used))
+    return sorted(out, key=lambda r: -r[2])[:top]
+
+
+def still_busy_message(cpus, timeout: float, busiest: list[tuple[str, int, float]]) -> str:
+    """What :class:`StillBusy` says: which CPUs, for how long, and who ran there."""
+    who = (", ".join(f"{name} (pid {pid}, {used:.0%} of a CPU)" for name, pid, used in busiest)
+           if busiest else "no one process stood out (the kernel's own work, or many small ones)")
+    return (f"CPUs {list(cpus)} stayed busy for {timeout:.0f} s before this measurement, so it "
+            f"was not started. Busiest there: {who}. Stop what runs there (or wait for it), "
+            "then rerun the cell.")
+
+
 def wait_until_idle(cpus, busy_below: float = 0.25, interval: float = 0.1,
                     timeout: float = 15.0) -> float:
     """Wait until the given CPUs are less than ``busy_below`` busy over two consecutive
     intervals (e.g. a server has finished requests queued by a client that already left).
-    Returns the seconds waited; raises TimeoutError naming the CPUs after ``timeout``."""
+    Returns the seconds waited; raises :class:`StillBusy` naming the CPUs and the processes
+    busiest there after ``timeout``."""
     import time as _time
 
     start = _time.monotonic()
     last, calm = cpu_set_busy_seconds(cpus), 0
     while calm < 2:
         if _time.monotonic() - start > timeout:
-            raise TimeoutError(f"CPUs {list(cpus)} stayed busy for {timeout:.0f} s: something "
-                               "other than the measured load runs there")
+            raise StillBusy(still_busy_message(cpus, timeout, busiest_on(cpus)))
         _time.sleep(interval)
         now = cpu_set_busy_seconds(cpus)
         calm = calm + 1 if (now - last) / interval / len(cpus) < busy_below else 0

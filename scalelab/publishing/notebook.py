@@ -89,12 +89,26 @@ def knobs(S: SimpleNamespace) -> str:
 
 
 def interrupt_message(exc: BaseException) -> str:
-    """What an interrupt in a notebook did, in two lines: what was kept, what still runs."""
+    """What an interrupt (or a measurement that could not start, ``StillBusy``) did, in a few
+    lines: what happened, which points were saved and where (marked incomplete), what still
+    runs."""
+    from scalelab.measurement.cpu_sampler import StillBusy
+    from scalelab.plumbing import paths
+    from scalelab.results import store
     from scalelab.servers.stack import Stack
 
     live = Stack.running()
-    kept = f" {exc}." if str(exc) else ""
-    return (f"Interrupted.{kept}\n" + (
+    if isinstance(exc, StillBusy):
+        head = f"{exc}\n"
+    else:
+        kept = f" {exc}." if str(exc) else ""
+        head = f"Interrupted.{kept}\n"
+    saved = [f"{len(w.rows)} point(s) in {paths.relative(w.path)}" for w in store.unfinished()
+             if w.path is not None]
+    if saved:
+        head += ("Saved, marked incomplete until its measurement runs to the end: "
+                 + "; ".join(saved) + ".\n")
+    return (head + (
         f"{len(live)} stack(s) of this kernel still run ({', '.join(map(repr, live))}): "
         "rerun the cell, or stop them with `Stack.stop_all()` (a kernel restart stops them too)."
         if live else "No stack of this kernel is running."))
@@ -115,7 +129,9 @@ def _say_interrupts_briefly() -> None:
         print(interrupt_message(value), file=sys.stderr)
         return []
 
-    shell.set_custom_exc((KeyboardInterrupt,), handler)
+    from scalelab.measurement.cpu_sampler import StillBusy
+
+    shell.set_custom_exc((KeyboardInterrupt, StillBusy), handler)
 
 
 def show(markdown: str) -> None:

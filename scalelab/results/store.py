@@ -214,6 +214,15 @@ def list_results(notebook: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_UNFINISHED: dict[int, "ResultWriter"] = {}  # writers holding points of a running measurement
+
+
+def unfinished() -> list["ResultWriter"]:
+    """The writers of this process whose last save was of a measurement not yet finished
+    (interrupted, or still running), oldest first: what an interrupt kept, and where."""
+    return list(_UNFINISHED.values())
+
+
 class ResultWriter:
     """Collects rows and saves them after each one, so nothing finished is lost.
 
@@ -245,6 +254,7 @@ class ResultWriter:
     def add(self, row: dict) -> None:
         self.rows.append(dict(row))
         self._save(complete=False)
+        _UNFINISHED[id(self)] = self
 
     __call__ = add
 
@@ -252,6 +262,7 @@ class ResultWriter:
         """The measurement ended: save the rows as a complete result."""
         if self.rows:
             self._save(complete=True)
+        _UNFINISHED.pop(id(self), None)
 
     def _save(self, complete: bool) -> None:
         extra = {**(self.save_kwargs.get("extra") or {}), "incomplete": not complete}

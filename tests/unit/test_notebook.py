@@ -15,10 +15,53 @@ def test_settings_need_the_same_knobs_in_both_modes():
         notebook.settings("full", quick={"users": 2}, full={"duration": 3})
 
 
-def test_an_interrupt_says_what_was_kept_and_what_still_runs_in_two_lines():
+def test_an_interrupt_says_what_was_kept_and_what_still_runs_in_two_lines(monkeypatch):
+    from scalelab.results import store
+
+    monkeypatch.setattr(store, "_UNFINISHED", {})
     text = notebook.interrupt_message(Interrupted(3))
     assert text.startswith("Interrupted. 3 finished point(s) were kept")
     assert "No stack of this kernel is running." in text and len(text.splitlines()) == 2
+
+
+def test_an_interrupt_names_the_file_its_points_are_saved_in(monkeypatch, tmp_path):
+    from scalelab.results import store
+
+    monkeypatch.setattr(store, "_UNFINISHED", {})
+    monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(tmp_path))
+    writer = store.ResultWriter("tests", "interrupted", mode="quick")
+    writer({"users": 1, "req_s": 10.0})
+    writer({"users": 2, "req_s": 19.0})
+    text = notebook.interrupt_message(Interrupted(2))
+    assert "2 point(s) in " in text and "interrupted.csv" in text and "incomplete" in text
+    writer.finish()  # a measurement that ran to its end is no longer named
+    assert "interrupted.csv" not in notebook.interrupt_message(Interrupted(2))
+
+
+def test_a_busy_server_cpu_is_named_with_who_ran_there():
+    import os
+    import time
+
+    from scalelab.measurement import cpu_sampler
+
+    text = cpu_sampler.still_busy_message([1], 15, [("postgres", 4242, 0.8)])
+    assert text.startswith("CPUs [1] stayed busy for 15 s") and "postgres (pid 4242, 80%" in text
+    assert "rerun the cell" in text
+    assert "no one process stood out" in cpu_sampler.still_busy_message([1], 15, [])
+    import subprocess
+    import sys
+
+    spinner = subprocess.Popen([sys.executable, "-c",
+                                "import time\nend = time.time() + 5\nwhile time.time() < end: pass"])
+    try:
+        time.sleep(0.3)
+        busiest = cpu_sampler.busiest_on(os.sched_getaffinity(0), seconds=0.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert spinner.pid in [pid for _, pid, _ in busiest], busiest
+    msg = notebook.interrupt_message(cpu_sampler.StillBusy(text))
+    assert msg.startswith("CPUs [1] stayed busy") and "Interrupted" not in msg
 
 
 @pytest.mark.parametrize("value, text", [(float("nan"), "n/a"), (0, "0"), (0.0004, "≈ 0"),
