@@ -223,6 +223,10 @@ def model_line(daily_users: float, session_hours: float, think_s: float, peak_fa
             f"{servers(need, cores_per_server):,} server(s) of {cores_per_server} cores")
 
 
+DAILY_USER_STEPS = tuple(sorted({m * 10 ** k for k in range(3, 7) for m in (1, 2, 5)}
+                               | {10_000_000, THREAD_DAILY_USERS}))
+
+
 def explore(costs: pd.DataFrame):
     """Sliders (ipywidgets) for daily users, session length, think time, peak factor, hit
     ratio and CPU per page, and the servers they need, recomputed as they move. Widgets run
@@ -255,7 +259,10 @@ def explore(costs: pd.DataFrame):
                            layout=layout)
 
     controls = dict(
-        daily_users=slider(w.IntSlider, "daily_users", 1_000, 10_000_000, 1_000, "daily users"),
+        # steps of 1, 2, 5 per decade (100k sits mid-track, not at 1% of it), with separators
+        daily_users=w.SelectionSlider(options=[(f"{v:,}", v) for v in DAILY_USER_STEPS],
+                                      value=start["daily_users"], description="daily users",
+                                      style=style, layout=layout, continuous_update=False),
         session_hours=slider(w.FloatSlider, "session_hours", 0.05, 8, 0.05, "session (hours)"),
         think_s=slider(w.FloatSlider, "think_s", 1, 300, 1, "think time (s)"),
         peak_factor=slider(w.FloatSlider, "peak_factor", 1, 10, 0.1, "peak factor"),

@@ -43,8 +43,10 @@ def open_latency(runs: dict[str, pd.DataFrame], ax=None):
         ax.plot(df.arrival_ms / 1000, df.R_ms, lw=0.8, label=label)
     ax.set_yscale("log")
     ax.set_ylim(bottom=1)
-    return _finish(ax, "time the request arrived (s)", "response time (ms, log scale)",
-                   "Open load: below capacity latency holds, above it grows without bound")
+    _finish(ax, "time the request arrived (s)", "response time (ms, log scale)",
+            "Open load: below capacity latency holds, above it grows without bound")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the lines
+    return ax
 
 
 def usl_shapes(curves: dict[str, tuple[float, float]], n_max: int = 64, ax=None):

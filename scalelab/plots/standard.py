@@ -25,8 +25,7 @@ COMPONENT_COLOURS = dict(zip(COMPONENTS, _PALETTE))  # a new component gets the 
 def _single_run_note(ax, df: pd.DataFrame) -> None:
     """Say under the title when a chart shows one run (no error bars to show)."""
     if "repeat" in df.columns and df["repeat"].nunique() <= 1:
-        ax.set_title(ax.get_title() + "\n(single run, quick mode: no spread shown)",
-                     fontsize=10)
+        ax.set_title(ax.get_title() + "\n(one repeat: no spread to show)", fontsize=10)
 
 
 def _plain_ticks(ax, users, log_y: bool = False) -> None:
@@ -47,9 +46,13 @@ def _plain_log(ax, axes: str = "xy") -> None:
     """Plain numbers (5, 10, 200) on log axes, not powers of ten."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
+    from matplotlib.ticker import LogLocator
+
     plain = FuncFormatter(lambda v, _: f"{v:,.10g}")
     for name in axes:
         axis = ax.xaxis if name == "x" else ax.yaxis
+        # 1, 2 and 5 of each decade: an axis spanning less than a decade still has numbers
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(plain)
         axis.set_minor_formatter(NullFormatter())
 
@@ -168,7 +171,7 @@ def cpu_breakdown(df: pd.DataFrame, ax=None, by: str = "users",
     ax.set_ylabel("server CPU per request (ms)")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside, not on, the bars
     _single_run_note(ax, df)
     return ax
 
@@ -351,7 +354,7 @@ def latency_closed_and_open(closed: pd.DataFrame, opened: pd.DataFrame, capacity
     handles, labels = ax.get_legend_handles_labels()
     seen = dict(zip(labels[::-1], handles[::-1]))  # one entry a label
     ax.legend([seen[k] for k in dict.fromkeys(labels)], list(dict.fromkeys(labels)),
-              fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the points
+              fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below
     _single_run_note(ax, closed)
     return ax
 
@@ -377,9 +380,9 @@ def latency_bars(rows: pd.DataFrame, by: str = "variant", ax=None, q: float = 99
         if few:
             bar.set_hatch("//")
             bar.set_edgecolor("white")
-        ax.annotate(f"n={int(n):,}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8, xytext=(0, 2),
-                    textcoords="offset points")
+        ax.annotate(f"n={int(n):,}", (bar.get_x() + bar.get_width() / 2, 0), ha="center",
+                    va="bottom", fontsize=8, color="white", xytext=(0, 3),
+                    textcoords="offset points", xycoords=("data", "axes fraction"))
     ax.set_xticks(x)
     ax.set_xticklabels(s.index, rotation=20, ha="right")
     ax.set_yscale("log")

@@ -410,3 +410,12 @@ def test_explore_shows_sliders_live_and_the_model_line_headless(monkeypatch):
     monkeypatch.delenv(HEADLESS)
     cap.explore(c)  # builds the widgets without a kernel (ipywidgets' comms are no-ops)
     assert type(shown[-1]).__name__ == "VBox" and len(shown[-1].children) == 9
+
+
+def test_the_daily_users_slider_steps_by_decades_and_holds_the_threads_figure():
+    from scalelab.experiments import capacity as cap
+
+    steps = cap.DAILY_USER_STEPS
+    assert steps[0] == 1_000 and steps[-1] == 10_000_000 and cap.THREAD_DAILY_USERS in steps
+    assert len(steps) == 13  # 1, 2, 5 a decade: 100k sits in the middle of the track
+    assert abs(steps.index(cap.THREAD_DAILY_USERS) - len(steps) // 2) <= 1
