@@ -62,13 +62,13 @@ OPEN_SHARES = (0.5, 0.9, 1.2)
 
 
 @replayable
-def open_sweep(target, url: str, capacity_req_s: float, shares=OPEN_SHARES,
+def open_sweep(target, page, capacity_req_s: float, shares=OPEN_SHARES,
                duration: int = 4, warmup: int = 1, repeats: int = 1,
                on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
-    """``open_rate.point`` at each of ``shares`` × ``capacity_req_s`` (the utilisation law's
-    capacity), lowest first, the repeats interleaved (each draws other arrivals). Adds
-    ``share`` (of the capacity line)."""
-    from scalelab.load import open_rate
+    """``open_rate.point`` on ``page`` (a one-page ``Workload``, or a URL) at each of
+    ``shares`` × ``capacity_req_s`` (the utilisation law's capacity), lowest first, the repeats
+    interleaved (each draws other arrivals). Adds ``share`` (of the capacity line)."""
+    from scalelab.load import open_rate, wrk
 
     if isinstance(capacity_req_s, bool) or not isinstance(capacity_req_s, (int, float)) \
             or not capacity_req_s > 0:
@@ -80,6 +80,7 @@ def open_sweep(target, url: str, capacity_req_s: float, shares=OPEN_SHARES,
         raise ValueError(f"shares must list shares of capacity above 0 and at most 3, "
                          f"not {shares!r}")
     check_int("repeats", repeats, 1, 50)
+    url = page if isinstance(page, str) else wrk.url_of(target, page)
     rows: list[dict] = []
     for repeat in range(repeats):
         for share in sorted(shares):

@@ -295,6 +295,31 @@ def stampede_open(stack, variants: dict[str, Workload], rate: float, duration: i
     return done(rows, on_point)
 
 
+def stampede_latency(arrivals: pd.DataFrame) -> dict:
+    """What :func:`stampede_open`'s rows say (medians over repeats): each page's p50 and p99,
+    the plain page's over the locked one's, and the sentence that fits them: the stampede
+    shows "in the tail" when it multiplied the p99 more than the median, "in most requests"
+    when it multiplied the median more (a recomputation long enough that a good part of each
+    second's arrivals queue behind it)."""
+    m = arrivals.groupby("variant")[["p50_ms", "p99_ms", "expensive_queries_per_s"]].median()
+    if not {"get_or_set", "lock + stale"} <= set(m.index):
+        raise ValueError("arrivals must hold both stampede pages' rows (stampede_open)")
+    plain, locked = m.loc["get_or_set"], m.loc["lock + stale"]
+    p50_x, p99_x = plain.p50_ms / locked.p50_ms, plain.p99_ms / locked.p99_ms
+    if p99_x >= p50_x:
+        where = ("A stampede delays the requests that arrive while the entry is recomputed, "
+                 "so here it showed most in the tail.")
+    else:
+        where = ("Here the recomputation took long enough that much of each second's "
+                 "arrivals queued behind it: the stampede slowed most requests, not only the "
+                 "tail.")
+    return {"plain_p50_ms": float(plain.p50_ms), "locked_p50_ms": float(locked.p50_ms),
+            "plain_p99_ms": float(plain.p99_ms), "locked_p99_ms": float(locked.p99_ms),
+            "p50_ratio": float(p50_x), "p99_ratio": float(p99_x),
+            "plain_queries_s": float(plain.expensive_queries_per_s),
+            "locked_queries_s": float(locked.expensive_queries_per_s), "where": where}
+
+
 @replayable
 def stale_reads(stack, backends: Sequence[str] = ("locmem", "redis"), trials: int = 10,
                 reads: int = 8, on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:

@@ -158,3 +158,21 @@ def test_latency_bars_hatch_a_p99_of_too_few_requests_and_label_each_count():
     texts = {t.get_text() for t in ax.texts}
     assert {"n=400", "n=4,000"} <= texts
     assert any("slowest few" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def _arrivals(plain, locked):
+    return pd.DataFrame([dict(variant=v, repeat=r, p50_ms=p50, p99_ms=p99,
+                              expensive_queries_per_s=q)
+                         for v, (p50, p99, q) in (("get_or_set", plain), ("lock + stale", locked))
+                         for r in range(3)])
+
+
+def test_the_stampedes_sentence_follows_which_percentile_it_multiplied_more():
+    tail = cx.stampede_latency(_arrivals((5, 400, 1.3), (4, 40, 0.6)))
+    assert tail["p99_ratio"] == pytest.approx(10) and tail["p50_ratio"] == pytest.approx(1.25)
+    assert "most in the tail" in tail["where"]
+    # the reference run's shape: a long recomputation queues most arrivals behind it
+    most = cx.stampede_latency(_arrivals((173, 720, 1.2), (7.5, 164, 0.6)))
+    assert most["p50_ratio"] > most["p99_ratio"] and "not only the tail" in most["where"]
+    with pytest.raises(ValueError, match="both stampede pages"):
+        cx.stampede_latency(_arrivals((1, 2, 1), (1, 2, 1)).replace("lock + stale", "x"))

@@ -136,3 +136,20 @@ def test_the_tail_summary_keeps_the_worst_repeat_and_the_fewest_latencies():
     assert t.loc["sync ×3", "p99_ms"] == 500 and t.loc["sync ×3", "p99_high"] == 600
     assert t.loc["sync ×3", "latencies"] == 380 and t.loc["sync ×3", "p99 ÷ wait"] == 10
     assert t.loc["asgi ×1", "slots"] == 0
+
+
+def test_a_closed_loads_mean_latency_is_users_over_throughput_or_it_is_said():
+    import pandas as pd
+
+    from scalelab.experiments import workers
+
+    rows = pd.DataFrame({"users": [64, 64], "req_s": [100.0, 128.0], "think_s": [0.0, 0.0],
+                         "mean_ms": [650.0, 500.0]})
+    held = workers.closed_latency(rows)
+    assert held["low"] == pytest.approx(1.0) and held["high"] == pytest.approx(650 / 640)
+    assert "Little's law, not the worker class" in held["sentence"]
+    # a mean far from users ÷ throughput (a generator that could not keep its users busy)
+    off = workers.closed_latency(rows.assign(mean_ms=[300.0, 500.0]))
+    assert off["low"] < 0.5 and "strayed" in off["sentence"]
+    with pytest.raises(ValueError, match="mean_ms"):
+        workers.closed_latency(rows.drop(columns="mean_ms"))
