@@ -15,6 +15,7 @@ from scalelab.plumbing import paths, runs
 from scalelab.publishing import notebook
 
 NOTEBOOK = "00-start-here.ipynb"
+SLIDERS = "() => document.querySelectorAll('.widget-slider').length"
 OPEN_PATH = """() => { const w = window.jupyterapp.shell.currentWidget;
   return w && w.context ? w.context.path : null; }"""
 pytestmark = [pytest.mark.browser, pytest.mark.servers]
@@ -136,7 +137,7 @@ def test_09s_sliders_show_as_saved_after_a_restart_and_a_reopen(tmp_path, browse
         page.evaluate(RUN_ALL)
         _wait(page, UNFINISHED_CELLS, lambda n: n == 0, 180, "cells still to run")
         _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
-        assert page.locator(".widget-slider").count() >= 3, "the sliders did not show"
+        _wait(page, SLIDERS, lambda n: n >= 3, 30, "the sliders to show")
         page.evaluate(SAVE)
         saved = eventually(lambda: _saved_with_outputs(tmp_path / "notebooks" / name),
                            timeout=30, what="the saved notebook to hold the outputs")
@@ -146,7 +147,7 @@ def test_09s_sliders_show_as_saved_after_a_restart_and_a_reopen(tmp_path, browse
         page.evaluate(CLOSE_ALL)
         _open(page, lab, f"notebooks/{name}")
         _wait(page, RENDERED_OUTPUTS, lambda n: n > 5, 30, "the saved outputs to render")
+        _wait(page, SLIDERS, lambda n: n >= 3, 30, "the saved sliders to show")
         text = page.inner_text("body")
         assert "model not found" not in text and "Error displaying widget" not in text
-        assert page.locator(".widget-slider").count() >= 3, "the saved sliders did not show"
         page.close()
