@@ -28,7 +28,11 @@ def git_commit() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.PROJECT_ROOT,
                              capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # the notebooks' nbstripout filter (scripts/setup-python.sh) starts a Python per
+        # notebook whose file git has not seen since: `cat` compares the bytes instead
+        # (outputs saved in a notebook then count as a change, which they are)
+        dirty = subprocess.run(["git", "-c", "filter.nbstripout.clean=cat", "status",
+                                "--porcelain", "--untracked-files=no"],
                                cwd=paths.PROJECT_ROOT, capture_output=True, text=True,
                                timeout=5).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):

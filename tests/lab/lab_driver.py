@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from scalelab.plumbing.processes import spawn, stop_group
-from scalelab.publishing import browser, lab
+from scalelab.publishing import browser, execution, lab
 
 chromium = browser.chromium  # the tests' name for it
 
@@ -47,7 +47,10 @@ class Lab:
         command = lab.command(self.root, port=self.port, token=self.token, first_page=None,
                               browser=False) + ["--LabApp.expose_app_in_browser=True"]
         # the kernels it starts run quick mode with the suite's shorter windows
-        self.proc = spawn(command, self.log, env={**os.environ, "SCALELAB_PROGRESS": "1",
+        # a live lab: not the headless runs' setting, which this process took from papermill's
+        # runs earlier in the session (``execution.execute`` sets it in os.environ)
+        env = {k: v for k, v in os.environ.items() if k != execution.HEADLESS}
+        self.proc = spawn(command, self.log, env={**env, "SCALELAB_PROGRESS": "1",
                                                   "SCALELAB_SUITE": "1"})
         deadline = time.time() + timeout
         while time.time() < deadline:
