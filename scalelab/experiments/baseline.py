@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from scalelab.measurement import percentiles
-from scalelab.plumbing.checks import check_int
+from scalelab.plumbing.checks import check_int, check_number
 from scalelab.results import done, keep
 from scalelab.results.reference import replayable
 
@@ -70,15 +70,12 @@ def open_sweep(target, page, capacity_req_s: float, shares=OPEN_SHARES,
     interleaved (each draws other arrivals). Adds ``share`` (of the capacity line)."""
     from scalelab.load import open_rate, wrk
 
-    if isinstance(capacity_req_s, bool) or not isinstance(capacity_req_s, (int, float)) \
-            or not capacity_req_s > 0:
-        raise ValueError(f"capacity_req_s must be the capacity line's requests/s (above 0), "
-                         f"not {capacity_req_s!r}; with no server-bound point there is none")
-    if isinstance(shares, (str, bytes)) or not hasattr(shares, "__iter__") or not list(shares) \
-            or any(isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 < s <= 3
-                   for s in shares):
-        raise ValueError(f"shares must list shares of capacity above 0 and at most 3, "
-                         f"not {shares!r}")
+    check_number("capacity_req_s (the capacity line's requests/s; none without a "
+                 "server-bound point)", capacity_req_s, 0, 1e6, low_open=True)
+    if isinstance(shares, (str, bytes)) or not hasattr(shares, "__iter__") or not list(shares):
+        raise ValueError(f"shares must list shares of capacity, not {shares!r}")
+    for share in shares:
+        check_number("shares", share, 0, 3, low_open=True)
     check_int("repeats", repeats, 1, 50)
     url = page if isinstance(page, str) else wrk.url_of(target, page)
     rows: list[dict] = []

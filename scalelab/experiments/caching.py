@@ -17,7 +17,7 @@ import pandas as pd
 
 from scalelab.load import Workload, wrk
 from scalelab.measurement import limits
-from scalelab.plumbing.checks import check_int
+from scalelab.plumbing.checks import check_int, check_number
 from scalelab.plumbing.cpus import CpuLayout
 from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable
@@ -267,8 +267,7 @@ def stampede_rate(closed: pd.DataFrame, share: float = STAMPEDE_SHARE) -> float:
     if part.empty or not part.req_s.median() > 0:
         raise ValueError("closed must hold the stampede's get_or_set rows with a throughput "
                          "(the compare of stampede_variants)")
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
-        raise ValueError(f"share must be above 0 and at most 1, not {share!r}")
+    check_number("share", share, 0, 1, low_open=True)
     return float(share * part.req_s.median())
 
 

@@ -13,12 +13,12 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from scalelab.plumbing.checks import check_int
+from scalelab.plumbing.checks import check_int, check_number
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.plumbing.runs import label_of
 from scalelab.load import Workload, compare
 from scalelab.results.reference import replayable
-from scalelab.results import finished
+from scalelab.results import done, finished, keep
 from scalelab.servers.stack import Stack
 from scalelab.verdicts.usl import UslFit, fit_usl, usl  # noqa: F401  (notebooks call them here)
 
@@ -124,19 +124,24 @@ def measure(configs: Sequence[Config], users: int = 32, duration: int = 5, warmu
         with Stack(server=config.server, worker_class=config.worker_class,
                    workers=config.workers, threads=config.threads, questions=questions,
                    upstream=True, layout=layout, label="workers") as stack:
-            def keep(rec, config=config):
-                rec.update(config=config.label, server=config.server,
-                           worker_class=config.worker_class if config.server == "gunicorn"
-                           else "asgi", workers=config.workers, threads=config.threads,
-                           slots=config.slots, recipe=config.recipe, wait_ms=wait_ms)
+            def with_config(rec, config=config):
+                rec.update(_columns(config, wait_ms))
                 if on_point:
                     on_point(rec)
             df = compare(stack, endpoints(stack, config, wait_ms), users=users,
-                         duration=duration, warmup=warmup, repeats=repeats, on_point=keep,
+                         duration=duration, warmup=warmup, repeats=repeats, on_point=with_config,
                          progress=progress, label=label_of(f"workers-{config.label}"))
             rows.append(df)
     finished(on_point)
     return pd.concat(rows, ignore_index=True)
+
+
+def _columns(config: Config, wait_ms: int) -> dict:
+    """A configuration's columns on each of its rows."""
+    return dict(config=config.label, server=config.server,
+                worker_class=config.worker_class if config.server == "gunicorn" else "asgi",
+                workers=config.workers, threads=config.threads, slots=config.slots,
+                recipe=config.recipe, wait_ms=wait_ms)
 
 
 def recommend(throughput: pd.DataFrame, memory_mb: pd.Series, within: float = 0.95) -> str:
@@ -163,9 +168,7 @@ def tail_rate(cores: int, wait_ms: int, share: float = TAIL_SHARE) -> float:
     before any data."""
     check_int("cores", cores, 1, 256)
     check_int("wait_ms", wait_ms, 1, 10_000)
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 2:
-        raise ValueError(f"share must be a share of the sync recipe's ceiling above 0 and at "
-                         f"most 2, not {share!r}")
+    check_number("share", share, 0, 2, low_open=True)
     return share * (2 * cores + 1) * 1000 / wait_ms
 
 
@@ -194,7 +197,6 @@ def tails(configs: Sequence[Config], rate: float, duration: int = 5, warmup: int
     at the same ``rate`` (:func:`tail_rate`): a stack per configuration, the repeats on it in
     turn. One row per (configuration, repeat), with the configuration's columns."""
     from scalelab.load import open_rate
-    from scalelab.results import done, keep
 
     check_int("repeats", repeats, 1, 50)
     if not configs:
@@ -209,12 +211,8 @@ def tails(configs: Sequence[Config], rate: float, duration: int = 5, warmup: int
             for repeat in range(repeats):
                 rec = open_rate.point(stack, url, rate, duration, warmup, layout,
                                       variant=config.label, repeat=repeat, seed=1 + repeat)
-                rec.update(config=config.label, server=config.server,
-                           worker_class=config.worker_class if config.server == "gunicorn"
-                           else "asgi", workers=config.workers, threads=config.threads,
-                           slots=config.slots, recipe=config.recipe, wait_ms=wait_ms,
-                           slot_utilisation=(rate * wait_ms / 1000 / config.slots
-                                             if config.slots else 0.0))
+                rec.update(_columns(config, wait_ms), slot_utilisation=(
+                    rate * wait_ms / 1000 / config.slots if config.slots else 0.0))
                 keep(rows, rec, on_point)
     return done(rows, on_point)
 

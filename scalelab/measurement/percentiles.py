@@ -14,6 +14,8 @@ import math
 
 import pandas as pd
 
+from scalelab.plumbing.checks import check_number
+
 MIN_BEYOND = 10  # requests beyond a percentile, at the least, for it to describe a tail
 
 
@@ -30,9 +32,7 @@ def samples(rows: pd.DataFrame) -> pd.Series:
 
 
 def _check_q(q) -> float:
-    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 100:
-        raise ValueError(f"q must be a percentile above 0 and below 100 (99 for p99), not {q!r}")
-    return float(q)
+    return check_number("q", q, 0, 100, low_open=True, high_open=True)
 
 
 def beyond(rows: pd.DataFrame, q: float = 99) -> pd.Series:

@@ -24,6 +24,19 @@ def check_int(name: str, value: Any, low: int, high: int) -> None:
         raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
 
 
+def check_number(name: str, value: Any, low: float, high: float, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """A real number (not a bool, not NaN) from ``low`` to ``high``, either end open; else a
+    ValueError naming the parameter and the range. Returns it as a float."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not (value > low if low_open else value >= low) \
+            or not (value < high if high_open else value <= high):
+        span = (f"{'above' if low_open else 'from'} {low:g} and "
+                f"{'below' if high_open else 'at most'} {high:g}")
+        raise ValueError(f"{name} must be a number {span}, not {value!r}")
+    return float(value)
+
+
 def check_label(label: object, parameter: str = "label") -> str:
     """A label names a run folder: 1 to 64 letters, digits, '.', '_' or '-', not starting
     with a symbol (no path, nothing a file system refuses); else a ValueError naming it."""
