@@ -37,3 +37,25 @@ def launched() -> Iterator:
             yield b
         finally:
             b.close()
+
+
+@contextlib.contextmanager
+def serving(folder) -> Iterator[str]:
+    """``folder`` over HTTP on 127.0.0.1, as a reader's browser gets a site (file:// pages
+    may not load their own fonts); yields the base URL, stops on leaving."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # no line per file served
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -74,36 +74,19 @@ def build(site: Path, names: list[str], progress=print) -> list[Path]:
     """``<site>/pdf/<name>.pdf`` for each notebook of the site and ``collection.pdf``;
     FileNotFoundError when no Chromium is installed (``browser.MISSING``), ``CutTable`` when a
     table cannot fit the page."""
-    import functools
-    import http.server
-    import threading
-
     from scalelab.publishing import browser
 
     site = Path(site)
     out_dir = site / "pdf"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths.atomic_write_text(site / "collection.html", collection_html(site, names))
-    # over HTTP on 127.0.0.1, as a reader's browser gets it (file:// pages may not load fonts)
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # no line per file served
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
     written = []
-    try:
-        with browser.launched() as b:
-            page = b.new_page(viewport={"width": PAGE_WIDTH_PX, "height": 1100})
-            for name in [*names, "collection"]:
-                out = out_dir / f"{name}.pdf"
-                _print(page, f"{base}/{name}.html", out)
-                written.append(out)
-            page.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with browser.serving(site) as base, browser.launched() as b:
+        page = b.new_page(viewport={"width": PAGE_WIDTH_PX, "height": 1100})
+        for name in [*names, "collection"]:
+            out = out_dir / f"{name}.pdf"
+            _print(page, f"{base}/{name}.html", out)
+            written.append(out)
+        page.close()
     progress(f"  {len(written)} PDFs (A4) -> {paths.relative(out_dir)}/")
     return written

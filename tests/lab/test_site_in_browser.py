@@ -4,9 +4,6 @@ notebook, one slide deck): every image loads, no request leaves the machine, no 
 no table cell cut with "...". Screenshots go to build/site-screenshots/."""
 
 import contextlib
-import functools
-import http.server
-import threading
 from urllib.parse import urlparse
 
 import pytest
@@ -27,14 +24,10 @@ def built_site(reference_site):
 @pytest.fixture(scope="module")
 def served(built_site):
     """The site over HTTP on 127.0.0.1 (file:// pages may not load their own fonts)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_site))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    from scalelab.publishing import browser as chromium_browser
+
+    with chromium_browser.serving(built_site) as url:
+        yield url
 
 
 def _visit(browser, url, shot, ready="() => document.readyState === 'complete'"):
