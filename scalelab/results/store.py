@@ -214,12 +214,14 @@ def list_results(notebook: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_UNFINISHED: dict[int, "ResultWriter"] = {}  # writers holding points of a running measurement
+# the writer whose last save of (notebook, name) was of a measurement not yet finished
+_UNFINISHED: dict[tuple[str, str], "ResultWriter"] = {}
 
 
 def unfinished() -> list["ResultWriter"]:
-    """The writers of this process whose last save was of a measurement not yet finished
-    (interrupted, or still running), oldest first: what an interrupt kept, and where."""
+    """The writers of this process whose result's last save was of a measurement not yet
+    finished (interrupted, or still running), oldest first: what an interrupt kept, and
+    where. A result saved whole since, by any writer of its name, is not among them."""
     return list(_UNFINISHED.values())
 
 
@@ -254,7 +256,7 @@ class ResultWriter:
     def add(self, row: dict) -> None:
         self.rows.append(dict(row))
         self._save(complete=False)
-        _UNFINISHED[id(self)] = self
+        _UNFINISHED[(self.notebook, self.name)] = self
 
     __call__ = add
 
@@ -262,7 +264,7 @@ class ResultWriter:
         """The measurement ended: save the rows as a complete result."""
         if self.rows:
             self._save(complete=True)
-        _UNFINISHED.pop(id(self), None)
+            _UNFINISHED.pop((self.notebook, self.name), None)
 
     def _save(self, complete: bool) -> None:
         extra = {**(self.save_kwargs.get("extra") or {}), "incomplete": not complete}

@@ -98,3 +98,15 @@ def test_only_the_suite_gets_shortened_knobs(monkeypatch):
     monkeypatch.setenv(SUITE, "1")
     assert vars(settings("quick", quick, full)) == dict(mode="quick", duration=2, repeats=1)
     assert vars(settings("full", quick, full)) == dict(mode="full", duration=10, repeats=3)
+
+
+def test_a_result_saved_whole_again_is_no_longer_named_as_kept(monkeypatch, tmp_path):
+    from scalelab.results import store
+
+    monkeypatch.setattr(store, "_UNFINISHED", {})
+    monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(tmp_path))
+    store.ResultWriter("tests", "sweep", mode="quick")({"users": 1})  # interrupted
+    again = store.ResultWriter("tests", "sweep", mode="quick")  # the cell rerun, to its end
+    again({"users": 1})
+    again.finish()
+    assert store.unfinished() == []
