@@ -44,9 +44,7 @@ def _plain_ticks(ax, users, log_y: bool = False) -> None:
 
 def _plain_log(ax, axes: str = "xy") -> None:
     """Plain numbers (5, 10, 200) on log axes, not powers of ten."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
-    from matplotlib.ticker import LogLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     plain = FuncFormatter(lambda v, _: f"{v:,.10g}")
     for name in axes:
@@ -171,19 +169,23 @@ def cpu_breakdown(df: pd.DataFrame, ax=None, by: str = "users",
     ax.set_ylabel("server CPU per request (ms)")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside, not on, the bars
+    # a band above the tallest bar for the legend, in one row: it covers no bar, and no
+    # neighbouring chart of the same figure
+    ax.margins(y=0.3)  # kept on a log scale too (autoscaled again there)
+    ax.legend(fontsize=8, loc="upper right", ncol=len(comps) + 1, columnspacing=1.0)
     _single_run_note(ax, df)
     return ax
 
 
-def _dedupe_legend(ax) -> None:
+def _dedupe_legend(ax, **legend) -> None:
+    """One legend entry a label (the first), with ``legend``'s placement."""
     handles, labels = ax.get_legend_handles_labels()
     seen = {}
     for h, l in zip(handles, labels):
         if l and l != "None" and l not in seen:
             seen[l] = h
     if seen:
-        ax.legend(seen.values(), seen.keys(), fontsize=8)
+        ax.legend(seen.values(), seen.keys(), **{"fontsize": 8, **legend})
 
 
 def _finish(ax, xlabel: str, ylabel: str, title: str):
@@ -331,14 +333,13 @@ def latency_closed_and_open(closed: pd.DataFrame, opened: pd.DataFrame, capacity
     reached (Locust), the open load at its offered rate (Poisson arrivals); every window
     a point, the thin p99s circled; ``capacity`` (an ``analysis.Capacity``) as a line."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
-    for rows, x, colour, name in ((closed, "req_s", "#1f77b4", "closed (Locust users), at "
-                                   "the throughput reached"),
-                                  (opened, "offered_rate", "#d62728", "open (Poisson "
-                                   "arrivals), at the offered rate")):
-        rows = rows.sort_values(x)
+    for rows, key, x, colour, name in (
+            (closed, "users", "req_s", "#1f77b4", "closed (Locust users), at the throughput "
+             "reached"),
+            (opened, "offered_rate", "offered_rate", "#d62728", "open (Poisson arrivals), at "
+             "the offered rate")):
         for p, style in (("p50_ms", "-"), ("p99_ms", ":")):
-            med = rows.groupby(x if x == "offered_rate" else "users").agg(
-                x=(x, "median"), y=(p, "median")).sort_values("x")
+            med = rows.groupby(key).agg(x=(x, "median"), y=(p, "median")).sort_values("x")
             ax.plot(med.x, med.y, style, color=colour, lw=1.2)
             ax.scatter(rows[x], rows[p], color=colour, s=18,
                        marker="o" if p == "p50_ms" else "^",
@@ -351,10 +352,7 @@ def latency_closed_and_open(closed: pd.DataFrame, opened: pd.DataFrame, capacity
     _plain_log(ax, "y")
     _finish(ax, "requests/s (closed: served; open: offered)",
             "response time (ms, log scale)", title)
-    handles, labels = ax.get_legend_handles_labels()
-    seen = dict(zip(labels[::-1], handles[::-1]))  # one entry a label
-    ax.legend([seen[k] for k in dict.fromkeys(labels)], list(dict.fromkeys(labels)),
-              fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below
+    _dedupe_legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below
     _single_run_note(ax, closed)
     return ax
 
@@ -388,12 +386,13 @@ def latency_bars(rows: pd.DataFrame, by: str = "variant", ax=None, q: float = 99
     ax.set_yscale("log")
     _plain_log(ax, "y")
     _finish(ax, "", "response time (ms, log scale)", title)
-    if s.thin.any():
-        from matplotlib.patches import Patch
+    from matplotlib.patches import Patch
 
-        handles, labels = ax.get_legend_handles_labels()
-        handles.append(Patch(facecolor="#d62728", hatch="//", edgecolor="white"))
-        labels.append(f"p{q:g} of under {percentiles.needed(q):,} requests: the slowest few")
-        ax.legend(handles, labels, fontsize=8)
+    # drawn apart: the p99 bars' own handle takes the first bar's hatch
+    keys = [(Patch(facecolor="#1f77b4"), "p50"), (Patch(facecolor="#d62728"), f"p{q:g}")]
+    if s.thin.any():
+        keys.append((Patch(facecolor="#d62728", hatch="//", edgecolor="white"),
+                     f"p{q:g} of under {percentiles.needed(q):,} requests: the slowest few"))
+    ax.legend(*zip(*keys), fontsize=8)
     _single_run_note(ax, rows)
     return ax
