@@ -149,18 +149,30 @@ def build(site: Path = SITE_DIR, timeout: int = 600, progress=print, on_executed
             on_executed(res)
         summaries.append(notebook_summary(name))
     _pages_around(site, summaries)
-    folders = [site]
+    printer = _pdf_printer(names, progress) if pdfs else None
+    editions = [lambda: site]
     if student is not None:
-        folders.append(_student_edition(Path(student), done, summaries, progress))
-    if pdfs:
-        from scalelab.publishing import browser, pdf
+        editions.append(lambda: _student_edition(Path(student), done, summaries, progress))
 
-        if browser.chromium() is None:
-            progress(f"  no PDFs: {browser.MISSING}")
-        else:
-            for folder in folders:
-                pdf.build(folder, names, progress=progress)
+    def finish(edition) -> None:  # the editions side by side: each mostly waits on Chromium
+        folder = edition()
+        if printer is not None:
+            printer(folder)
+
+    with ThreadPoolExecutor(max_workers=len(editions)) as pool:
+        list(pool.map(finish, editions))
     return site / "index.html"
+
+
+def _pdf_printer(names: list[str], progress):
+    """What prints an edition's PDFs (``pdf.build``, a Chromium of its own each call), or None
+    where no Chromium is installed (said)."""
+    from scalelab.publishing import browser, pdf
+
+    if browser.chromium() is None:
+        progress(f"  no PDFs: {browser.MISSING}")
+        return None
+    return lambda folder: pdf.build(folder, names, progress=progress)
 
 
 def _student_edition(student: Path, done: list[dict], summaries: list[dict], progress) -> Path:
