@@ -3,8 +3,9 @@ never to data/results/; after the whole session, no process started by the lab m
 running.
 
 Tests are selected by marker (``make test-fast`` runs those with none of them): ``servers``
-(real servers or load generators), ``notebooks`` (papermill), ``browser`` (chromium). A test
-without the ``servers`` marker may not start a server or a generator: the lab refuses it
+(real servers or load generators), ``notebooks`` (papermill), ``browser`` (chromium); ``unmeasured``
+beside ``servers``: measures nothing, so runs while the site builds. A test without the
+``servers`` marker may not start a server or a generator: the lab refuses it
 (``processes.refuse_spawning``), so a marker cannot be forgotten silently."""
 
 import os
@@ -80,21 +81,42 @@ def results_dir(tmp_path, monkeypatch):
 
 
 # --- the exported site, built beside the server-free tests ------------------------------
-# Tests run in phases: server-free first, then reference mode (reads the site), then servers,
-# notebooks on servers, and the browser last. The site build (about half a minute of two
-# kernels) starts when the suite does, in a process of its own, and the first test with
-# servers waits for it: it measures nothing itself, but must not share the CPUs with a
-# measurement.
+# Tests run in phases: server-free first, then those marked ``unmeasured`` (servers started
+# and stopped, processes killed, JupyterLab in reference mode: behaviour, no rate or CPU
+# judged), then reference mode (reads the site), then servers, notebooks on servers, and
+# the browser last. The site build (about 45 s of two kernels and two Chromiums, with idle
+# CPU between) starts when the suite does, in a process of its own, beside the first two
+# phases; the first test that measures waits for it, so no measurement shares the CPUs.
 _SITE = {}
+MEASURED_FROM = 3  # the first phase whose tests measure
 
 
 def _phase(item) -> int:
     marked = lambda name: item.get_closest_marker(name) is not None  # noqa: E731
+    if marked("unmeasured"):
+        return 1
     if marked("browser"):
-        return 4
+        return 5
     if marked("servers"):
-        return 3 if marked("notebooks") else 2
-    return 1 if "reference_site" in item.fixturenames else 0
+        return 4 if marked("notebooks") else 3
+    return 2 if "reference_site" in item.fixturenames else 0
+
+
+@pytest.fixture(autouse=True)
+def _unmeasured_tests_measure_nothing(request, monkeypatch):
+    """An ``unmeasured`` test runs beside the site build: a measurement there would wait for
+    busy CPUs (and judge a disturbed window), so one that starts is an error."""
+    if request.node.get_closest_marker("unmeasured") is None:
+        return
+
+    def refuse(*_a, **_k):
+        raise AssertionError(f"{request.node.nodeid} is marked 'unmeasured' but measures: "
+                             "it runs beside the site build; remove the marker")
+
+    from scalelab.load import open_rate, pgbench, wrk
+
+    for module in (wrk, open_rate, pgbench):
+        monkeypatch.setattr(module, "wait_until_idle", refuse)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -148,7 +170,7 @@ def _site_built(timeout: float = 900):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
-    if _phase(item) >= 2 and _SITE.get("proc") is not None and _SITE["proc"].poll() is None:
+    if _phase(item) >= MEASURED_FROM and _SITE.get("proc") is not None and _SITE["proc"].poll() is None:
         _SITE["proc"].wait()  # _site_built() reports a failure to the tests that read the site
 
 
@@ -164,25 +186,27 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_RESULTS, ignore_errors=True)  # the session's results: nothing of ours stays
 
 
-# The JupyterLab test runs 00 top to bottom in quick mode, as a student does; when it runs in
-# this session, the papermill run of 00 would only repeat it.
-RUN_IN_JUPYTERLAB = "00-start-here"
-_JUPYTERLAB_TEST = "tests/lab/test_jupyterlab.py::test_a_student_runs_00"
+# The JupyterLab tests run 00 and 02 top to bottom in quick mode, as a student does; when they
+# run in this session, the papermill runs of those notebooks would only repeat them.
+_JUPYTERLAB_TESTS = {"00-start-here": "tests/lab/test_jupyterlab.py::test_a_student_runs_00",
+                     "02-caching": "tests/lab/test_jupyterlab.py::test_a_student_runs_02"}
 
 
 @pytest.fixture(scope="session")
 def run_in_jupyterlab(request) -> set[str]:
-    """The notebooks the JupyterLab test runs top to bottom in this session: 00 when that test
-    is selected and a chromium is there to drive it, else none."""
+    """The notebooks the JupyterLab tests run top to bottom in this session: each one whose
+    test is selected, where a chromium is there to drive it."""
     import sys
     from pathlib import Path
 
-    if not any(item.nodeid.startswith(_JUPYTERLAB_TEST) for item in request.session.items):
+    selected = {name for name, test in _JUPYTERLAB_TESTS.items()
+                if any(item.nodeid.startswith(test) for item in request.session.items)}
+    if not selected:
         return set()
     sys.path.insert(0, str(Path(__file__).with_name("lab")))
     from lab_driver import chromium
 
-    return {RUN_IN_JUPYTERLAB} if chromium() else set()
+    return selected if chromium() else set()
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,10 @@ def main(out: Path) -> None:
     local, run_dirs = paths.results_dir(), paths.runs_dir()
     reference = lambda: {str(p): p.stat().st_mtime for p in paths.reference_dir().rglob("*")}  # noqa: E731
     reference_before = reference()
-    ours_before = {p.pid for p in runs.ours(include_other_live_owners=False)}
+    # its own processes only: tests that run beside the build (``unmeasured``) kill owners on
+    # purpose, and their orphans live a moment until their parent-death signal
+    own = lambda: runs.ours(include_other_live_owners=False, include_orphans=False)  # noqa: E731
+    ours_before = {p.pid for p in own()}
     cwd_before = os.getcwd()
     executed = {}
     index = site.build(progress=lambda msg: print(msg, flush=True),
@@ -34,8 +37,7 @@ def main(out: Path) -> None:
         "executed": {name: {"executed": str(res["executed"]), "seconds": res["seconds"]}
                      for name, res in executed.items()},
         "new_run_dirs": sorted(str(p) for p in run_dirs.glob("*")) if run_dirs.exists() else [],
-        "started": [f"{p.pid} {p.name()}" for p in runs.ours(include_other_live_owners=False)
-                    if p.pid not in ours_before],
+        "started": [f"{p.pid} {p.name()}" for p in own() if p.pid not in ours_before],
         "reference_changed": reference() != reference_before,
         "written_locally": sorted(str(p) for p in local.rglob("*")) if local.exists() else [],
         "moved_to": None if os.getcwd() == cwd_before else os.getcwd(),

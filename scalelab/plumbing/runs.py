@@ -132,14 +132,17 @@ def reap_stale(verbose: bool = False) -> list[int]:
     return killed
 
 
-def ours(include_other_live_owners: bool = True) -> list[psutil.Process]:
+def ours(include_other_live_owners: bool = True,
+         include_orphans: bool = True) -> list[psutil.Process]:
     """Every live process that carries our marker.
 
     With ``include_other_live_owners=False``: only those this process owns and orphans (owner
-    gone), not those of another live harness (a second test run, `scalelab up`)."""
+    gone), not those of another live harness (a second test run, `scalelab up`); with
+    ``include_orphans=False`` too, only those this process owns."""
     me = owner_token()
     return [proc for proc, token in _marked()
-            if include_other_live_owners or token == me or not _owner_alive(token)]
+            if include_other_live_owners or token == me
+            or (include_orphans and not _owner_alive(token))]
 
 
 @dataclass

@@ -17,7 +17,7 @@ from scalelab.servers.base import HOST
 from scalelab.servers.password import lab_password, password_file
 from scalelab.servers.postgres import SUPERUSER
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.unmeasured]  # behaviour only
 
 
 def refused(port: int, dbname: str = "postgres", **extra) -> str:

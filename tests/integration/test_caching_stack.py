@@ -13,7 +13,7 @@ from scalelab.plumbing import binaries, paths
 from scalelab.experiments import caching as cx
 from scalelab.plumbing.http import http_get
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.unmeasured]  # behaviour only
 
 Q = 2_000
 needs_memcached = pytest.mark.skipif(not binaries.find("memcached").ok,

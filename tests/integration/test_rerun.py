@@ -7,7 +7,7 @@ import psutil
 from scalelab import Stack
 from scalelab.servers import stack as stack_module
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.unmeasured]  # behaviour only
 
 TEST_QUESTIONS = 2_000  # the integration tests' data set (conftest.py)
 

@@ -14,7 +14,7 @@ from scalelab.plumbing import paths, runs
 from scalelab.servers import Postgres, Redis, ServiceError
 from scalelab.servers import base as services_base
 
-pytestmark = pytest.mark.servers
+pytestmark = [pytest.mark.servers, pytest.mark.unmeasured]  # behaviour only
 
 
 def gone(pids, timeout=10):

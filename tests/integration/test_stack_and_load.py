@@ -166,6 +166,7 @@ with Stack(workers=1, questions=2000, label="test-term") as stack:
 """
 
 
+@pytest.mark.unmeasured
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
 def test_a_terminated_sweep_keeps_its_finished_points(results_dir, sig):
     """A closed terminal or CI's timeout (SIGTERM), or SIGKILL, after the first point: the
@@ -207,6 +208,7 @@ with Stack(workers=1, questions=2000, label="test-ctrl-c") as stack:
 """
 
 
+@pytest.mark.unmeasured
 @pytest.mark.parametrize("gap_s", [0.05, 0.5])
 def test_a_double_ctrl_c_stops_the_stack_cleanly(gap_s):
     """Ctrl-C, then Ctrl-C again while the servers stop: they all stop, the reader is told
