@@ -149,24 +149,27 @@ def app_replicas(load: Load) -> None:
 
 
 def _calibration(cal) -> None:
-    """05's calibration, hosts of q and 2q cores beside no host (the suite runs 0.25 and
-    0.5): each host used its quota, as the kernel's count of its control group says; the two
-    served in proportion to their quotas, and less than a whole core; each was predicted."""
+    """05's calibration, hosts of q cores beside no host (the suite runs 0.5, full mode 0.25
+    and 0.5): each host used its quota, as the kernel's count of its control group says, and
+    served in proportion to it (two hosts, to each other), less than a whole core; each was
+    predicted."""
     from scalelab.experiments import replicas as rx
 
     rows, half = cal[cal.generator != "open"], cal[cal.generator == "open"]
     hosted = rows.dropna(subset=["host_cores"]).set_index("host_cores")
-    assert {0.25, 0.5} <= set(hosted.index), hosted.index
+    assert len(hosted) >= 1, hosted
     assert hosted.busiest_host_util.between(0.85, 1.1).all(), hosted.busiest_host_util
     assert hosted.predicted_req_s.gt(0).all() and hosted.calibration.gt(0).all()
     assert (hosted["limit"] == "server").all(), hosted["limit"]
-    # 2 if capacity follows the quota; 1 if the quotas did not hold. Wide above: the app's CPU
-    # per request in a throttled host moves by a fifth or more from window to window here, and
-    # a quarter-core host's 2-s window is a handful of requests (runs saw 2.96 and 3.21)
-    ratio = hosted.req_s[0.5] / hosted.req_s[0.25]
-    assert 1.4 <= ratio <= 4.0, ratio
     whole = rows[rows.host_cores.isna()].req_s.iloc[0]
     assert (hosted.req_s < whole).all(), "a host of under a core served less than the core"
+    # 1 if capacity follows the quota; 1/q if the quota did not hold. Wide below: a request
+    # costs 1.2 to 1.7 times the CPU in a throttled host (docs/method.md), and it moves by a
+    # fifth from window to window here
+    share = hosted.req_s / whole / hosted.index
+    assert share.between(0.4, 1.5).all(), share
+    if {0.25, 0.5} <= set(hosted.index):  # 2 if capacity follows the quota (runs saw 2.96, 3.21)
+        assert 1.4 <= hosted.req_s[0.5] / hosted.req_s[0.25] <= 4.0, hosted.req_s
     # then an open load at half what each served: a host about half busy (less: a request
     # costs less CPU below saturation), its latency measured
     assert list(half.config) == list(rows.config)
@@ -226,6 +229,10 @@ def capacity_planning(load: Load) -> None:
     pred = cap.predictions(check, server_cpus=len(default_layout().server))
     assert len(pred) == 3 and pred["U predicted (model)"].iloc[1] == pytest.approx(0.7)
     # past capacity, what was served is what the saturated point served, not what was offered
+    # (1 if the open load counts what was answered; 1.5 if it counted what it sent), the
+    # schedule kept and the server the limit
+    beyond = check[check.variant == cap.PAST_CAPACITY].iloc[0]
+    assert beyond["limit"] == "server" and beyond["late_share"] < 0.01, beyond
     past = cap.past_capacity(pred, check)
     assert past["offered ÷ saturated"].iloc[0] == pytest.approx(1.5, rel=0.25)
     assert 0.7 <= past["served ÷ saturated"].iloc[0] <= 1.25, past
