@@ -1,5 +1,6 @@
 """JupyterLab as a student uses it, in a real headless browser: open 00, run all cells, save,
-reopen; run a stack's cell twice; restart the kernel. Nothing may be left behind."""
+reopen; run a stack's cell twice; restart the kernel; interrupt 02 mid-measurement; 09's
+sliders after a reopen. Nothing may be left behind."""
 
 import json
 import shutil
@@ -11,11 +12,25 @@ import pytest
 from lab_driver import (CLOSE_ALL, EXECUTE, KERNEL_NAME, KERNEL_STATE, RENDERED_OUTPUTS, RESTART,
                         RUN_ALL, SAVE, UNFINISHED_CELLS, Lab)
 from polling import eventually
+from scalelab import results
 from scalelab.plumbing import paths, runs
 from scalelab.publishing import notebook
 
 NOTEBOOK = "00-start-here.ipynb"
 SLIDERS = "() => document.querySelectorAll('.widget-slider').length"
+# code run in the kernel without waiting for it: what it prints (and an error's name) lands in
+# RUN_OUTPUT once it has ended, null before
+START = """(code) => { window.scalelabRun = null; let out = '';
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code});
+  future.onIOPub = (msg) => { const c = msg.content;
+    if (c.text) out += c.text;
+    if (msg.header.msg_type === 'error') out += c.ename + ': ' + c.evalue + ' (Traceback)'; };
+  const end = () => { window.scalelabRun = out; };
+  future.done.then(end, end);
+  return true; }"""
+RUN_OUTPUT = "() => window.scalelabRun"
+INTERRUPT = "() => window.jupyterapp.commands.execute('notebook:interrupt-kernel')"
 OPEN_PATH = """() => { const w = window.jupyterapp.shell.currentWidget;
   return w && w.context ? w.context.path : null; }"""
 pytestmark = [pytest.mark.browser, pytest.mark.servers]
@@ -44,6 +59,19 @@ def _servers_of_ours():
     return [p for p in runs.ours() if p.name() in ("postgres", "gunicorn", "redis-server")]
 
 
+def _generators_of_ours():
+    return [p for p in runs.ours()
+            if p.name() == "wrk" or "locust" in " ".join(p.cmdline())]
+
+
+def _project(tmp_path, name):
+    """The project's layout in ``tmp_path``: ``notebooks/<name>`` beside ``docs/``, which the
+    notebooks link to."""
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(paths.PROJECT_ROOT / "notebooks" / name, tmp_path / "notebooks" / name)
+    shutil.copytree(paths.PROJECT_ROOT / "docs", tmp_path / "docs")
+
+
 def _saved_with_outputs(path):
     """The saved notebook once it holds more than five code cells with outputs, else None."""
     try:
@@ -58,10 +86,7 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, m
     """Also 00's quick-mode run of the suite, its windows shortened as the suite's are
     (``run_in_jupyterlab`` in conftest.py): every
     cell runs without an error and its results are saved, marked quick."""
-    # the project's layout: notebooks/ beside docs/, which the notebooks link to
-    (tmp_path / "notebooks").mkdir()
-    shutil.copy(paths.PROJECT_ROOT / "notebooks" / NOTEBOOK, tmp_path / "notebooks" / NOTEBOOK)
-    shutil.copytree(paths.PROJECT_ROOT / "docs", tmp_path / "docs")
+    _project(tmp_path, NOTEBOOK)
     results_dir = tmp_path / "results"
     monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(results_dir))  # the kernels' too
     monkeypatch.setenv(notebook.SUITE, "1")  # the suite's shorter windows, as papermill's runs
@@ -121,6 +146,66 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, m
         page.close()
 
 
+def test_a_student_runs_02_interrupts_a_measurement_reruns_its_stack_and_restarts(
+        tmp_path, browser, monkeypatch):
+    """Also 02's quick-mode run of the suite, its windows shortened as the suite's are
+    (``run_in_jupyterlab``): Run All, every cell without an error, and its saved rows checked
+    as papermill's run's are (``saved_rows``). Then what a student does next: the stack's cell
+    and a measuring cell run again, and Kernel > Interrupt once its load runs: the kernel is
+    idle again within seconds, the cell says what was kept and that the stack still runs (not
+    a traceback through the harness), and no load generator is left; the stack's cell run
+    once more replaces the stack; a restart takes every server along."""
+    import sys
+
+    sys.path.insert(0, str(paths.PROJECT_ROOT / "tests" / "notebooks"))
+    from saved_rows import CHECKS
+
+    name = "02-caching"
+    _project(tmp_path, f"{name}.ipynb")
+    monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(tmp_path / "results"))  # the kernel's too
+    monkeypatch.setenv(notebook.SUITE, "1")  # the suite's shorter windows, as papermill's runs
+    cells = nbformat.read(paths.PROJECT_ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
+    source = lambda start: next(c.source for c in cells  # noqa: E731
+                                if c.cell_type == "code" and c.source.startswith(start))
+    with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
+        page = browser.new_page()
+        _open(page, lab, f"notebooks/{name}.ipynb")
+        page.evaluate(RUN_ALL)
+        _wait(page, UNFINISHED_CELLS, lambda n: n == 0, 300, "cells still to run")
+        _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
+        page.evaluate(SAVE)
+        saved = eventually(lambda: _saved_with_outputs(tmp_path / "notebooks" / f"{name}.ipynb"),
+                           timeout=30, what="the saved notebook to hold the outputs")
+        errors = [o for c in saved.cells if c.cell_type == "code" for o in c.outputs
+                  if o.output_type == "error"]
+        assert not errors, errors[0]
+        CHECKS[name](lambda result: results.load(name, result)[0])
+
+        page.evaluate(EXECUTE, source("stack = Stack("))
+        page.evaluate(START, source("ttl = compare("))
+        eventually(_generators_of_ours, timeout=60, interval=0.3,
+                   what="the measurement to start")
+        asked = time.time()
+        page.evaluate(INTERRUPT)
+        said = _wait(page, RUN_OUTPUT, lambda out: out is not None, 30, "the cell to end")
+        handled = time.time() - asked
+        assert "Interrupted." in said and "still run" in said, said
+        assert "Traceback" not in said and "scalelab/" not in said, said
+        assert handled < 10, f"the interrupt took {handled:.1f} s"
+        eventually(lambda: not _generators_of_ours(), timeout=10, interval=0.3,
+                   what="the load generator to stop")
+        first = {p.pid for p in _servers_of_ours()}
+        page.evaluate(EXECUTE, source("stack = Stack("))
+        page.evaluate(EXECUTE, "assert len(Stack.running()) == 1, Stack.running()")
+        left = {p.pid for p in _servers_of_ours()}
+        assert first and left and not (first & left), "the first stack's servers must be gone"
+        page.evaluate(RESTART)
+        eventually(lambda: not runs.ours(), timeout=30, interval=0.5,
+                   what="every server to stop")
+        page.close()
+
+
+@pytest.mark.unmeasured  # reference mode: no server; the lab and a kernel beside the site build
 def test_09s_sliders_show_as_saved_after_a_restart_and_a_reopen(tmp_path, browser):
     """09 in reference mode (the reference run's rows, no server, seconds): its sliders live
     in the kernel; saved, the kernel restarted and the notebook reopened, they show as they

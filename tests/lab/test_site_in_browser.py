@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import pytest
 
 from scalelab.plumbing import paths
+from scalelab.publishing import execution
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
 SHOTS = paths.PROJECT_ROOT / "build" / "site-screenshots"
@@ -148,7 +149,7 @@ def test_every_notebook_and_the_collection_print_on_a4_in_both_editions(built_si
     assert pdf.PAGE_WIDTH_PX == 703  # A4 less two 12 mm margins, at 96 px an inch
 
 
-@pytest.mark.parametrize("deck", ["02-caching", "09-capacity-planning"])
+@pytest.mark.parametrize("deck", execution.available())
 def test_every_slide_fits_its_frame_without_scrolling(served, browser, deck):
     """Each slide shown in turn, then measured: its content no taller and no wider than the
     frame (a long table is zoomed out to fit, not cut or scrolled), and still readable."""
