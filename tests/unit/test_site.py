@@ -23,12 +23,49 @@ def test_headings_get_the_anchors_notebooks_link_to():
 def test_every_glossary_link_in_a_notebook_has_its_term():
     import re
 
-    anchors = set(re.findall(r'id="([^"]+)"', site._add_heading_ids(
-        __import__("mistune").html((paths.PROJECT_ROOT / "docs" / "glossary.md").read_text()))))
+    anchors = _glossary_anchors()
     for name in execution.available():
         text = execution.resolve(name).read_text()
         for anchor in re.findall(r"glossary\.md#([\w-]+)", text):
             assert anchor in anchors, f"{name} links to a missing glossary term {anchor!r}"
+
+
+def _glossary_anchors() -> set[str]:
+    import re
+
+    return set(re.findall(r'id="([^"]+)"', site._add_heading_ids(
+        __import__("mistune").html((paths.PROJECT_ROOT / "docs" / "glossary.md").read_text()))))
+
+
+def _unlinked_first_uses(name: str, cells) -> list[str]:
+    from glossary_terms import TERMS, first_use
+
+    md = [c for c in cells if c.cell_type == "markdown"]
+    return [f"{name}: {anchor} (markdown cell {i})" for anchor, pattern in TERMS.items()
+            if (i := first_use(md, pattern)) is not None
+            and f"glossary.md#{anchor}" not in md[i].source]
+
+
+def test_each_notebook_links_a_glossary_term_where_it_first_uses_it():
+    """In its markdown, outside headings and code: the first cell that says "server-bound"
+    or "M/M/1" links it to its glossary entry, on the page and in JupyterLab alike."""
+    from glossary_terms import TERMS
+
+    assert set(TERMS) <= _glossary_anchors(), set(TERMS) - _glossary_anchors()
+    unlinked = [miss for name in execution.available()
+                for miss in _unlinked_first_uses(name, nbformat.read(
+                    execution.resolve(name), as_version=4).cells)]
+    assert not unlinked, unlinked
+
+
+def test_an_unlinked_first_use_is_found_and_a_later_link_does_not_excuse_it():
+    cell = nbformat.v4.new_markdown_cell
+    linked = "The [knee](../docs/glossary.md#knee) of the curve."
+    assert not _unlinked_first_uses("t", [cell("# The knee"), cell(linked), cell("a knee")])
+    assert _unlinked_first_uses("t", [cell("Past the knee."), cell(linked)]) == \
+        ["t: knee (markdown cell 0)"]
+    assert _unlinked_first_uses("t", [cell("M/M/1 and [USL](other.md) and `the knee`")]) == \
+        ["t: queue-models (markdown cell 0)"]
 
 
 @pytest.mark.parametrize("source,prose", [
