@@ -180,9 +180,10 @@ def _calibration(cal) -> None:
 
 
 def database_replicas(load: Load) -> None:
-    """06: with the replica stopped under load, reads fall back to the primary: they are
-    served in every whole second the replica is down, failures end before it restarts,
-    reads go back to it once it is up, and every vote answered is counted."""
+    """06: the replica's lag is seen, at the write rates asked; with the replica stopped
+    under load, reads fall back to the primary: they are served in every whole second the
+    replica is down, failures end before it restarts, reads go back to it once it is up,
+    and every vote answered is counted."""
     import math
 
     fails = load("replica-fails")
@@ -194,6 +195,12 @@ def database_replicas(load: Load) -> None:
         assert row.failed_at_s <= row.last_failure_s < row.restarted_at_s, row
     assert row.reads_back_at_s >= row.ready_at_s, row
     assert row.votes_answered == row.votes_counted > 0, row
+    # the lag sampler sees lag (one that opened a connection per sample read 0 bytes in all
+    # 399 samples of a reference run), and pgbench kept each rate asked
+    lag = load("lag")
+    assert lag.lag_bytes.gt(0).any(), lag.groupby("variant").lag_bytes.max()
+    asked = lag.dropna(subset=["asked_rate"])
+    assert (asked.writes_s / asked.asked_rate).between(0.8, 1.2).all(), asked.writes_s.unique()
     from scalelab.plumbing import hosts
 
     if not hosts.support()[0]:
@@ -228,14 +235,18 @@ def capacity_planning(load: Load) -> None:
         list(check.variant)
     pred = cap.predictions(check, server_cpus=len(default_layout().server))
     assert len(pred) == 3 and pred["U predicted (model)"].iloc[1] == pytest.approx(0.7)
-    # past capacity, what was served is what the saturated point served, not what was offered
-    # (1 if the open load counts what was answered; 1.5 if it counted what it sent), the
-    # schedule kept and the server the limit
+    # past capacity, the schedule kept and the server the limit; what was served is about
+    # what the saturated point served, not what was offered. Served ÷ offered is 1 (within a
+    # window's Poisson noise, 7% here) if the open load counted what it sent, and 1 ÷ 1.5
+    # if it counts what was answered; against the saturated point the two are 1.5 and 1,
+    # too close to split when wrk's closed point comes out low (a run saw 1.25)
     beyond = check[check.variant == cap.PAST_CAPACITY].iloc[0]
     assert beyond["limit"] == "server" and beyond["late_share"] < 0.01, beyond
     past = cap.past_capacity(pred, check)
     assert past["offered ÷ saturated"].iloc[0] == pytest.approx(1.5, rel=0.25)
-    assert 0.7 <= past["served ÷ saturated"].iloc[0] <= 1.25, past
+    assert past["served ÷ saturated"].iloc[0] >= 0.7, past
+    served_share = past["served req/s"].iloc[0] / past["offered req/s"].iloc[0]
+    assert served_share <= 0.9, (served_share, past)
     assert past["R p99 (ms)"].iloc[0] > pred["R p99 (ms)"].iloc[1], "the queue shows"
     assert pred["U predicted (model)"].iloc[0] == pytest.approx(
         cap.c16_rate() * check.model_cpu_ms.iloc[0] / 1000 / len(default_layout().server))
