@@ -141,6 +141,25 @@ def show(markdown: str) -> None:
     display(Markdown(markdown))
 
 
+ANSWER_PENDING = ("**Answer on this machine:** decided from this page's data by the verdict "
+                  "cell below, and written here when it runs.")
+
+
+def answer(notebook: str) -> None:
+    """The title's one-line answer, shown under the title: a line that the verdict cell
+    (``decide``) replaces with the verdicts it decided from this page's data."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(ANSWER_PENDING), display_id=f"scalelab-answer-{notebook}")
+
+
+def answer_line(decisions) -> str:
+    """The one-line answer: each claim and its verdict, as decided."""
+    said = "; ".join(f"{d.claim} **{d.label}**" for d in decisions)
+    return (f"**Answer on this machine:** {said}. The numbers that decided each, and the "
+            "rules, are in the verdict below.")
+
+
 def cv_note(cv: float, threshold: float = 0.10) -> str:
     """What a coefficient of variation means for a verdict, in words."""
     if cv != cv:  # NaN: one run
@@ -180,6 +199,9 @@ def decide(notebook: str, rows: dict[str, pd.DataFrame], mode: str) -> pd.DataFr
                      mode=mode)
     table = verdict_table(decisions)
     show(markdown_table(table))
+    from IPython.display import Markdown, update_display
+
+    update_display(Markdown(answer_line(decisions)), display_id=f"scalelab-answer-{notebook}")
     return table
 
 

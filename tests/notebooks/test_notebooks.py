@@ -64,6 +64,9 @@ def test_shape(name):
         assert f'show_rules("{name}")' in code or "show_rules(NB)" in code, \
             "the rules are shown from the rule objects that decide them"
         assert "decide(" in code, "the verdicts come from the rule objects"
+        assert nb.cells[1].source.startswith("from scalelab.publishing.notebook import answer") \
+            and f'answer("{name}")' in nb.cells[1].source, \
+            "under the title, the one-line answer that the verdict cell fills in"
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.get("outputs") and cell.get("execution_count") is None, \

@@ -110,3 +110,14 @@ def test_a_result_saved_whole_again_is_no_longer_named_as_kept(monkeypatch, tmp_
     again({"users": 1})
     again.finish()
     assert store.unfinished() == []
+
+
+def test_the_answer_line_names_each_claim_and_its_verdict_as_decided():
+    from scalelab.verdicts.rule import Decision
+
+    made = lambda claim, verdict, mode: Decision(claim, "nb", verdict, "r", "n", "p", mode)  # noqa: E731
+    line = notebook.answer_line([made("C1", "holds", "full"),
+                                 made("C13", "cannot be tested here", "full")])
+    assert line.startswith("**Answer on this machine:** C1 **holds**; C13 **cannot be tested here**.")
+    quick = notebook.answer_line([made("C5", "does not hold", "quick")])
+    assert "C5 **does not hold (preliminary: quick mode)**" in quick
