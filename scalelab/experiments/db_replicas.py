@@ -85,31 +85,39 @@ def reads_and_writes(stacks: dict[str, Stack], connections: int = 8, duration: i
 
 
 @replayable
-def lag_under_writes(stack: Stack, connections: Sequence[int] = (1, 4, 16), seconds: int = 3,
-                     sample_ms: int = 50, layout: CpuLayout | None = None,
+def lag_under_writes(stack: Stack, rates: Sequence[int | None] = (250, 1000, None),
+                     clients: int = 8, seconds: int = 3, sample_ms: int = 50,
+                     layout: CpuLayout | None = None,
                      on_point: Callable[[dict], None] | None = None) -> pd.DataFrame:
-    """For each number of wrk connections voting as fast as they are answered: the replica's
-    lag sampled every ``sample_ms`` while they run. One row per sample: the connections, the
-    write rate wrk reported, lag in bytes and in seconds."""
+    """For each write rate, ``clients`` pgbench connections voting on the primary at that
+    many votes a second in all (None: as fast as it answers), with no app in the way (the
+    app's two workers cap the votes at one rate however many writers send them, in the
+    reference run 98 to 129 a second, too few to move the lag); meanwhile the replica's lag
+    sampled every ``sample_ms`` on connections held open (``lag_probe``). One row per
+    sample: the rate asked (``asked_rate``, NaN: as fast as answered), the votes a second
+    pgbench reported (``writes_s``), lag in bytes and in seconds."""
+    from scalelab.load import pgbench
+
     check_int("seconds", seconds, 1, 600)
     check_int("sample_ms", sample_ms, 10, 10_000)
+    check_int("clients", clients, 1, 1000)
     replica, lay = stack.replica, layout or stack.layout
     rows = []
-    for conns in connections:
-        check_int("connections", conns, 1, 1000)
+    for rate in rates:
         samples = []
-        with wrk.background(_writes(stack), conns, seconds, lay, "wrk-writes.log", "lag",
-                            method="POST") as writes:
+        with replica.lag_probe() as sample, \
+                pgbench.background(stack, clients, seconds, lay, rate=rate) as votes:
             end = time.monotonic() + seconds
             with pinned(lay.generator):
                 while time.monotonic() < end:
-                    samples.append(replica.lag())
+                    samples.append(sample())
                     time.sleep(sample_ms / 1000)
-            report = writes.report()
-        rate = report["requests"] / report["wrk_seconds"]
-        for i, sample in enumerate(samples):
-            rec = {"variant": f"{conns} writers", "connections": conns, "sample": i,
-                   "writes_s": rate, "failures": report["failures"], **sample,
+            report = votes()
+        for i, one in enumerate(samples):
+            rec = {"variant": f"{rate:,} votes/s asked" if rate else "as fast as answered",
+                   "asked_rate": rate if rate else np.nan, "connections": clients,
+                   "sample": i, "generator": "pgbench", "writes_s": report["votes_s"],
+                   "failures": report["failures"], **one,
                    "limit": one_user_limit(report["failures"] > 0.01 * report["requests"])}
             keep(rows, rec, on_point)
     return done(rows, on_point)
@@ -270,10 +278,12 @@ def project_reads(rows: pd.DataFrame, replicas: Sequence[int] = (0, 1, 2, 4)) ->
 
 
 def lag_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per number of writers: write rate, and lag's median, p90 and max in KB and ms."""
-    g = rows.groupby("connections")
+    """Per write rate asked (``variant``): the rate measured, the share of samples that found
+    the replica behind (``behind``), and lag's median, p90 and max in KB and ms."""
+    g = rows.groupby("variant", sort=False)
     out = pd.DataFrame({
         "writes_s": g.writes_s.first(),
+        "behind": g.lag_bytes.apply(lambda b: float((b > 0).mean())),
         "lag_kb_p50": g.lag_bytes.median() / 1024,
         "lag_kb_p90": g.lag_bytes.quantile(0.9) / 1024,
         "lag_kb_max": g.lag_bytes.max() / 1024,
@@ -282,6 +292,40 @@ def lag_summary(rows: pd.DataFrame) -> pd.DataFrame:
         "lag_ms_max": g.lag_s.max() * 1000,
         "samples": g.size()})
     return out.replace([np.inf, -np.inf], np.nan)
+
+
+LAG_GROWTH = 1.5  # the heaviest writes' p90 replay_lag over the lightest's that says "grew"
+RATE_SPREAD = 1.5  # the highest write rate over the lowest below which no relation is drawn
+
+
+def lag_sentence(summary: pd.DataFrame) -> str:
+    """What ``lag_summary`` shows, in two sentences chosen from it: the lag at the lowest and
+    the highest write rate measured, then whether it grew with the rate (its p90 replay_lag
+    up ``LAG_GROWTH`` times or more, and as many samples behind), or that the rates were too
+    close to tell (under ``RATE_SPREAD`` apart), and whether any sample found it behind."""
+    from scalelab.plumbing.numbers import fmt
+
+    s = summary.sort_values("writes_s")
+    lo, hi = s.iloc[0], s.iloc[-1]
+    said = (f"From {fmt(lo.writes_s, 3)} to {fmt(hi.writes_s, 3)} votes/s, the replica's "
+            f"replay_lag went from a median of {fmt(lo.lag_ms_p50)} ms (p90 "
+            f"{fmt(lo.lag_ms_p90)} ms) to {fmt(hi.lag_ms_p50)} ms (p90 {fmt(hi.lag_ms_p90)} "
+            f"ms), and the samples that found WAL not yet replayed from {lo.behind:.0%} to "
+            f"{hi.behind:.0%} (p90 {fmt(lo.lag_kb_p90)} KB to {fmt(hi.lag_kb_p90)} KB). ")
+    if not hi.writes_s >= RATE_SPREAD * lo.writes_s:
+        said += ("**The write rates were too close to relate the lag to them**: the primary "
+                 "took about as many votes a second at each rate asked.")
+    elif hi.lag_ms_p90 > 0 and hi.lag_ms_p90 >= LAG_GROWTH * lo.lag_ms_p90 \
+            and hi.behind >= lo.behind:
+        said += ("**The lag grew with the write rate**: the replica replays every write the "
+                 "primary makes, on the same CPU, and the faster they come the further it "
+                 "trails.")
+    else:
+        said += ("**The lag did not grow with the write rate here**: the replica kept up at "
+                 "every rate this machine could write.")
+    if (s.behind > 0).any() or (s.lag_ms_p90 > 0).any():
+        said += " It is never zero, though: a read that closely follows a write can miss it."
+    return said
 
 
 # the scale model's database tier: the primary and each replica a host of 1/32 core, small

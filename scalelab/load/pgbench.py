@@ -12,18 +12,20 @@ wrk's (``derive``), its ``requests`` being transactions and ``votes_s`` the vote
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 from scalelab.load import as_target, derive, start_sampler
 from scalelab.measurement.cpu_sampler import wait_until_idle
 from scalelab.plumbing import binaries
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.cpus import CpuLayout
-from scalelab.plumbing.processes import run_to_end, spawn, wrap_command
+from scalelab.plumbing.processes import run_to_end, spawn, stop_group, wrap_command
 from scalelab.plumbing.runs import Run
 from scalelab.servers.password import lab_password
 from scalelab.servers.postgres import HOST, SUPERUSER
@@ -89,16 +91,60 @@ def parse(report: str) -> dict:
 def _run(run: Run, db, dbname: str, script_path: Path, clients: int, seconds: int,
          layout: CpuLayout, log_name: str) -> tuple[str, float, float]:
     """pgbench once; its report and its run's wall-clock start and end."""
+    proc, log = _start(run, db, dbname, script_path, clients, seconds, layout, log_name)
+    started = time.time()
+    report = run_to_end(proc, log, seconds + 30, "pgbench")
+    return report, started, time.time()
+
+
+def _start(run: Run, db, dbname: str, script_path: Path, clients: int, seconds: int,
+           layout: CpuLayout, log_name: str, rate: int | None = None):
+    """pgbench started, pinned to the generator CPUs (at ``rate`` transactions a second in
+    all, or as fast as answered); the process and its log."""
     command = [str(executable()), "-h", HOST, "-p", str(db.port), "-U", SUPERUSER, "-n",
                "-M", "prepared", "-c", str(clients), "-j", "1", "-T", str(seconds),
+               *(["-R", str(rate)] if rate is not None else []),
                "-f", str(script_path), dbname]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}  # only the lab's
     env.update(run.env(), PGPASSWORD=lab_password(), PGAPPNAME="scalelab-pgbench")
     log = run.dir / "logs" / log_name
-    proc = spawn(wrap_command(command, cpus=layout.generator, deathsig="SIGTERM"), log, env=env)
-    started = time.time()
-    report = run_to_end(proc, log, seconds + 30, "pgbench")
-    return report, started, time.time()
+    return spawn(wrap_command(command, cpus=layout.generator, deathsig="SIGTERM"), log,
+                 env=env), log
+
+
+@contextlib.contextmanager
+def background(stack, clients: int, seconds: int, layout: CpuLayout | None = None,
+               questions: int = 64, rate: int | None = None) -> Iterator[Callable[[], dict]]:
+    """For the block, ``clients`` pgbench connections voting (``one a transaction``) on the
+    stack's primary for ``seconds``: at ``rate`` votes a second in all (pgbench's ``-R``, a
+    Poisson schedule), or as fast as it answers (None). Yields a function that waits for
+    pgbench to end and returns its report (``parse``) with ``votes_s``: its transactions ÷
+    the seconds they were sent in. Stopped with its group if the block ends first."""
+    check_int("clients", clients, 1, 1000)
+    check_int("seconds", seconds, 1, 3600)
+    if rate is not None:
+        check_int("rate", rate, 1, 1_000_000)
+    db, dbname = stack.services["db"], stack.dataset.db_name
+    first, = db.query("SELECT min(id) FROM qa_question", dbname=dbname)[0]
+    member, = db.query("SELECT min(id) FROM qa_member", dbname=dbname)[0]
+    run = Run.create("pgbench")
+    proc = None
+    try:
+        path = run.dir / "votes.sql"
+        path.write_text(script(PLAIN, first, questions, member))
+        proc, log = _start(run, db, dbname, path, clients, seconds, layout or stack.layout,
+                           "pgbench-background.log", rate)
+
+        def report() -> dict:
+            parsed = parse(run_to_end(proc, log, seconds + 30, "pgbench"))
+            sending = max(seconds - parsed["connect_ms"] / 1000, 0.5)
+            return {**parsed, "votes_s": parsed["requests"] / sending}
+
+        yield report
+    finally:
+        if proc is not None and proc.poll() is None:
+            stop_group(proc)
+        run.close()
 
 
 def point(stack, kind: str, clients: int = 16, duration: int = 3, warmup: int = 1,

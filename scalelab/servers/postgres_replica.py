@@ -12,6 +12,7 @@ A slot a killed run left behind is dropped when its cluster is next started
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from scalelab.servers.base import HOST, Service, ServiceError, wrap_command
 from scalelab.servers.password import lab_password
@@ -27,6 +28,12 @@ from scalelab.servers.postgres import SUPERUSER, SLOT_PREFIX, Postgres, SqlAcces
 
 
 MAX_STANDBYS = 3  # standbys of one primary (the scale model's database tier in 06)
+# the lag, read on the primary (its position, and replay_lag for one slot's standby), then on
+# the standby (how far its replay is behind that position)
+_PRIMARY_SIDE = ("SELECT pg_current_wal_lsn()::text, EXTRACT(EPOCH FROM r.replay_lag)::float8 "
+                 "FROM pg_stat_replication r JOIN pg_replication_slots s "
+                 "ON s.active_pid = r.pid WHERE s.slot_name = %s")
+_REPLICA_SIDE = "SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())::float8"
 
 
 def _pg_ms(ms: int) -> str:
@@ -115,23 +122,33 @@ class PostgresReplica(SqlAccess, Service):
             (self.slot,)))
 
     def lag(self) -> dict[str, float]:
-        """How far behind the primary it is: WAL bytes between the primary's position
+        """How far behind the primary it is, once (``lag_probe``'s sample)."""
+        with self.lag_probe() as sample:
+            return sample()
+
+    @contextlib.contextmanager
+    def lag_probe(self) -> Iterator[Callable[[], dict[str, float]]]:
+        """For the block, a function that samples the lag on two connections held open, one
+        to the primary and one to this replica: WAL bytes between the primary's position
         (``pg_current_wal_lsn()``, read first) and this replica's replay position
-        (``pg_last_wal_replay_lsn()``, read just after, so never ahead of the truth), and the
-        primary's ``replay_lag`` for this standby: the time from the primary flushing recent
-        WAL to hearing that the standby replayed it (NaN when it has nothing recent to time)."""
-        rows = self.primary.query(
-            "SELECT pg_current_wal_lsn()::text, EXTRACT(EPOCH FROM r.replay_lag)::float8 "
-            "FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid "
-            "WHERE s.slot_name = %s", (self.slot,))
-        if not rows:
-            raise ServiceError(f"the replica is not streaming from slot {self.slot}; see "
-                               f"{self.log_path}")
-        primary_lsn, seconds = rows[0]
-        behind = self.query("SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())"
-                            "::float8", (primary_lsn,))[0][0]
-        return {"lag_bytes": max(0.0, float(behind or 0.0)),
-                "lag_s": float(seconds) if seconds is not None else float("nan")}
+        (``pg_last_wal_replay_lsn()``, read at once after, so never ahead of the truth), and
+        the primary's ``replay_lag`` for this standby: the time from the primary flushing
+        recent WAL to hearing that the standby replayed it (NaN when it has nothing recent
+        to time). Held open because opening a connection takes milliseconds, long enough for
+        a replica on this machine to catch up: sampled that way, every sample read 0 bytes."""
+        with self.primary.connect(autocommit=True) as primary, \
+                self.connect(autocommit=True) as replica:
+            def sample() -> dict[str, float]:
+                rows = primary.execute(_PRIMARY_SIDE, (self.slot,)).fetchall()
+                if not rows:
+                    raise ServiceError(f"the replica is not streaming from slot {self.slot}; "
+                                       f"see {self.log_path}")
+                primary_lsn, seconds = rows[0]
+                behind = replica.execute(_REPLICA_SIDE, (primary_lsn,)).fetchone()[0]
+                return {"lag_bytes": max(0.0, float(behind or 0.0)),
+                        "lag_s": float(seconds) if seconds is not None else float("nan")}
+
+            yield sample
 
     def set_apply_delay(self, ms: int) -> None:
         """Hold each replayed commit back ``ms`` ms (``recovery_min_apply_delay``): a replica

@@ -45,3 +45,27 @@ def test_scale_reads_refuses_bad_counts_before_starting_anything():
     for bad in ([], [4], [1.5], [True]):
         with pytest.raises(ValueError, match="replica count|counts"):
             dbr.scale_reads(counts=bad)
+
+
+def _lag(rates, p90_ms, behind):
+    return pd.DataFrame({"writes_s": rates, "behind": behind, "lag_kb_p50": 0.0,
+                         "lag_kb_p90": [1.0] * len(rates), "lag_kb_max": 2.0,
+                         "lag_ms_p50": [p / 2 for p in p90_ms], "lag_ms_p90": p90_ms,
+                         "lag_ms_max": 9.0, "samples": 40},
+                        index=pd.Index([1, 4, 16][:len(rates)], name="connections"))
+
+
+def test_the_lag_sentence_says_grew_only_when_the_heaviest_writes_lag_more():
+    grew = dbr.lag_sentence(_lag([900, 2500, 4000], [0.8, 1.5, 2.4], [0.1, 0.3, 0.5]))
+    assert "lag grew with the write rate" in grew and "never zero" in grew
+    assert "From 900 to 4,000 votes/s" in grew or "From 900 to 4000 votes/s" in grew, grew
+    flat = dbr.lag_sentence(_lag([900, 2500, 4000], [0.8, 0.9, 1.0], [0.1, 0.1, 0.1]))
+    assert "did not grow" in flat and "never zero" in flat
+    # the rows' order is not the rates' order: the lightest rate is the baseline
+    shuffled = dbr.lag_sentence(_lag([4000, 900], [0.8, 2.4], [0.1, 0.5]))
+    assert "did not grow" in shuffled
+    none = dbr.lag_sentence(_lag([900, 4000], [0.0, 0.0], [0.0, 0.0]))
+    assert "did not grow" in none and "never zero" not in none
+    # rates that barely moved relate nothing, however the lag moved
+    close = dbr.lag_sentence(_lag([1337, 1488, 1438], [0.5, 3.1, 12.8], [0.1, 0.5, 0.7]))
+    assert "too close" in close and "grew" not in close
