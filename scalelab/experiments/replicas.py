@@ -377,6 +377,26 @@ def scale_out(counts: Sequence[int] = (1, 2, 4, 8), hosts: dict | None = None,
     return done(rows, on_point)
 
 
+def cache_and_scale_out(page: pd.DataFrame, cached: pd.DataFrame) -> str:
+    """Whether a page cache let app machines multiply further, from the two pages' tables of
+    machines (``limited_by``: "app machines" until something shared caps the rate): the
+    cached page capped at fewer machines, at the same number, or at more."""
+    def capped_at(t: pd.DataFrame) -> float:
+        shared = t[t.limited_by != "app machines"]
+        return float(shared.machines.iloc[0]) if len(shared) else math.inf
+
+    page_at, cached_at = capped_at(page), capped_at(cached)
+    if cached_at < page_at:
+        return ("A page cache takes the database out of the request, but each machine then "
+                "serves more, so the cached page meets a shared limit at fewer machines: "
+                "caching raises what each machine serves, not how many machines help.")
+    if cached_at > page_at:
+        return ("A page cache takes the database out of the request, and here that let more "
+                "app machines help before something shared capped the rate.")
+    return ("A page cache takes the database out of the request; both pages meet a shared "
+            "limit at the same number of machines.")
+
+
 def scale_out_gains(rows: pd.DataFrame) -> pd.DataFrame:
     """Per page and repeat: requests/s at each count of app hosts ÷ at the smallest count."""
     out = []

@@ -176,3 +176,18 @@ def test_where_no_host_can_be_made_the_scale_model_shows_the_reference_run(monke
     assert len(err.strip().splitlines()) == 1 and not writer.rows
     with pytest.raises(hosts.HostError, match="none can be made here: cgroup v1 needs root"):
         rx.calibrate(cores=[0.5])
+
+
+def test_the_cache_and_scale_out_sentence_follows_where_each_page_is_capped():
+    import pandas as pd
+
+    from scalelab.experiments import replicas as rx
+
+    def table(capped_from):
+        return pd.DataFrame({"machines": [1, 2, 4, 8, 16],
+                             "limited_by": ["app machines" if m < capped_from else "nginx"
+                                            for m in [1, 2, 4, 8, 16]]})
+
+    assert "at fewer machines" in rx.cache_and_scale_out(table(16), table(8))
+    assert "let more app machines help" in rx.cache_and_scale_out(table(8), table(99))
+    assert "same number" in rx.cache_and_scale_out(table(8), table(8))
