@@ -356,3 +356,16 @@ def count_stale_reads(stack, backend: str, trials: int = 10, reads: int = 8) -> 
                 stale += 1
     return {"backend": backend, "workers": stack.config["workers"], "reads": total,
             "stale_reads": stale, "stale_share": stale / total if total else math.nan}
+
+
+def savings(rows: pd.DataFrame, baseline: str = "no cache") -> pd.Series:
+    """Each variant's saving over ``baseline``: its server CPU per request ÷ the baseline's,
+    within each repeat, the median over repeats, on server-bound points only: the estimator
+    the verdicts' savings use (``rules.caching.saving`` in a ``Figure``), so the prose and
+    the verdict say one number."""
+    from scalelab.verdicts.rule import Figure
+    from scalelab.verdicts.rules.caching import saving
+
+    variants = [v for v in dict.fromkeys(rows.variant) if v != baseline]
+    return pd.Series({v: Figure(v, "", saving(baseline, v)).estimate(rows).median
+                      for v in variants}, dtype=float)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalelab.plumbing.numbers import fmt  # noqa: E402,F401  (notebooks import it from here)
+from scalelab.plumbing.numbers import figure_text, fmt  # noqa: F401  (notebooks import them here)
 
 MODES = ("quick", "full", "reference")
 # The test suite executes every notebook in quick mode with shorter windows: set to "1" by
@@ -158,6 +158,22 @@ def answer_line(decisions) -> str:
     said = "; ".join(f"{d.claim} **{d.label}**" for d in decisions)
     return (f"**Answer on this machine:** {said}. The numbers that decided each, and the "
             "rules, are in the verdict below.")
+
+
+def figure(notebook: str, claim: str, name: str, rows: pd.DataFrame) -> float:
+    """A deciding figure as its verdict computes it: the median over repeats of the figure
+    ``name`` of ``claim``'s rule in ``notebook``, from the valid points of ``rows``. Prose
+    that quotes a verdict's figure calls this, so a page cannot say the number two ways."""
+    from scalelab.verdicts.rules import RULES
+
+    rule = next((r for r in RULES.get(notebook, []) if r.claim == claim), None)
+    if rule is None:
+        raise ValueError(f"{notebook} has no rule for {claim!r}")
+    fig = next((f for f in rule.figures if f.name == name), None)
+    if fig is None:
+        raise ValueError(f"{claim} has no figure {name!r}; its figures: "
+                         f"{[f.name for f in rule.figures]}")
+    return fig.estimate(rows).median
 
 
 def cv_note(cv: float, threshold: float = 0.10) -> str:

@@ -34,6 +34,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from scalelab.measurement import limits
+from scalelab.plumbing.numbers import figure_text
 from scalelab.verdicts.band import describe, one_run_band
 
 UNTESTABLE = "cannot be tested here"
@@ -277,13 +278,7 @@ class Rule:
 
 
 def _num(x: float, unit: str) -> str:
-    if unit == "%":
-        return f"{x:.0%}" if abs(x) < 10 else f"{x:.0f}%"
-    if unit == "×":
-        return f"{x:.3g}×"
-    if abs(x) >= 1000:  # 2,000 votes/s, not 2e+03
-        return f"{x:,.0f} {unit}".strip()
-    return f"{x:.3g} {unit}".strip()
+    return figure_text(x, unit)
 
 
 def _spread(est: Estimate, unit: str) -> str:

@@ -121,3 +121,26 @@ def test_the_answer_line_names_each_claim_and_its_verdict_as_decided():
     assert line.startswith("**Answer on this machine:** C1 **holds**; C13 **cannot be tested here**.")
     quick = notebook.answer_line([made("C5", "does not hold", "quick")])
     assert "C5 **does not hold (preliminary: quick mode)**" in quick
+
+
+def test_a_figure_quoted_in_prose_is_the_verdicts_number():
+    """02's 'the whole view' saving, quoted through ``figure``, is the verdict's home-page
+    saving, written as the verdict table writes it; a mean of each variant's cost would
+    say another number (a ratio of means, not the median of per-repeat ratios)."""
+    import pandas as pd
+
+    from scalelab.experiments import caching as cx
+    from scalelab.verdicts.rules import RULES
+
+    rows = pd.DataFrame({
+        "variant": ["no cache", "view"] * 3, "repeat": [0, 0, 1, 1, 2, 2],
+        "cpu_ms_per_req_server": [10.0, 1.0, 30.0, 1.0, 12.0, 1.0], "limit": "server"})
+    quoted = notebook.figure("02-caching", "C2", "view saving", rows)
+    assert quoted == 12.0 and cx.savings(rows)["view"] == quoted
+    c2 = next(r for r in RULES["02-caching"] if r.claim == "C2")
+    decided = c2.decide(rows, "02-caching", "full")
+    assert notebook.figure_text(quoted) in decided.number  # "12×"
+    means = rows.groupby("variant").cpu_ms_per_req_server.mean()
+    assert means["no cache"] / means["view"] != quoted  # 17.3: the number said two ways
+    with pytest.raises(ValueError, match="no figure"):
+        notebook.figure("02-caching", "C2", "whole view", rows)
