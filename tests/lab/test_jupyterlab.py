@@ -55,6 +55,13 @@ def _open(page, lab, name):
     _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
 
 
+def _run_all(page, timeout):
+    """Run > Run All Cells, as the menu does; back once every cell ran and the kernel idles."""
+    page.evaluate(RUN_ALL)
+    _wait(page, UNFINISHED_CELLS, lambda n: n == 0, timeout, "cells still to run")
+    _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
+
+
 def _servers_of_ours():
     return [p for p in runs.ours() if p.name() in ("postgres", "gunicorn", "redis-server")]
 
@@ -98,10 +105,7 @@ def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, m
         assert page.evaluate(KERNEL_NAME) == "scalelab"
         assert "Jupyter news" not in page.inner_text("body"), "the news pop-up is on"
 
-        # Run > Run All Cells, as the menu does; then save, close, reopen
-        page.evaluate(RUN_ALL)
-        _wait(page, UNFINISHED_CELLS, lambda n: n == 0, 240, "cells still to run")
-        _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
+        _run_all(page, 240)  # then save, close, reopen
         page.evaluate(SAVE)
         saved = eventually(lambda: _saved_with_outputs(tmp_path / "notebooks" / NOTEBOOK), timeout=30,
                            what="the saved notebook to hold the outputs")
@@ -170,9 +174,7 @@ def test_a_student_runs_02_interrupts_a_measurement_reruns_its_stack_and_restart
     with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
         page = browser.new_page()
         _open(page, lab, f"notebooks/{name}.ipynb")
-        page.evaluate(RUN_ALL)
-        _wait(page, UNFINISHED_CELLS, lambda n: n == 0, 300, "cells still to run")
-        _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
+        _run_all(page, 300)
         page.evaluate(SAVE)
         saved = eventually(lambda: _saved_with_outputs(tmp_path / "notebooks" / f"{name}.ipynb"),
                            timeout=30, what="the saved notebook to hold the outputs")
@@ -219,9 +221,7 @@ def test_09s_sliders_show_as_saved_after_a_restart_and_a_reopen(tmp_path, browse
     with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
         page = browser.new_page()
         _open(page, lab, f"notebooks/{name}")
-        page.evaluate(RUN_ALL)
-        _wait(page, UNFINISHED_CELLS, lambda n: n == 0, 180, "cells still to run")
-        _wait(page, KERNEL_STATE, lambda s: s == "idle", 60, "the kernel to be idle")
+        _run_all(page, 180)
         _wait(page, SLIDERS, lambda n: n >= 3, 30, "the sliders to show")
         page.evaluate(SAVE)
         saved = eventually(lambda: _saved_with_outputs(tmp_path / "notebooks" / name),
