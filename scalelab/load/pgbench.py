@@ -88,6 +88,17 @@ def parse(report: str) -> dict:
             "connect_ms": float(connect.group(1)) if connect else 0.0}
 
 
+def _write_script(run: Run, stack, kind: str, questions: int, batch: int = 10) -> Path:
+    """The run's ``votes.sql``: ``script`` for the stack's first questions, by its first
+    member."""
+    db, dbname = stack.services["db"], stack.dataset.db_name
+    first, = db.query("SELECT min(id) FROM qa_question", dbname=dbname)[0]
+    member, = db.query("SELECT min(id) FROM qa_member", dbname=dbname)[0]
+    path = run.dir / "votes.sql"
+    path.write_text(script(kind, first, questions, member, batch))
+    return path
+
+
 def _run(run: Run, db, dbname: str, script_path: Path, clients: int, seconds: int,
          layout: CpuLayout, log_name: str) -> tuple[str, float, float]:
     """pgbench once; its report and its run's wall-clock start and end."""
@@ -125,13 +136,10 @@ def background(stack, clients: int, seconds: int, layout: CpuLayout | None = Non
     if rate is not None:
         check_int("rate", rate, 1, 1_000_000)
     db, dbname = stack.services["db"], stack.dataset.db_name
-    first, = db.query("SELECT min(id) FROM qa_question", dbname=dbname)[0]
-    member, = db.query("SELECT min(id) FROM qa_member", dbname=dbname)[0]
     run = Run.create("pgbench")
     proc = None
     try:
-        path = run.dir / "votes.sql"
-        path.write_text(script(PLAIN, first, questions, member))
+        path = _write_script(run, stack, PLAIN, questions)
         proc, log = _start(run, db, dbname, path, clients, seconds, layout or stack.layout,
                            "pgbench-background.log", rate)
 
@@ -157,14 +165,11 @@ def point(stack, kind: str, clients: int = 16, duration: int = 3, warmup: int = 
     check_int("duration", duration, 1, 3600)
     check_int("warmup", warmup, 0, 600)
     db, dbname = stack.services["db"], stack.dataset.db_name
-    first, = db.query("SELECT min(id) FROM qa_question", dbname=dbname)[0]
-    member, = db.query("SELECT min(id) FROM qa_member", dbname=dbname)[0]
     layout = layout or stack.layout
     per_transaction = 1 if kind == PLAIN else batch
     run = Run.create("pgbench")
     try:
-        path = run.dir / "votes.sql"
-        path.write_text(script(kind, first, questions, member, batch))
+        path = _write_script(run, stack, kind, questions, batch)
         if warmup:
             _run(run, db, dbname, path, clients, warmup, layout, "pgbench-warmup.log")
         wait_until_idle(layout.server)

@@ -133,10 +133,10 @@ class Criterion:
 
     def text(self, unit: str = "") -> str:
         if self.op == "between":
-            return f"{self.figure} between {_num(self.threshold[0], unit)} and " \
-                   f"{_num(self.threshold[1], unit)}"
+            return f"{self.figure} between {figure_text(self.threshold[0], unit)} and " \
+                   f"{figure_text(self.threshold[1], unit)}"
         word = "at least" if self.op == ">=" else "at most"
-        return f"{self.figure} {word} {_num(self.threshold, unit)}"
+        return f"{self.figure} {word} {figure_text(self.threshold, unit)}"
 
 
 @dataclass(frozen=True)
@@ -277,25 +277,22 @@ class Rule:
         return Decision(self.claim, notebook, verdict, self.text(), number, used, mode, note)
 
 
-def _num(x: float, unit: str) -> str:
-    return figure_text(x, unit)
-
-
 def _spread(est: Estimate, unit: str) -> str:
     if not est.n:
         return "n/a (no valid point)"
     if est.n == 1:
-        return f"{_num(est.median, unit)} (one repeat, {describe(one_run_band())})"
+        return f"{figure_text(est.median, unit)} (one repeat, {describe(one_run_band())})"
     lo, hi = min(est.values), max(est.values)
-    return f"{_num(est.median, unit)} ({_num(lo, unit)} to {_num(hi, unit)}, {est.n} repeats)"
+    return (f"{figure_text(est.median, unit)} ({figure_text(lo, unit)} to "
+            f"{figure_text(hi, unit)}, {est.n} repeats)")
 
 
 def _why(c: Criterion, est: Estimate, unit: str) -> str:
     if not est.n:
         return f"{c.figure}: no valid point to compute it from"
     lo, hi = est.interval
-    return (f"{c.figure} spans {_num(lo, unit)} to {_num(hi, unit)}, across the threshold of "
-            f"'{c.text(unit)}'")
+    return (f"{c.figure} spans {figure_text(lo, unit)} to {figure_text(hi, unit)}, across the "
+            f"threshold of '{c.text(unit)}'")
 
 
 # --- figures built from rows ------------------------------------------------------------
