@@ -18,9 +18,12 @@ def lag_vs_writes(summary: pd.DataFrame, ax=None):
     s = summary.sort_values("writes_s")
     ax.plot(s.writes_s, s.lag_ms_p50, "o-", color=_PALETTE[0], label="median")
     ax.plot(s.writes_s, s.lag_ms_p90, "s--", color=_PALETTE[1], label="p90")
-    for _, r in s.iterrows():
+    last = len(s) - 1
+    for i, (_, r) in enumerate(s.iterrows()):  # the rightmost label to the left of its point
         ax.annotate(str(r.name), (r.writes_s, r.lag_ms_p90), fontsize=7,
-                    textcoords="offset points", xytext=(4, 4))
+                    textcoords="offset points", xytext=(-4, 4) if i == last else (4, 4),
+                    ha="right" if i == last else "left")
+    ax.margins(y=0.12)
     ax.set_ylim(bottom=0)
     return _finish(ax, "votes per second (writes on the primary)",
                    "replication lag (ms, replay_lag)", "How far the replica trails the primary")
