@@ -4,7 +4,8 @@ running.
 
 Tests are selected by marker (``make test-fast`` runs those with none of them): ``servers``
 (real servers or load generators), ``notebooks`` (papermill), ``browser`` (chromium); ``unmeasured``
-beside ``servers``: measures nothing, so runs while the site builds. A test without the
+beside ``servers``: measures nothing, so runs beside the other tests, in a pytest of its own
+(``beside.py``). A test without the
 ``servers`` marker may not start a server or a generator: the lab refuses it
 (``processes.refuse_spawning``), so a marker cannot be forgotten silently."""
 
@@ -13,6 +14,8 @@ import tempfile
 import time
 
 import pytest
+
+import beside
 
 _RESULTS = tempfile.mkdtemp(prefix="scalelab-test-results-")
 os.environ["SCALELAB_RESULTS_DIR"] = _RESULTS
@@ -80,13 +83,15 @@ def results_dir(tmp_path, monkeypatch):
     return tmp_path / "results"
 
 
-# --- the exported site, built beside the server-free tests ------------------------------
-# Tests run in phases: server-free first, then those marked ``unmeasured`` (servers started
-# and stopped, processes killed, JupyterLab in reference mode: behaviour, no rate or CPU
-# judged), then reference mode (reads the site), then servers, notebooks on servers, and
-# the browser last. The site build (about 45 s of two kernels and two Chromiums, with idle
-# CPU between) starts when the suite does, in a process of its own, beside the first two
-# phases; the first test that measures waits for it, so no measurement shares the CPUs.
+# --- the exported site and the unmeasured tests, beside the rest --------------------------
+# Tests run in phases: server-free first, then those that read the site (reference mode and
+# the site in a browser), then those marked ``unmeasured`` (servers started and stopped,
+# processes killed, JupyterLab in reference mode: behaviour, no rate or CPU judged), then
+# servers, notebooks on servers, and JupyterLab on servers last. Nothing before the measuring
+# phases measures, so two things run beside them from the start, each in a process of its
+# own: the site build (about 45 s of two kernels and two Chromiums) and the unmeasured tests
+# (their own pytest, ``beside.py``). The first test that measures waits for both, so no
+# measurement shares the CPUs.
 _SITE = {}
 MEASURED_FROM = 3  # the first phase whose tests measure
 
@@ -94,29 +99,34 @@ MEASURED_FROM = 3  # the first phase whose tests measure
 def _phase(item) -> int:
     marked = lambda name: item.get_closest_marker(name) is not None  # noqa: E731
     if marked("unmeasured"):
-        return 1
-    if marked("browser"):
-        return 5
+        return 2
     if marked("servers"):
-        return 4 if marked("notebooks") else 3
-    return 2 if "reference_site" in item.fixturenames else 0
+        return 5 if marked("browser") else 4 if marked("notebooks") else 3
+    return 1 if "reference_site" in item.fixturenames else 0
 
 
 @pytest.fixture(autouse=True)
 def _unmeasured_tests_measure_nothing(request, monkeypatch):
-    """An ``unmeasured`` test runs beside the site build: a measurement there would wait for
-    busy CPUs (and judge a disturbed window), so one that starts is an error."""
+    """An ``unmeasured`` test runs beside other tests and the site build: a measurement there
+    would wait for busy CPUs (and judge a disturbed window), so one that starts is an error."""
     if request.node.get_closest_marker("unmeasured") is None:
         return
 
     def refuse(*_a, **_k):
         raise AssertionError(f"{request.node.nodeid} is marked 'unmeasured' but measures: "
-                             "it runs beside the site build; remove the marker")
+                             "it runs beside other tests; remove the marker")
 
     from scalelab.load import open_rate, pgbench, wrk
 
     for module in (wrk, open_rate, pgbench):
         monkeypatch.setattr(module, "wait_until_idle", refuse)
+
+
+_CONFIG = {}
+
+
+def pytest_configure(config):
+    _CONFIG["config"] = config
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -126,6 +136,11 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_collection_finish(session):
     if any("reference_site" in item.fixturenames for item in session.items):
         _start_site_build()
+    beside.start(session, [item.nodeid for item in session.items if _phase(item) == 2])
+
+
+def pytest_runtest_logreport(report):
+    beside.record(_CONFIG["config"], report)  # in the unmeasured tests' own pytest only
 
 
 def _start_site_build() -> None:
@@ -170,12 +185,20 @@ def _site_built(timeout: float = 900):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
-    if _phase(item) >= MEASURED_FROM and _SITE.get("proc") is not None and _SITE["proc"].poll() is None:
-        _SITE["proc"].wait()  # _site_built() reports a failure to the tests that read the site
+    if beside.runs_beside(item):
+        beside.replay(item)
+        return True
+    if _phase(item) >= MEASURED_FROM:
+        if _SITE.get("proc") is not None and _SITE["proc"].poll() is None:
+            _SITE["proc"].wait()  # _site_built() reports a failure to the tests that read it
+        beside.wait()
+    return None
 
 
 def pytest_sessionfinish(session, exitstatus):
     import shutil
+
+    beside.stop()
 
     proc = _SITE.get("proc")
     if proc is not None and proc.poll() is None:

@@ -130,4 +130,5 @@ def test_the_reaper_spares_a_live_owners_processes():
     finally:
         owner.kill()
         owner.wait()
-    assert gone([child], timeout=5) or child in runs.reap_stale()
+    # its owner gone, the next reaper takes it (another pytest of ours may reap first)
+    assert child in runs.reap_stale() or gone([child], timeout=5)

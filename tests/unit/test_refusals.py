@@ -70,8 +70,9 @@ def test_the_reaper_clears_a_stale_run():
         # the kernel fills /proc/<pid>/environ a moment after the parent learns the exec worked
         eventually(lambda: psutil.Process(stale.pid).environ().get(runs.OWNER_VAR),
                    what="the marker showing in the new process's environment")
-        killed = runs.reap_stale()
-        assert stale.pid in killed
+        runs.reap_stale()
+        # ended, not "in what this call returned": the unmeasured tests' own pytest reaps too,
+        # beside this one, and may be first (left alone, the process sleeps for a minute)
         assert stale.wait(timeout=10) is not None
     finally:
         if stale.poll() is None:
