@@ -66,15 +66,14 @@ def test_one_writer_loses_no_update_and_the_roll_up_leaves_nothing_pending(dstac
     assert dd.roll_up(dstack) == 0, "nothing left pending"
 
 
-def test_each_connection_mode_serves_and_the_stack_is_put_back(dstack):
+def test_a_connection_mode_serves_and_the_stack_is_put_back(dstack):
+    """The mode that changes the stack most (PgBouncer, where installed: a server more); that
+    every mode serves, and what each costs, 07's run in the suite shows (``saved_rows``)."""
     before = dstack.config
-    rows = dd.connection_modes(dstack, **QUICK).set_index("variant")
-    assert set(rows.index) == set(dd.modes_available())
+    name, mode = list(dd.modes_available().items())[-1]
+    rows = dd.connection_modes(dstack, modes={name: mode}, **QUICK).set_index("variant")
+    assert list(rows.index) == [name]
     assert (rows.fail_ratio == 0).all() and (rows.requests > 0).all()
-    per = rows.loc["new connection per request"]
-    assert per.cpu_ms_per_req_db > rows.loc["persistent connections"].cpu_ms_per_req_db
-    if binaries.available("pgbouncer"):
-        assert rows.loc["PgBouncer (transaction mode)"].cpu_ms_per_req_pooler > 0
     assert dstack.config == before and "pooler" not in dstack.services
 
 
@@ -90,7 +89,7 @@ def test_more_threads_than_connections_fail_directly_and_queue_through_pgbouncer
 
 
 def test_settings_are_applied_on_the_table_asked_for_then_restored(dstack):
-    configs = {"defaults": {}, "small": {"work_mem": "8MB", "random_page_cost": "1.5"}}
+    configs = {"small": {"work_mem": "8MB", "random_page_cost": "1.5"}}  # 07 compares more
     rows = dd.settings_compared(dstack, configs=configs, questions=1_000, **QUICK)
     assert rows.applied.all() and set(rows.kind) == {"reads", "writes"}
     assert (rows.questions == 1_000).all() and (rows.db_size_mb > 0).all()
