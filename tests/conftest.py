@@ -83,15 +83,16 @@ def results_dir(tmp_path, monkeypatch):
     return tmp_path / "results"
 
 
-# --- the exported site and the unmeasured tests, beside the rest --------------------------
-# Tests run in phases: server-free first, then those that read the site (reference mode and
-# the site in a browser), then those marked ``unmeasured`` (servers started and stopped,
-# processes killed, JupyterLab in reference mode: behaviour, no rate or CPU judged), then
-# servers, notebooks on servers, and JupyterLab on servers last. Nothing before the measuring
-# phases measures, so two things run beside them from the start, each in a process of its
-# own: the site build (about 45 s of two kernels and two Chromiums) and the unmeasured tests
-# (their own pytest, ``beside.py``). The first test that measures waits for both, so no
-# measurement shares the CPUs.
+# --- the exported site, the server-free and the unmeasured tests: beside each other -------
+# Tests run in phases: server-free, those that read the site (reference mode and the site in
+# a browser), those marked ``unmeasured`` (servers started and stopped, processes killed,
+# JupyterLab in reference mode: behaviour, no rate or CPU judged), then servers, notebooks on
+# servers, and JupyterLab on servers last. Nothing before the measuring phases measures, so
+# in a session that holds more, they run side by side from the start: the site build (about
+# 50 s of two kernels and two Chromiums) in a process of its own, the server-free tests and
+# the unmeasured tests each in a pytest of its own (``beside.py``), and the site's tests here
+# once the site is built; the others' reports are shown after them. The first test that
+# measures waits for all of it, so no measurement shares the CPUs.
 _SITE = {}
 MEASURED_FROM = 3  # the first phase whose tests measure
 
@@ -129,18 +130,29 @@ def pytest_configure(config):
     _CONFIG["config"] = config
 
 
+def _beside_groups(items) -> dict[str, list]:
+    """What runs in pytests of its own: the server-free tests and the unmeasured ones."""
+    return {"server-free": [i for i in items if _phase(i) == 0],
+            "unmeasured": [i for i in items if _phase(i) == 2]}
+
+
 def pytest_collection_modifyitems(session, config, items):
     items.sort(key=_phase)  # stable: within a phase, the files' own order
+    groups = _beside_groups(items)
+    if beside.offloads(items, groups):  # the site's tests first: the others' run meanwhile
+        items.sort(key=lambda item: 0 if _phase(item) == 1 else 1)
 
 
 def pytest_collection_finish(session):
     if any("reference_site" in item.fixturenames for item in session.items):
         _start_site_build()
-    beside.start(session, [item.nodeid for item in session.items if _phase(item) == 2])
+    groups = _beside_groups(session.items)
+    if beside.offloads(session.items, groups):
+        beside.start(session, groups)
 
 
 def pytest_runtest_logreport(report):
-    beside.record(_CONFIG["config"], report)  # in the unmeasured tests' own pytest only
+    beside.record(_CONFIG["config"], report)  # in a pytest beside the session only
 
 
 def _start_site_build() -> None:
@@ -185,8 +197,9 @@ def _site_built(timeout: float = 900):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
-    if beside.runs_beside(item):
-        beside.replay(item)
+    run = beside.runs_beside(item)
+    if run is not None:
+        run.replay(item)
         return True
     if _phase(item) >= MEASURED_FROM:
         if _SITE.get("proc") is not None and _SITE["proc"].poll() is None:
