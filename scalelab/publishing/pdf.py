@@ -1,6 +1,9 @@
 """Printable PDFs of the exported site (``make export``): each notebook and the whole
 collection on A4, printed by the headless Chromium of ``browser`` from the site's own pages.
 
+The collection is the notebooks' PDFs in the catalogue's order, joined (``pypdf``), with a
+bookmark at each: printing them again as one page cost as much as printing them all.
+
 A print style wraps wide tables (their cells may break lines) and fits figures to the page
 width; a table still wider than the page after that is an error naming the page and the
 table's first cell, since a cut table is a lost number. In the teacher's edition every worked
@@ -9,7 +12,6 @@ solution is printed open; the student edition has none to print.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from scalelab.plumbing import paths
@@ -57,17 +59,19 @@ def _print(page, url: str, out: Path) -> None:
     paths.atomic_write_bytes(out, pdf)
 
 
-def collection_html(site: Path, names: list[str]) -> str:
-    """One page holding every notebook's page body in the catalogue's order, each from a new
-    sheet, under the first page's head (the pages share their styles and scripts)."""
-    heads, bodies = [], []
-    for name in names:
-        text = (site / f"{name}.html").read_text()
-        heads.append(re.search(r"<head>.*?</head>", text, re.S).group(0))
-        body = re.search(r"<body[^>]*>(.*)</body>", text, re.S).group(1)
-        bodies.append(f'<section style="break-before: page">{body}</section>')
-    return (f"<!DOCTYPE html>\n<html>{heads[0]}<body>\n" + "\n".join(bodies)
-            + "\n</body></html>\n")
+def collection(pdfs: list[Path], out: Path) -> Path:
+    """The notebooks' PDFs in the order given, joined into ``out``, each from a new sheet
+    (each starts one) and under a bookmark named after its file."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer, data = PdfWriter(), io.BytesIO()
+    for path in pdfs:
+        writer.append(str(path), outline_item=Path(path).stem)
+    writer.write(data)
+    paths.atomic_write_bytes(out, data.getvalue())
+    return out
 
 
 def build(site: Path, names: list[str], progress=print) -> list[Path]:
@@ -79,14 +83,14 @@ def build(site: Path, names: list[str], progress=print) -> list[Path]:
     site = Path(site)
     out_dir = site / "pdf"
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths.atomic_write_text(site / "collection.html", collection_html(site, names))
     written = []
     with browser.serving(site) as base, browser.launched() as b:
         page = b.new_page(viewport={"width": PAGE_WIDTH_PX, "height": 1100})
-        for name in [*names, "collection"]:
+        for name in names:
             out = out_dir / f"{name}.pdf"
             _print(page, f"{base}/{name}.html", out)
             written.append(out)
         page.close()
+    written.append(collection(written, out_dir / "collection.pdf"))
     progress(f"  {len(written)} PDFs (A4) -> {paths.relative(out_dir)}/")
     return written

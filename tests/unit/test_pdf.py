@@ -1,17 +1,29 @@
-"""The collection page the PDFs print from, and the print style's page width."""
+"""The collection joined from the notebooks' PDFs, and the print style's page width."""
+
+import io
+
+from pypdf import PdfReader, PdfWriter
 
 from scalelab.publishing import pdf
 
 
-def test_the_collection_holds_every_page_body_once_each_from_a_new_sheet(tmp_path):
-    for name, body in [("01-a", "<p>one</p>"), ("02-b", "<p>two</p>")]:
-        (tmp_path / f"{name}.html").write_text(
-            f"<html><head><title>{name}</title><style>x{{}}</style></head>"
-            f'<body class="jp-Notebook">{body}</body></html>')
-    page = pdf.collection_html(tmp_path, ["01-a", "02-b"])
-    assert page.count("<head>") == 1 and "<title>01-a</title>" in page
-    assert page.index("<p>one</p>") < page.index("<p>two</p>")
-    assert page.count('style="break-before: page"') == 2
+def _pdf(path, pages: int):
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    data = io.BytesIO()
+    writer.write(data)
+    path.write_bytes(data.getvalue())
+    return path
+
+
+def test_the_collection_holds_every_notebook_in_order_each_under_its_bookmark(tmp_path):
+    parts = [_pdf(tmp_path / "01-a.pdf", 2), _pdf(tmp_path / "02-b.pdf", 3)]
+    out = pdf.collection(parts, tmp_path / "collection.pdf")
+    reader = PdfReader(out)
+    assert len(reader.pages) == 5
+    marks = [(m.title, reader.get_destination_page_number(m)) for m in reader.outline]
+    assert marks == [("01-a", 0), ("02-b", 2)]
 
 
 def test_a_table_is_cut_when_it_reaches_past_the_printed_page():
