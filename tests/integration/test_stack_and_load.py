@@ -87,9 +87,9 @@ def test_other_app_servers_and_caches_serve(kwargs):
 
 def test_sweep_measures_each_point_from_its_window(stack, results_dir):
     writer = results.ResultWriter("tests", "sweep", mode="quick")
-    df = sweep(stack, Workload("home"), users=[1, 3], duration=3, warmup=1, on_point=writer)
+    df = sweep(stack, Workload("home"), users=[1, 3], duration=2, warmup=1, on_point=writer)
     assert list(df["users"]) == [1, 3]
-    assert (df["duration_s"] == 3).all()
+    assert (df["duration_s"] == 2).all()
     # steps begin on whole seconds and the second's window follows the first's end and its
     # own warm-up: no spare second between them
     assert df["window_start"].iloc[1] == df["window_end"].iloc[0] + 1
@@ -107,7 +107,7 @@ def test_sweep_measures_each_point_from_its_window(stack, results_dir):
 
 def test_page_mix_and_popularity_follow_the_workload(stack):
     wl = Workload("mix", mix={"question": 3, "api": 1}, zipf_s=1.2)
-    df = run(stack, wl, users=2, duration=3, warmup=1)
+    df = run(stack, wl, users=2, duration=2, warmup=1)
     pages = json.loads(df["pages"].iloc[0])
     assert set(pages) == {"question", "api"}
     assert 1.5 < pages["question"] / pages["api"] < 6
@@ -128,7 +128,7 @@ def test_locust_never_runs_inside_this_process():
 
 def test_several_generator_processes_are_measured_together(stack):
     """processes=2 (Locust --processes): every worker's histograms land in the window."""
-    df = run(stack, Workload("home"), users=4, duration=3, warmup=2, processes=2)
+    df = run(stack, Workload("home"), users=4, duration=2, warmup=2, processes=2)
     row = df.iloc[0]
     assert row["generator_processes"] == 2 and row["requests"] > 0 and row["failures"] == 0
     assert abs(row["littles_law_users"] - 4) / 4 < 0.2
