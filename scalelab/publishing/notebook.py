@@ -269,7 +269,15 @@ def time_to_run(notebook: str, mode: str) -> str:
                 f"{env.get('cpu_model', '?')}{took}). Nothing is started or measured, so it "
                 "runs in seconds; set `MODE = \"quick\"` to measure on this machine.")
     seconds = measured_time(notebook, mode)
-    if seconds is None:
-        return f"No run time measured yet in {mode} mode: `make reproduce` records one."
-    took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} minutes"
-    return f"Time to run in {mode} mode, as last measured with the saved results: **{took}**."
+    said = (f"No run time measured yet in {mode} mode: `make reproduce` records one."
+            if seconds is None else
+            f"Time to run in {mode} mode, as last measured with the saved results: "
+            f"**{_duration(seconds)}**.")
+    full = measured_time(notebook, "full", reference_only=True)
+    if mode == "quick" and full is not None:  # what MODE = "full" would cost, measured too
+        said += f" Full mode took {_duration(full)} in the reference run."
+    return said
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} minutes"

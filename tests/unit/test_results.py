@@ -199,6 +199,17 @@ def test_a_save_cut_between_its_two_files_is_read_as_the_newer_csv_flagged_incom
     assert len(df) == 3 and meta["rows"] == 3 and meta["incomplete"] is True
 
 
+def test_quick_mode_also_quotes_full_modes_time_from_the_reference_run(tmp_path, monkeypatch):
+    from scalelab.publishing import notebook
+
+    monkeypatch.setenv("SCALELAB_REFERENCE_DIR", str(tmp_path))
+    (tmp_path / "01-baseline").mkdir()
+    (tmp_path / "01-baseline" / "timing-full.json").write_text('{"seconds": 578.2}')
+    said = notebook.time_to_run("01-baseline", "quick")
+    assert "Full mode took 9.6 minutes in the reference run" in said
+    assert "Full mode" not in notebook.time_to_run("01-baseline", "full")
+
+
 def test_run_times_are_quoted_from_recorded_runs_not_guessed(results_dir, tmp_path,
                                                                monkeypatch):
     from scalelab.publishing import ledger, notebook, execution
@@ -207,6 +218,7 @@ def test_run_times_are_quoted_from_recorded_runs_not_guessed(results_dir, tmp_pa
     assert "No run time measured yet" in notebook.time_to_run("01-baseline", "quick")
     execution.record_time("01-baseline", "quick", 81.4)
     assert "**81 s**" in notebook.time_to_run("01-baseline", "quick")
+    assert "Full mode" not in notebook.time_to_run("01-baseline", "quick")
     assert "none recorded yet" in ledger.times(), "the README quotes the reference only"
     monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(tmp_path / "reference"))
     for name in execution.available():
