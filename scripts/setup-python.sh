@@ -11,7 +11,9 @@ if ! "$PY" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 1
 fi
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $("$PY" --version)"
-  "$PY" -m venv .venv
+  # without pip: ensurepip takes seconds, and uv installs the packages (pip comes only if
+  # uv cannot: below)
+  "$PY" -m venv --without-pip .venv
 fi
 stamp=.venv/.scalelab-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
@@ -19,11 +21,15 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log=.venv/pip-install.log
   # uv (from PyPI, into the venv) installs the same packages as pip in seconds rather than a
   # minute; where it cannot (it reads no pip.conf, so a mirror set only there), pip does
-  if .venv/bin/python -m pip install uv >"$log" 2>&1 &&
+  # uv goes in with this interpreter's pip, or the venv's own where that one cannot
+  if { "$PY" -m pip --python .venv/bin/python install uv >"$log" 2>&1 ||
+       { .venv/bin/python -m ensurepip >>"$log" 2>&1 &&
+         .venv/bin/python -m pip install uv >>"$log" 2>&1; }; } &&
      .venv/bin/python -m uv pip install --python .venv/bin/python --compile-bytecode \
        -e '.[test]' >>"$log" 2>&1; then
-    :
+    touch .venv/.scalelab-compiled  # uv compiled every package it installed
   elif ! { echo "setup: uv could not install them; pip does" >>"$log" &&
+           { .venv/bin/python -m pip --version || .venv/bin/python -m ensurepip; } &&
            .venv/bin/python -m pip install --upgrade pip &&
            .venv/bin/python -m pip install -e '.[test]'; } >>"$log" 2>&1; then
     echo "setup: pip install failed; the last lines of $log:" >&2
