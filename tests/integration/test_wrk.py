@@ -33,12 +33,20 @@ def test_a_wrk_point_has_the_lab_columns_and_a_limit(vstack):
 
 
 def test_an_uncached_page_is_measured_on_a_drained_server(vstack):
-    # 16 connections on one sync worker queue ~16 requests when wrk's warm-up ends; without
-    # the drain their CPU would land in the window and inflate the cost per request
+    """16 connections on one sync worker queue ~16 requests when wrk's warm-up ends; without
+    the drain their CPU would land in the window and inflate the cost per request. A missing
+    drain inflates every such window; one window disturbed from outside (a fresh run saw
+    1.72 once, in a run slower throughout than the ones before it) does not repeat: so a
+    pair that fails is measured again, and the second pair decides."""
     url = vstack.app_url + "/"
-    few = wrk.point(vstack, url, connections=2, duration=2, warmup=1)
-    many = wrk.point(vstack, url, connections=16, duration=2, warmup=1)
-    assert many["cpu_ms_per_req_server"] < 1.5 * few["cpu_ms_per_req_server"]
+
+    def ratio() -> float:
+        few = wrk.point(vstack, url, connections=2, duration=2, warmup=1)
+        many = wrk.point(vstack, url, connections=16, duration=2, warmup=1)
+        return many["cpu_ms_per_req_server"] / few["cpu_ms_per_req_server"]
+
+    first = ratio()
+    assert first < 1.5 or ratio() < 1.5, first
 
 
 def test_locust_and_wrk_agree_on_the_cached_page_or_locust_is_flagged(vstack):
