@@ -135,14 +135,25 @@ def runs_beside(item) -> Beside | None:
     return next((run for run in _RUNS if item.nodeid in run.ids), None)
 
 
-def record(config, report) -> None:
-    """In such a pytest: append one report, as pytest serialises it for its plugins."""
+class _Recorder:
+    """In such a pytest: every report appended to the session's file, as pytest serialises
+    reports for its plugins."""
+
+    def __init__(self, config, path: str) -> None:
+        self.config, self.path = config, path
+
+    def pytest_runtest_logreport(self, report) -> None:
+        data = self.config.hook.pytest_report_to_serializable(config=self.config,
+                                                              report=report)
+        with open(self.path, "a") as out:
+            out.write(json.dumps(data) + "\n")
+
+
+def configure(config) -> None:
+    """In a pytest started by :func:`start`, record its reports for the session."""
     path = os.environ.get(CHILD)
-    if not path:
-        return
-    data = config.hook.pytest_report_to_serializable(config=config, report=report)
-    with open(path, "a") as out:
-        out.write(json.dumps(data) + "\n")
+    if path:
+        config.pluginmanager.register(_Recorder(config, path), "scalelab-beside-recorder")
 
 
 def wait() -> None:

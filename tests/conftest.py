@@ -123,11 +123,8 @@ def _unmeasured_tests_measure_nothing(request, monkeypatch):
         monkeypatch.setattr(module, "wait_until_idle", refuse)
 
 
-_CONFIG = {}
-
-
 def pytest_configure(config):
-    _CONFIG["config"] = config
+    beside.configure(config)  # in a pytest beside the session only: its reports recorded
 
 
 def _beside_groups(items) -> dict[str, list]:
@@ -149,10 +146,6 @@ def pytest_collection_finish(session):
     groups = _beside_groups(session.items)
     if beside.offloads(session.items, groups):
         beside.start(session, groups)
-
-
-def pytest_runtest_logreport(report):
-    beside.record(_CONFIG["config"], report)  # in a pytest beside the session only
 
 
 def _start_site_build() -> None:
