@@ -1,6 +1,7 @@
 """The independent generator on real servers: same columns and flags as Locust's points, a
 drained server before each window, and the calibration's done-criterion."""
 
+import pandas as pd
 import pytest
 
 from scalelab import Stack, Workload
@@ -50,12 +51,25 @@ def test_an_uncached_page_is_measured_on_a_drained_server(vstack):
 
 
 def test_locust_and_wrk_agree_on_the_cached_page_or_locust_is_flagged(vstack):
-    # three interleaved repeats, judged on the median ratio: one window disturbed by something
-    # else on the machine (seen once in a full `make test`: 0.64, server-bound) cannot decide it
-    cal = wrk.calibrate(vstack, view(vstack), users=8, duration=1, warmup=1, repeats=3)
-    agree = wrk.agreement(cal)
+    """One repeat decides when it agrees (or Locust's point is flagged). One window disturbed
+    by something else on the machine (seen once in a full `make test`: 0.64, server-bound)
+    does not repeat, so a repeat that fails is joined by two more, and the median of the
+    three decides, as the calibration judges."""
+    def calibrate(repeats):
+        return wrk.calibrate(vstack, view(vstack), users=8, duration=1, warmup=1,
+                             repeats=repeats)
+
+    def agrees(cal) -> bool:
+        agree = wrk.agreement(cal)
+        return abs(agree["ratio"] - 1) <= 0.10 or agree["locust_flagged"]
+
+    cal = calibrate(1)
     assert set(cal.generator) == {"locust", "wrk"}
-    assert abs(agree["ratio"] - 1) <= 0.10 or agree["locust_flagged"], agree
+    if not agrees(cal):
+        more = calibrate(2).assign(repeat=lambda d: d["repeat"] + 1)
+        cal = pd.concat([cal, more], ignore_index=True)
+        assert sorted(set(cal["repeat"])) == [0, 1, 2]
+        assert agrees(cal), wrk.agreement(cal)
 
 
 def test_wrk_refuses_what_it_cannot_drive(vstack):
