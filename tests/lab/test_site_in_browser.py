@@ -154,7 +154,9 @@ def test_every_slide_fits_its_frame_without_scrolling(served, browser, deck):
     """Each slide shown in turn, then measured: its content no taller and no wider than the
     frame (a long table is zoomed out to fit, not cut or scrolled), and still readable."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.goto(f"{served}/{deck}.slides.html", wait_until="networkidle")
+    # the deck's scripts, styles and fonts are loaded ("load"); no request may leave the
+    # machine, which the index's and the notebook's visits check (``_visit``)
+    page.goto(f"{served}/{deck}.slides.html", wait_until="load")
     page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
     # every slide in one call (each shown, fitted and measured in turn, as a reader steps)
     shown = page.evaluate(
