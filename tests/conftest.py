@@ -90,8 +90,9 @@ def results_dir(tmp_path, monkeypatch):
 # servers, and JupyterLab on servers last. Nothing before the measuring phases measures, so
 # in a session that holds more, they run side by side from the start: the site build (about
 # 50 s of two kernels and two Chromiums) in a process of its own, the server-free tests and
-# the unmeasured tests each in a pytest of its own (``beside.py``), and the site's tests here
-# once the site is built; the others' reports are shown after them. The first test that
+# the unmeasured tests each in a pytest of its own (``beside.py``), and here the unmeasured
+# tests in a browser (JupyterLab in reference mode) while the site builds, then the site's
+# tests; the others' reports are shown after them. The first test that
 # measures waits for all of it, so no measurement shares the CPUs.
 _SITE = {}
 MEASURED_FROM = 3  # the first phase whose tests measure
@@ -99,8 +100,8 @@ MEASURED_FROM = 3  # the first phase whose tests measure
 
 def _phase(item) -> int:
     marked = lambda name: item.get_closest_marker(name) is not None  # noqa: E731
-    if marked("unmeasured"):
-        return 2
+    if marked("unmeasured"):  # in the session while it waits for the site build, if browser
+        return 1 if marked("browser") else 2
     if marked("servers"):
         return 5 if marked("browser") else 4 if marked("notebooks") else 3
     return 1 if "reference_site" in item.fixturenames else 0
