@@ -12,6 +12,7 @@ import pandas as pd
 
 from scalelab.measurement import percentiles
 from scalelab.plumbing.checks import check_int, check_number
+from scalelab.plumbing.numbers import fmt
 from scalelab.results import done, keep
 from scalelab.results.reference import replayable
 
@@ -113,3 +114,27 @@ def closed_and_open(closed: pd.DataFrame, opened: pd.DataFrame) -> pd.DataFrame:
                     "closed: p50 (ms)": near.p50_ms, "closed: p99 (ms)": near.p99_ms,
                     "closed: latencies": int(near.n)})
     return pd.DataFrame(out)
+
+
+def knee_solution(queue: pd.DataFrame, capacity, think: tuple[float, float]) -> str:
+    """Exercise 2's worked solution from this run: the knee N* = (R + Z) ÷ D with a think
+    time uniform over ``think`` (seconds), D the capacity line's time per request (server
+    CPU-ms per request over the server CPUs) and R the lightest load's measured response
+    time (``queue``: ``analysis.queueing_table``'s rows)."""
+    low, high = think
+    if not 0 <= low <= high:
+        raise ValueError(f"think must be (low, high) seconds with 0 <= low <= high, not {think!r}")
+    z_ms = (low + high) / 2 * 1000
+    d_ms = capacity.cpu_ms_per_req / capacity.server_cpus
+    if not (math.isfinite(d_ms) and d_ms > 0) or queue.empty:
+        return ("No point of this run was server-bound, so it has no D to put in N* = (R + Z) ÷ D: "
+                "rerun the sweep until the table of limits shows server-bound points.")
+    light = queue.sort_values("users").iloc[0]
+    users, r_ms = int(light.users), float(light["R (ms)"])
+    knee, measured = (r_ms + z_ms) / d_ms, (r_ms + light["Z (ms)"]) / d_ms
+    return (f"This run's capacity line gives D = {fmt(d_ms)} ms a request, and with {users} "
+            f"user{'' if users == 1 else 's'} R was {fmt(r_ms)} ms. With Z = {z_ms / 1000:g} "
+            f"s, N* = ({fmt(r_ms)} + {fmt(z_ms)}) ÷ {fmt(d_ms)} ≈ **{fmt(knee, 3)} users**, "
+            f"{fmt(knee / measured)} times the knee this run's think time gives: the knee moves "
+            "right by the ratio of R + Z, and the capacity line does not move at all, since it "
+            "depends on D only.")

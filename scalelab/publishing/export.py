@@ -98,11 +98,16 @@ def page_links(text: str, in_docs: bool = False) -> str:
 
 
 def _prepare(nb, slides: bool = False, edition: str = "reading"):
-    """The notebook's worked solutions for ``edition`` (:func:`solutions`), and its slide types
+    """The notebook's worked solutions for ``edition`` (:func:`solutions`), written in markdown
+    or shown by a code cell (``notebook.solution``), and its slide types
     for reveal.js (hidden cells go in the exporter's tag preprocessor)."""
     for cell in nb.cells:
         if cell.cell_type == "markdown" and "<details>" in cell.source:
             cell.source = solutions(cell.source, edition)
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            shown = out.get("data", {}).get("text/markdown")  # ``notebook.solution``'s
+            if isinstance(shown, str) and "<details>" in shown:
+                out["data"]["text/markdown"] = solutions(shown, edition)
     if slides:  # a section per slide; each figure or table on a slide below it, with its prose
         for cell in nb.cells:
             if "slideshow" in cell.metadata:

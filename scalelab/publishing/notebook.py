@@ -141,6 +141,17 @@ def show(markdown: str) -> None:
     display(Markdown(markdown))
 
 
+def solution(text: str, number: int | None = None) -> str:
+    """A worked solution whose numbers this run computed, as markdown for :func:`show`:
+    folded under "Worked solution to N" as the written ones are, so the site folds it and
+    the student edition leaves it out (``export.solutions``, applied to a cell's output)."""
+    if number is not None and (isinstance(number, bool) or not isinstance(number, int)
+                               or number < 1):
+        raise ValueError(f"number must be the exercise's number (1 or more), not {number!r}")
+    summary = "Worked solution" + (f" to {number}" if number else "")
+    return f"<details><summary>{summary}</summary>\n\n{text.strip()}\n</details>"
+
+
 ANSWER_PENDING = ("**Answer on this machine:** decided from this page's data by the verdict "
                   "cell below, and written here when it runs.")
 

@@ -25,6 +25,16 @@ def _nb(name):
     return nbformat.read(execution.resolve(name), as_version=4)
 
 
+def _section(nb, heading):
+    """The markdown and the code of the cells from ``heading`` to the next section."""
+    start = next(i for i, c in enumerate(nb.cells) if c.source.startswith(heading))
+    end = next((i for i, c in enumerate(nb.cells) if i > start and c.cell_type == "markdown"
+                and c.source.startswith("## ")), len(nb.cells))
+    cells = nb.cells[start:end]
+    return ("\n".join(c.source for c in cells if c.cell_type == "markdown"),
+            "\n".join(c.source for c in cells if c.cell_type == "code"))
+
+
 def test_there_are_notebooks():
     assert {"00-start-here", "01-baseline"} <= set(NAMES)
 
@@ -44,9 +54,11 @@ def test_shape(name):
     assert len(params) == 1 and 'MODE = "quick"' in params[0].source
     assert nb.metadata.kernelspec.name == execution.KERNEL
     assert "| concept |" in text, "prerequisites as a table: concepts and where they come from"
-    exercises = next(c.source for c in nb.cells if c.source.startswith("## Exercises"))
+    exercises, code = _section(nb, "## Exercises")
     numbered = re.findall(r"^(\d+)\. ", exercises, flags=re.M)
-    solved = re.findall(r"Worked solution(?: to (\d+))?", exercises)
+    # written in markdown, or computed from the run by a code cell (``notebook.solution``)
+    solved = re.findall(r"Worked solution(?: to (\d+))?", exercises) + \
+        re.findall(r"\bsolution\(", code)
     assert "Predict, then run" in exercises, "at least one exercise to predict, then run"
     assert len(solved) >= len(numbered), f"{name}: every exercise has a worked solution"
     if name in MEASURING:

@@ -70,3 +70,27 @@ def test_an_open_sweep_needs_a_capacity_and_shares():
     for shares in ([], [0], [4], "0.5", [True]):
         with pytest.raises(ValueError, match="shares must"):
             open_sweep(None, "http://127.0.0.1:1/", 80.0, shares=shares)
+
+
+def test_the_knee_solution_puts_this_runs_d_and_r_into_the_formula():
+    from scalelab.experiments.baseline import knee_solution
+    from scalelab.verdicts.analysis import Capacity
+
+    # two server CPUs at 60 CPU-ms a request: 30 ms of the server's time a request
+    cap = Capacity(33.3, 30.0, 36.0, 60.0, 2, 4)
+    queue = pd.DataFrame({"users": [4, 1], "R (ms)": [110.0, 32.0], "Z (ms)": [50.0, 50.0]})
+    text = knee_solution(queue, cap, think=(1, 3))
+    assert "D = 30 ms" in text and "1 user R was 32 ms" in text and "Z = 2 s" in text
+    assert "(32 + 2,000) ÷ 30 ≈ **67.7 users**" in text  # 2,032 / 30
+    assert "25 times the knee" in text                    # 67.7 / ((32 + 50) / 30)
+
+
+def test_without_a_server_bound_point_the_knee_solution_has_no_d_and_says_so():
+    from scalelab.experiments.baseline import knee_solution
+    from scalelab.verdicts.analysis import Capacity
+
+    cap = Capacity(math.nan, math.nan, math.nan, math.nan, 1, 0)
+    queue = pd.DataFrame({"users": [1], "R (ms)": [32.0], "Z (ms)": [50.0]})
+    assert knee_solution(queue, cap, think=(1, 3)).startswith("No point of this run")
+    with pytest.raises(ValueError, match="think must be"):
+        knee_solution(queue, cap, think=(3, 1))

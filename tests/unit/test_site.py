@@ -96,3 +96,24 @@ def test_the_readme_ledger_is_the_one_the_reference_gives():
         "--write-readme` after changing data/reference/"
     times = readme.split(ledger.TIMES_START, 1)[1].split(ledger.TIMES_END, 1)[0]
     assert times == ledger.times()
+
+
+def test_a_solution_a_cell_computed_is_folded_and_left_out_of_the_student_edition():
+    from scalelab.publishing import export
+    from scalelab.publishing.notebook import solution
+
+    def notebook():
+        cell = nbformat.v4.new_code_cell("show(solution(...))")
+        cell.outputs = [nbformat.v4.new_output(
+            "display_data", data={"text/markdown": solution("D = 30 ms\n\nso **68 users**.", 2),
+                                  "text/plain": "<IPython.core.display.Markdown object>"})]
+        return nbformat.v4.new_notebook(cells=[cell])
+
+    reading = export._prepare(notebook()).cells[0].outputs[0].data["text/markdown"]
+    assert "<details><summary>Worked solution to 2</summary>" in reading
+    assert "<strong>68 users</strong>" in reading and "\n\n" not in reading.strip()
+    student = export._prepare(notebook(), edition="student").cells[0].outputs[0].data
+    assert "68 users" not in student["text/markdown"]
+    assert "Worked solution to 2: in the teacher's edition" in student["text/markdown"]
+    with pytest.raises(ValueError, match="number must be"):
+        solution("x", 0)
