@@ -127,8 +127,9 @@ def knee_solution(queue: pd.DataFrame, capacity, think: tuple[float, float]) -> 
     z_ms = (low + high) / 2 * 1000
     d_ms = capacity.cpu_ms_per_req / capacity.server_cpus
     if not (math.isfinite(d_ms) and d_ms > 0) or queue.empty:
-        return ("No point of this run was server-bound, so it has no D to put in N* = (R + Z) ÷ D: "
-                "rerun the sweep until the table of limits shows server-bound points.")
+        return ("No point of this run was server-bound, so it has no D to put in "
+                "N* = (R + Z) ÷ D: rerun the sweep until the table of limits shows server-bound "
+                "points.")
     light = queue.sort_values("users").iloc[0]
     users, r_ms = int(light.users), float(light["R (ms)"])
     knee, measured = (r_ms + z_ms) / d_ms, (r_ms + light["Z (ms)"]) / d_ms
@@ -138,3 +139,29 @@ def knee_solution(queue: pd.DataFrame, capacity, think: tuple[float, float]) -> 
             f"{fmt(knee / measured)} times the knee this run's think time gives: the knee moves "
             "right by the ratio of R + Z, and the capacity line does not move at all, since it "
             "depends on D only.")
+
+
+def longer_window_solution(side: pd.DataFrame, window_s: float, share: float = 1.2) -> str:
+    """Exercise 4's worked solution: past capacity, the open load's queue grows by offered −
+    served requests a second, so the latest arrival of a window of ``window_s`` waits about
+    (λ − μ)·T ÷ μ, and twice as long in a window twice as long (``side``:
+    ``closed_and_open``'s rows; the point past capacity nearest ``share``)."""
+    past = side[side["share of capacity"] > 1]
+    if past.empty:
+        return ("This run offered no load past capacity, so no queue grew: add a share above 1 "
+                "to `open_shares` and run again.")
+    row = past.loc[(past["share of capacity"] - share).abs().idxmin()]
+    lam, mu = row["offered (req/s)"], row["open: served (req/s)"]
+    said = (f"At {row['share of capacity']:.0%} of capacity {fmt(lam, 3)} requests a second were "
+            f"offered and {fmt(mu, 3)} served. ")
+    if not lam > mu > 0:
+        return said + ("The server kept up, so no queue grew through the window: a longer one "
+                       "would change the p99 only by its noise.")
+    wait_ms = (lam - mu) * window_s / mu * 1000
+    return said + (f"The queue grew by {fmt(lam - mu, 3)} a second, so at the end of the "
+                   f"{window_s:g}-s window the latest arrival waited about ({fmt(lam - mu, 3)} × "
+                   f"{window_s:g}) ÷ {fmt(mu, 3)} s = {fmt(wait_ms, 3)} ms; the p99 measured "
+                   f"{fmt(row['open: p99 (ms)'], 3)} ms. With the window doubled the queue at "
+                   f"its end doubles: about {fmt(2 * wait_ms, 3)} ms for the latest arrival, "
+                   f"and a p99 near **{fmt(2 * row['open: p99 (ms)'], 3)} ms**. The closed "
+                   "load's would not move: its users stop sending while they wait.")

@@ -369,3 +369,24 @@ def savings(rows: pd.DataFrame, baseline: str = "no cache") -> pd.Series:
     variants = [v for v in dict.fromkeys(rows.variant) if v != baseline]
     return pd.Series({v: Figure(v, "", saving(baseline, v)).estimate(rows).median
                       for v in variants}, dtype=float)
+
+
+def threshold_solution(hit_ratio: float, gain: float, threshold: float = 1.5) -> str:
+    """Exercise 1's worked solution: what a threshold of ``threshold``× asks of the question
+    pages at this run's ``hit_ratio``: their saving is bounded by 1 ÷ the miss share (hits
+    free, misses a full page), and ``gain`` is what the verdict measured."""
+    if not (0 <= hit_ratio < 1) or not gain > 0:
+        return ("This run has no server-bound question pages with a hit ratio below 1: there is "
+                "no saving to compare with the threshold.")
+    bound = 1 / (1 - hit_ratio)
+    said = (f"The question pages hit **{hit_ratio:.0%}** of the time, so their saving cannot "
+            f"exceed 1 ÷ {1 - hit_ratio:.2f} = **{fmt(bound)}×**; this run measured "
+            f"{fmt(gain)}×. ")
+    if bound < threshold:
+        return said + (f"Even free hits could not reach {threshold:g}×: the rule says the cache "
+                       "does not multiply capacity by that much, whatever a hit costs.")
+    if gain >= threshold:
+        return said + (f"The measured saving clears {threshold:g}×: the clause holds at this hit "
+                       "ratio.")
+    return said + (f"The bound allows {threshold:g}×, but hits are not free (a hit still runs "
+                   "the view and reads Redis), so the measured saving stays below it.")

@@ -112,6 +112,42 @@ def cost_summary(costs: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- scenarios ----------------------------------------------------------------------------------
+def hit_mix_solution(costs: pd.DataFrame, hit_ratio: float = 0.95) -> str:
+    """Exercise 1's worked solution: a page view's CPU with a cache hitting ``hit_ratio``
+    (``hit_mix`` of the reference's uncached and per-view-cache costs), the misses' share of
+    it, and the cores the thread's 20,000 users then need (``plan``, its first scenario)."""
+    from scalelab.plumbing.numbers import fmt
+
+    summary = cost_summary(costs)
+    miss, hit = summary.loc[UNCACHED, "cpu_ms_per_view"], summary.loc[PER_VIEW, "cpu_ms_per_view"]
+    mixed = hit_mix(miss, hit, hit_ratio)
+    misses = (1 - hit_ratio) * miss / mixed
+    planned = plan(costs, hit_ratio=hit_ratio)
+    thread = planned[planned.scenario == planned.scenario.iloc[0]].set_index("config").cores
+    return (f"A view costs {hit_ratio:g} × {fmt(hit, 3)} + {1 - hit_ratio:.2g} × {fmt(miss, 3)} = "
+            f"**{fmt(mixed, 3)} CPU-ms**: the misses are {1 - hit_ratio:.0%} of the views but "
+            f"**{misses:.0%}** of the cost, since each costs a whole uncached page. The thread's "
+            f"20,000 users then need **{fmt(thread[f'cache hitting {hit_ratio:.0%}'])} cores**, "
+            f"against {fmt(thread[PER_VIEW])} with every view a hit and "
+            f"{fmt(thread[UNCACHED])} uncached: the cores follow the cost.")
+
+
+def break_even_solution(costs: pd.DataFrame) -> str:
+    """Exercise 2's worked solution: the think time at which the thread's 20,000 users need
+    exactly its 30 one-core servers, with the per-view cache and uncached."""
+    from scalelab.plumbing.numbers import fmt
+
+    summary = cost_summary(costs)
+    cached = break_even_think_s(summary.loc[PER_VIEW, "cpu_ms_per_view"])
+    uncached = break_even_think_s(summary.loc[UNCACHED, "cpu_ms_per_view"])
+    return (f"With the per-view cache, {THREAD_PEAK_USERS:,} users need exactly "
+            f"{THREAD_SERVERS} one-core servers at a page every **{fmt(cached)} s**; uncached, "
+            f"every {fmt(uncached)} s ({fmt(uncached / cached)} times longer, the ratio of the "
+            f"two costs per view). Users who read longer than {fmt(cached)} s between pages "
+            f"need fewer servers with the cache; at the notebook's {THINK_S:g} s, "
+            + ("fewer than 30 do." if THINK_S > cached else "30 are not enough."))
+
+
 def scenarios(daily_users: float = THREAD_DAILY_USERS,
               session_hours: float = THREAD_SESSION_HOURS, think_s: float = THINK_S,
               peak_factor: float = PEAK_FACTOR, pages_per_unique: float = PAGES_PER_UNIQUE

@@ -277,6 +277,34 @@ def project_reads(rows: pd.DataFrame, replicas: Sequence[int] = (0, 1, 2, 4)) ->
     return df
 
 
+def replicas_for_solution(rows: pd.DataFrame, gain: float = 4, most: int = 8) -> str:
+    """Exercise 1's worked solution: how many replicas serve ``gain`` times the reads the
+    primary alone could (``project_reads`` up to ``most`` replicas), and why that many: a
+    replica's CPU-ms per read turn beside the primary's."""
+    from scalelab.plumbing.numbers import fmt
+
+    proj = project_reads(rows, replicas=range(0, most + 1))
+    reads = rows[(rows.kind == "reads") & (rows["limit"] == "server")]
+    without = reads[reads.config == WITHOUT].cpu_ms_per_req_db.mean()
+    replica = reads[reads.config == WITH].cpu_ms_per_req_replica.mean()
+    if not (without > 0 and replica > 0):
+        return ("This run has no server-bound read points of both stacks, so no cost per read "
+                "turn to project from: see the table of Experiment 1.")
+    said = (f"A read turn cost the primary alone {fmt(without, 3)} CPU-ms and a replica "
+            f"{fmt(replica, 3)} ({fmt(replica / without, 3)} times as much). ")
+    enough = proj[proj.gain >= gain]
+    if enough.empty:
+        return said + (f"Even {most} replicas give only {fmt(proj.gain.iloc[-1])} times the "
+                       f"primary's reads: more than {most} replicas.")
+    k = int(enough.replicas.iloc[0])
+    count = f"**{k} replica** is" if k == 1 else f"**{k} replicas** are"
+    return said + (f"With k replicas the tier serves k × 1000 ÷ {fmt(replica, 3)} read turns a "
+                   f"second, so {count} the first to reach "
+                   f"{fmt(gain)} times the primary's {fmt(1000 / without, 3)} (gain "
+                   f"{fmt(enough.gain.iloc[0])}): {gain:g} if a replica did a read for what the "
+                   "primary did, more as it pays more.")
+
+
 def lag_summary(rows: pd.DataFrame) -> pd.DataFrame:
     """Per write rate asked (``variant``): the rate measured, the share of samples that found
     the replica behind (``behind``), and lag's median, p90 and max in KB and ms."""

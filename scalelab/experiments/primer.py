@@ -139,3 +139,25 @@ def stall(service_ms: float = 5.0, interval_ms: float = 10.0, seconds: float = 1
             "closed_p99_ms": float(np.percentile(c, 99)), "intended_requests": len(o),
             "intended_mean_ms": float(o.mean()), "intended_p99_ms": float(np.percentile(o, 99)),
             "stall_ms": stall_s * 1000}
+
+
+def usl_solution(sweep: pd.DataFrame, service_ms: float, think_ms: float) -> str:
+    """Exercise 3's worked solution: the USL fitted to a closed sweep of one server
+    (``closed_sweep``'s rows), its σ beside D ÷ (D + Z), the share of the server one user keeps
+    busy, and how the two compare (of the same order within a factor of two)."""
+    from scalelab.plumbing.numbers import fmt
+    from scalelab.verdicts.usl import fit_usl
+
+    d, z = _positive("service_ms", service_ms), _positive("think_ms", think_ms)
+    fit = fit_usl(sweep.users, sweep.X_req_s)
+    busy = d / (d + z)
+    ratio = fit.sigma / busy
+    compared = ("of the same order as" if 0.5 <= ratio <= 2 else
+                "well below" if ratio < 0.5 else "well above")
+    return (f"The fit gives **σ = {fit.sigma:.3f}** (κ = {fit.kappa:.4f}), {compared} D ÷ (D + Z) "
+            f"= {fmt(d)} ÷ {fmt(d + z)} = {busy:.3f} ({fmt(ratio)} times it), and far from 1. "
+            "One server is a resource everyone waits for, but each user keeps it busy only "
+            "D ÷ (D + Z) of the time (the rest is thinking): one user's throughput is "
+            "1 ÷ (D + Z), and the USL's ceiling, 1 ÷ σ times that, is the server's 1 ÷ D when "
+            "σ = D ÷ (D + Z). σ is 1 only for users who never think: then one user already "
+            "keeps the server busy.")

@@ -377,6 +377,32 @@ def scale_out(counts: Sequence[int] = (1, 2, 4, 8), hosts: dict | None = None,
     return done(rows, on_point)
 
 
+def db_cap_solution(costs: dict[str, float], table: pd.DataFrame) -> str:
+    """Exercise 1's worked solution: how many app machines a page can use before its database
+    saturates, from its CPU-ms per request by component (``costs_of``) and its projection
+    (``project``, whose first capped row then says whether the database is what caps it)."""
+    from scalelab.plumbing.numbers import fmt
+
+    app, db = costs.get("app", math.nan), costs.get("db", math.nan)
+    if not (app > 0 and db > 0):
+        return "This run gave no database cost for the page: there is no machine count to give."
+    said = (f"The page cost the app {fmt(app, 3)} CPU-ms a request and the database "
+            f"{fmt(db, 3)}: the database caps the total at 1000 ÷ {fmt(db, 3)} = "
+            f"{fmt(1000 / db, 3)} requests/s, which app machines reach at N = {fmt(app, 3)} ÷ "
+            f"{fmt(db, 3)} ≈ **{fmt(app / db)}**. ")
+    capped = table[table.limited_by != "app machines"]
+    if capped.empty:
+        return said + (f"The projection goes to {int(table.machines.max())} machines only, "
+                       "fewer than that: no row of it is capped yet.")
+    first = capped.iloc[0]
+    if first.limited_by == "the db server":
+        return said + (f"In the projection, {int(first.machines)} machines is the first row "
+                       "limited by the db server, the first count past N.")
+    return said + (f"In the projection {first.limited_by} caps it first, from "
+                   f"{int(first.machines)} machines on: its own cost per request is the "
+                   "larger share of a machine.")
+
+
 def cache_and_scale_out(page: pd.DataFrame, cached: pd.DataFrame) -> str:
     """Whether a page cache let app machines multiply further, from the two pages' tables of
     machines (``limited_by``: "app machines" until something shared caps the rate): the

@@ -457,3 +457,34 @@ def crossover_mbit_s(loads: pd.DataFrame, backend: pd.DataFrame, share: float = 
     back = backend.groupby("variant")["median_ms"].mean()
     backend_s = (back["page"] - back["cached page"]) / 1000
     return saved_bits / (share * backend_s) / 1e6 if backend_s > 0 else math.inf
+
+
+def transfer_solution(loads: pd.DataFrame, rtt_ms: float, link: float = 1) -> str:
+    """Exercise 1's worked solution: the plain first visit's load time at ``link`` Mbit/s
+    predicted from its bytes alone (KB × 8.192 ÷ Mbit/s, in ms) against the measured one
+    (``page_loads``' rows; the slowest link measured if ``link`` was not), and the gap in
+    round trips of ``rtt_ms``."""
+    from scalelab.plumbing.numbers import fmt
+
+    first = loads[loads.variant == "first visit, plain"]
+    if first.empty:
+        return "This run loaded no plain first visit: there are no bytes to predict from."
+    said = ""
+    if link not in set(first.link_mbit_s):
+        said = f"This run measured no {link:g} Mbit/s link; at its slowest instead. "
+        link = float(first.link_mbit_s.min())
+    kb = first.wire_kb.mean()
+    predicted = kb * 8.192 / link
+    measured = first[first.link_mbit_s == link].page_load_ms.mean()
+    gap = measured - predicted
+    said += (f"The plain first visit received {fmt(kb, 3)} KB: at {link:g} Mbit/s that is "
+             f"{fmt(kb, 3)} × 8.192 ÷ {link:g} = **{fmt(predicted, 3)} ms** of transfer. It took "
+             f"{fmt(measured, 3)} ms, ")
+    if gap < 0:
+        return said + ("less than its bytes alone need: the emulated link let a burst through "
+                       "faster than its rate, so the bytes' arithmetic is an upper bound here.")
+    return said + (f"{fmt(gap, 3)} ms more: about {fmt(gap / rtt_ms)} round trips of "
+                   f"{rtt_ms:g} ms. Opening the page's connection and asking for the page take "
+                   "two, then opening each asset's connection and asking for each (in parallel "
+                   "over six connections) two more, and the backend's time for the page adds "
+                   "to them.")

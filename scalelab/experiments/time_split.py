@@ -79,6 +79,27 @@ def profile_of(rows: pd.DataFrame, page: str) -> profiler.Profile:
     return profiler.Profile(stacks, float(part.seconds.iloc[0]), int(part.rate.iloc[0]))
 
 
+def cache_hit_solution(rows: pd.DataFrame, page: str = "cached home page") -> str:
+    """Exercise 2's worked solution: the layers of ``page``'s profile (``profiles``' rows),
+    largest first, and whether a cache hit's time went where the floor's does (the path
+    around the view) or still into rendering or queries."""
+    if page not in set(rows.page):
+        return f"This run did not profile the {page}: there are no layers to give."
+    shares = profile_of(rows, page).layer_shares().sort_values("share", ascending=False)
+    shares = shares[shares.samples > 0]
+    if shares.empty:
+        return f"The profile of the {page} holds no sample: rerun it for longer."
+    listed = ", ".join(f"{r.layer} {r.share:.0%}" for r in shares.head(3).itertuples())
+    said = f"In this run's profile of the {page}: {listed}. "
+    top = shares.layer.iloc[0]
+    if top.startswith(("templates", "ORM", "database driver")):
+        return said + (f"A hit should render nothing and query nothing, yet *{top}* leads: "
+                       "look for what the cached view still does on every request.")
+    return said + (f"*{top}* leads: a cache hit renders nothing and queries nothing, so what "
+                   "remains is the framework's path around the view and the server, which is "
+                   "what the floor measures.")
+
+
 def layer_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Each page's samples by layer (share of its samples), pages as columns."""
     return pd.DataFrame({page: profile_of(rows, page).layer_shares().set_index("layer").share
@@ -182,6 +203,29 @@ def floor_table(rows: pd.DataFrame) -> pd.DataFrame:
                                              "cpu_ms_per_req_db", "req_s"]].mean()
     m["times the floor"] = m.cpu_ms_per_req_server / m.cpu_ms_per_req_server.iloc[0]
     return m.replace([np.inf, -np.inf], np.nan)
+
+
+def cache_or_swap_solution(floor_rows: pd.DataFrame, swap_rows: pd.DataFrame) -> str:
+    """Exercise 1's worked solution: how many times cheaper the cached page (``floor``) is
+    than the page with both layers swapped, beside the swap's own gain over the page as
+    written (``gains``), and which of the two buys more."""
+    from scalelab.plumbing.numbers import fmt
+
+    f = floor_rows.groupby("variant").cpu_ms_per_req_server.mean()
+    g = gains(swap_rows)
+    if "cached home page" not in f or BOTH_SWAPPED not in g.index:
+        return "This run lacks the cached page or the swapped page: there is no ratio to give."
+    swapped, cached = g.loc[BOTH_SWAPPED, "cpu_ms_per_req_server"], f["cached home page"]
+    cheaper, swap_gain = swapped / cached, g.loc[BOTH_SWAPPED, "gain"]
+    said = (f"{BOTH_SWAPPED} cost {fmt(swapped, 3)} ms of server CPU a request and the cached "
+            f"page {fmt(cached, 3)} ms: the cached page is **{fmt(cheaper)} times cheaper**, "
+            f"against the swap's own gain of {fmt(swap_gain)}× over the page as written. ")
+    if cheaper > swap_gain:
+        return said + ("Caching wins: it skips the ORM, the templates and the database "
+                       "altogether, while a layer swap still does all the page's work, faster.")
+    return said + ("Here the swap bought more than the cache would on top of it: the cached "
+                   "page's own cost (Django's request cycle and the cache round trip) is no "
+                   "longer small next to the swapped page's.")
 
 
 def python_share(rows: pd.DataFrame, variant: str = "uncached home page") -> float:

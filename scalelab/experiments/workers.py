@@ -110,6 +110,28 @@ def limiting(row, users: int, server_cpus: int = 1) -> tuple[str, float]:
     return name, row["req_s"] / c[name]
 
 
+def ceiling_solution(io: pd.DataFrame, users: int, server_cpus: int = 1) -> str:
+    """Exercise 1's worked solution: the IO-bound endpoint's ceilings (``ceilings``) for the
+    gthread configuration with the most threads in ``io`` (the mean rows per configuration
+    and endpoint), the lowest of them, and how close the measured rate came to it."""
+    from scalelab.plumbing.numbers import fmt
+
+    rows = io[(io.variant == "io-bound") & io.config.str.startswith("gthread")]
+    if rows.empty:
+        return "This run measured no gthread configuration: there is no ceiling to compute."
+    row = rows.loc[rows.slots.idxmax()]
+    found = ceilings(row, users, server_cpus)
+    name, share = limiting(row, users, server_cpus)
+    listed = ", ".join(f"{k} = {fmt(v, 3)} req/s" for k, v in found.items())
+    return (f"For **{row.config}** ({int(row.slots)} slots, a wait of {row.wait_ms:g} ms, "
+            f"{users} users): {listed}. The lowest, *{name}*, is the prediction: "
+            f"{fmt(found[name], 3)} req/s. It served {fmt(row.req_s, 3)} req/s, "
+            f"**{share:.0%}** of it"
+            + (": within a tenth, so the ceilings' arithmetic predicts the rate." if share >= 0.9
+               else ": more than a tenth below, so something the ceilings leave out also held "
+                    "it back; the point's `limit` column says what."))
+
+
 @replayable
 def measure(configs: Sequence[Config], users: int = 32, duration: int = 5, warmup: int = 2,
             repeats: int = 1, wait_ms: int = 50, questions: int = 2_000,

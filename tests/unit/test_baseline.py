@@ -94,3 +94,24 @@ def test_without_a_server_bound_point_the_knee_solution_has_no_d_and_says_so():
     assert knee_solution(queue, cap, think=(1, 3)).startswith("No point of this run")
     with pytest.raises(ValueError, match="think must be"):
         knee_solution(queue, cap, think=(3, 1))
+
+
+def _side(share, offered, served, p99):
+    return pd.DataFrame({"share of capacity": [0.5, share], "offered (req/s)": [20.0, offered],
+                         "open: served (req/s)": [20.0, served], "open: p99 (ms)": [40.0, p99]})
+
+
+def test_the_longer_window_solution_doubles_the_queue_past_capacity():
+    from scalelab.experiments.baseline import longer_window_solution
+
+    text = longer_window_solution(_side(1.2, 60.0, 50.0, 700.0), window_s=4)
+    # (60 − 50) × 4 ÷ 50 = 0.8 s for the latest arrival; twice that with twice the window
+    assert "At 120% of capacity 60.0 requests a second were offered and 50.0 served" in text
+    assert "= 800 ms" in text and "about 1,600 ms" in text and "**1,400 ms**" in text
+
+
+def test_the_longer_window_solution_says_when_no_queue_grew():
+    from scalelab.experiments.baseline import longer_window_solution
+
+    assert "The server kept up" in longer_window_solution(_side(1.2, 60.0, 60.0, 90.0), 4)
+    assert longer_window_solution(_side(0.9, 45.0, 45.0, 90.0), 4).startswith("This run offered")

@@ -176,3 +176,16 @@ def test_the_stampedes_sentence_follows_which_percentile_it_multiplied_more():
     assert most["p50_ratio"] > most["p99_ratio"] and "not only the tail" in most["where"]
     with pytest.raises(ValueError, match="both stampede pages"):
         cx.stampede_latency(_arrivals((1, 2, 1), (1, 2, 1)).replace("lock + stale", "x"))
+
+
+@pytest.mark.parametrize("hit_ratio, gain, said", [
+    (0.25, 1.2, "Even free hits could not reach 1.5×"),
+    (0.80, 2.6, "The measured saving clears 1.5×"),
+    (0.50, 1.4, "The bound allows 1.5×, but hits are not free")])
+def test_the_threshold_solution_compares_the_bound_and_the_measured_saving(hit_ratio, gain, said):
+    from scalelab.experiments import caching as cx
+
+    text = cx.threshold_solution(hit_ratio, gain)
+    assert f"hit **{hit_ratio:.0%}**" in text and said in text
+    assert f"= **{cx.fmt(1 / (1 - hit_ratio))}×**" in text
+    assert cx.threshold_solution(1.0, 2.0).startswith("This run has no")

@@ -419,3 +419,21 @@ def test_the_daily_users_slider_steps_by_decades_and_holds_the_threads_figure():
     assert steps[0] == 1_000 and steps[-1] == 10_000_000 and cap.THREAD_DAILY_USERS in steps
     assert len(steps) == 13  # 1, 2, 5 a decade: 100k sits in the middle of the track
     assert abs(steps.index(cap.THREAD_DAILY_USERS) - len(steps) // 2) <= 1
+
+
+def test_the_hit_mix_solution_gives_the_mixed_cost_the_misses_share_and_the_cores():
+    text = cap.hit_mix_solution(costs((30.0,), (3.0,)), 0.95)
+    # 0.95 × 3 + 0.05 × 30 = 4.35 ms; the misses 1.5 of it; 666.7 views/s × 4.35 ms ÷ 0.7
+    assert "0.95 × 3.00 + 0.05 × 30.0 = **4.35 CPU-ms**" in text
+    assert "**34%** of the cost" in text and "**4.1 cores**" in text
+    assert "against 2.9 with every view a hit and 29 uncached" in text
+
+
+@pytest.mark.parametrize("cached_ms, said", [(3.0, "fewer than 30 do."),
+                                             (40.0, "30 are not enough.")])
+def test_the_break_even_solution_is_the_think_time_thirty_servers_carry(cached_ms, said):
+    from scalelab.plumbing.numbers import fmt
+
+    text = cap.break_even_solution(costs((60.0,), (cached_ms,)))
+    # 20,000 users ÷ (30 servers × 0.7 × 1000 ÷ cost) = cost × 20 ÷ 21 seconds
+    assert f"every **{fmt(cached_ms * 20 / 21)} s**" in text and text.endswith(said)

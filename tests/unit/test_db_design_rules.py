@@ -211,3 +211,17 @@ def test_c14(as_written, swapped, verdict):
                          for v, c in ((rules.AS_WRITTEN, as_written),
                                       (rules.BOTH_SWAPPED, swapped))])
     assert rules.C14.decide(rows, "08-where-the-time-goes", "quick").verdict == verdict
+
+
+@pytest.mark.parametrize("db_large, said", [(12.0, "It grew with the table"),
+                                             (3.0, "It shrank as the table grew"),
+                                             (6.2, "It held within a tenth")])
+def test_the_db_share_solution_says_how_the_share_moved_with_the_table(db_large, said):
+    from scalelab.experiments import db_design as dd
+
+    gains = pd.DataFrame({"questions": [100_000, 10_000], "page": ["home", "home"],
+                          "db_ms_without": [db_large, 6.0], "cpu_ms_without": [20.0, 20.0]})
+    text = dd.db_share_solution(gains)
+    assert "30% at 10,000 questions" in text and said in text
+    assert "one table size" in dd.db_share_solution(gains.iloc[1:])
+    assert dd.db_share_solution(gains[gains.page == "tag"]).startswith("This run measured no")

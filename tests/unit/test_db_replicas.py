@@ -69,3 +69,19 @@ def test_the_lag_sentence_says_grew_only_when_the_heaviest_writes_lag_more():
     # rates that barely moved relate nothing, however the lag moved
     close = dbr.lag_sentence(_lag([1337, 1488, 1438], [0.5, 3.1, 12.8], [0.1, 0.5, 0.7]))
     assert "too close" in close and "grew" not in close
+
+
+def _read_rows(primary_ms, replica_ms):
+    return pd.DataFrame([
+        {"kind": "reads", "limit": "server", "config": dbr.WITHOUT,
+         "cpu_ms_per_req_db": primary_ms, "cpu_ms_per_req_replica": 0.0},
+        {"kind": "reads", "limit": "server", "config": dbr.WITH, "cpu_ms_per_req_db": 0.1,
+         "cpu_ms_per_req_replica": replica_ms}])
+
+
+@pytest.mark.parametrize("replica_ms, said", [(2.0, "**4 replicas** are"), (2.6, "**6 replicas** are"),
+                                              (5.0, "Even 8 replicas give only 3.2 times")])
+def test_the_replicas_solution_counts_what_four_times_the_reads_take(replica_ms, said):
+    text = dbr.replicas_for_solution(_read_rows(2.0, replica_ms))
+    assert said in text and "primary alone 2.00 CPU-ms" in text
+    assert dbr.replicas_for_solution(_read_rows(0.0, 2.0)).startswith("This run has no")

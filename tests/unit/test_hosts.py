@@ -191,3 +191,19 @@ def test_the_cache_and_scale_out_sentence_follows_where_each_page_is_capped():
     assert "at fewer machines" in rx.cache_and_scale_out(table(16), table(8))
     assert "let more app machines help" in rx.cache_and_scale_out(table(8), table(99))
     assert "same number" in rx.cache_and_scale_out(table(8), table(8))
+
+
+def test_the_database_cap_solution_says_n_and_what_the_projection_caps_first():
+    from scalelab.experiments import replicas as rx
+
+    costs = {"app": 12.0, "db": 3.0, "proxy": 0.5, "cache": 0.0}
+    text = rx.db_cap_solution(costs, rx.project(costs, [1, 2, 4, 8]))
+    assert "1000 ÷ 3.00 = 333 requests/s" in text and "N = 12.0 ÷ 3.00 ≈ **4.0**" in text
+    assert "8 machines is the first row limited by the db server" in text
+    assert "no row of it is capped" in rx.db_cap_solution(costs, rx.project(costs, [1, 2]))
+    # nginx dearer than the database: it caps first
+    dear_proxy = {"app": 12.0, "db": 3.0, "proxy": 7.0}
+    assert "the proxy server caps it first, from 2 machines on" in \
+        rx.db_cap_solution(dear_proxy, rx.project(dear_proxy, [1, 2, 4]))
+    assert rx.db_cap_solution({"app": 12.0}, rx.project({"app": 12.0}, [1])).startswith(
+        "This run gave no database cost")

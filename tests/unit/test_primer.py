@@ -1,5 +1,6 @@
 """The primer's simulated queue behaves as queueing theory says, and refuses bad input."""
 
+import pandas as pd
 import pytest
 
 from scalelab.experiments import primer
@@ -38,3 +39,15 @@ def test_a_closed_generator_hides_a_stall_that_the_intended_schedule_shows():
 def test_bad_input_is_refused_by_name(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+@pytest.mark.parametrize("sigma, said", [(0.15, "of the same order as"), (0.02, "well below"),
+                                         (0.8, "well above")])
+def test_the_usl_solution_compares_the_fitted_sigma_with_one_users_share(sigma, said):
+    from scalelab.verdicts.usl import usl
+
+    users = [1, 2, 3, 4, 6, 8, 12, 16]
+    sweep = pd.DataFrame({"users": users, "X_req_s": usl(users, 16.7, sigma, 0.0)})
+    text = primer.usl_solution(sweep, service_ms=10, think_ms=50)
+    assert f"**σ = {sigma:.3f}**" in text and f"{said} D ÷ (D + Z) = 10 ÷ 60 = 0.167" in text
+

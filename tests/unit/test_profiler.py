@@ -66,3 +66,39 @@ def test_reference_rows_of_another_notebook_are_read_or_refused_by_name():
     assert {"questions", "index_present", "cpu_ms_per_req_server"} <= set(rows.columns)
     with pytest.raises(FileNotFoundError, match="no reference result"):
         results.load_reference("07-database-design", "nothing")
+
+
+@pytest.mark.parametrize("cached_ms, said", [(1.0, "Caching wins"),
+                                              (6.0, "Here the swap bought more")])
+def test_the_cache_or_swap_solution_says_which_buys_more(cached_ms, said):
+    import pandas as pd
+
+    from scalelab.experiments import time_split as ts
+
+    floor = pd.DataFrame({"variant": ["nothing", "cached home page"],
+                          "cpu_ms_per_req_server": [0.5, cached_ms]})
+    swaps = pd.DataFrame({"variant": [ts.AS_WRITTEN, ts.BOTH_SWAPPED],
+                          "cpu_ms_per_req_server": [20.0, 10.0], "cpu_ms_per_req_app": [15.0, 6.0],
+                          "cpu_ms_per_req_db": [4.0, 3.5], "req_s": [50.0, 100.0]})
+    text = ts.cache_or_swap_solution(floor, swaps)
+    assert f"**{10.0 / cached_ms:.1f} times cheaper**" in text or \
+        f"**{10.0 / cached_ms:.0f} times cheaper**" in text, text
+    assert "swap's own gain of 2.0×" in text and said in text
+    assert ts.cache_or_swap_solution(floor[:1], swaps).startswith("This run lacks")
+
+
+HIT = """run (gunicorn/arbiter.py:10);handle (django/core/handlers/base.py:5) 70
+run (gunicorn/arbiter.py:10);get (django/core/cache/backends/redis.py:3);recv (socket.py:1) 30
+"""
+
+
+@pytest.mark.parametrize("raw, said", [(HIT, "*middleware and request handling* leads: a cache"),
+                                       (RAW, "yet *templates* leads")])
+def test_the_cache_hit_solution_names_the_layer_a_hit_spends_most_in(raw, said):
+    prof = profiler.Profile(profiler.parse_collapsed(raw), seconds=1, rate=100)
+    rows = pd.DataFrame([{"page": "cached home page", "stack": ";".join(f), "samples": n,
+                          "seconds": 1, "rate": 100}
+                         for f, n in zip(prof.stacks.frames, prof.stacks.samples)])
+    text = ts.cache_hit_solution(rows)
+    assert said in text
+    assert ts.cache_hit_solution(rows.assign(page="x")).startswith("This run did not profile")

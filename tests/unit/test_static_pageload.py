@@ -69,3 +69,23 @@ def test_a_visitor_timing_decides_only_visitor_rules():
     assert "one user" not in set(limits.usable(df, "stated load").limit)
     assert limits.worst_limit(pd.Series(["one user", "one user"])) == "one user"
     assert limits.one_user_limit(1) == "failures"
+
+
+def _loads(measured_ms, links=(1, 10)):
+    import pandas as pd
+
+    return pd.DataFrame([{"variant": "first visit, plain", "link_mbit_s": float(link),
+                          "wire_kb": 125.0, "page_load_ms": measured_ms / link}
+                         for link in links])
+
+
+def test_the_transfer_solution_counts_the_gap_in_round_trips():
+    from scalelab.experiments.static import transfer_solution
+
+    text = transfer_solution(_loads(1184.0), rtt_ms=40)
+    # 125 KB × 8.192 ÷ 1 Mbit/s = 1,024 ms; 1,184 ms measured: 160 ms, four round trips
+    assert "125 × 8.192 ÷ 1 = **1,024 ms**" in text
+    assert "160 ms more: about 4.0 round trips" in text
+    assert "less than its bytes alone need" in transfer_solution(_loads(900.0), rtt_ms=40)
+    slowest = transfer_solution(_loads(1184.0, links=(10, 100)), rtt_ms=40)
+    assert slowest.startswith("This run measured no 1 Mbit/s link") and "at 10 Mbit/s" in slowest

@@ -153,3 +153,22 @@ def test_a_closed_loads_mean_latency_is_users_over_throughput_or_it_is_said():
     assert off["low"] < 0.5 and "strayed" in off["sentence"]
     with pytest.raises(ValueError, match="mean_ms"):
         workers.closed_latency(rows.drop(columns="mean_ms"))
+
+
+@pytest.mark.parametrize("req_s, said", [(150.0, "within a tenth"), (100.0, "more than a tenth")])
+def test_the_ceiling_solution_names_the_lowest_ceiling_of_the_most_threaded_gthread(req_s, said):
+    import pandas as pd
+
+    io = pd.DataFrame([
+        {"config": "gthread 1×4", "variant": "io-bound", "slots": 4, "wait_ms": 50.0,
+         "req_s": 75.0, "cpu_ms_per_req_server": 1.0},
+        {"config": "gthread 1×8", "variant": "io-bound", "slots": 8, "wait_ms": 50.0,
+         "req_s": req_s, "cpu_ms_per_req_server": 2.0},
+        {"config": "gthread 1×8", "variant": "cpu-bound", "slots": 8, "wait_ms": 50.0,
+         "req_s": 40.0, "cpu_ms_per_req_server": 25.0}])
+    text = workers.ceiling_solution(io, users=32)
+    # 32 users ÷ 0.05 s = 640; 8 slots ÷ 0.05 s = 160; 1 CPU ÷ 2 ms = 500
+    assert "**gthread 1×8**" in text and "slots ÷ wait = 160 req/s" in text
+    assert "users ÷ wait = 640 req/s" in text and "server CPU ÷ cost = 500 req/s" in text
+    assert "*slots ÷ wait*" in text and f"**{req_s / 160:.0%}**" in text and said in text
+    assert workers.ceiling_solution(io[io.config == "none"], 32).startswith("This run measured")
