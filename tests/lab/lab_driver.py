@@ -44,8 +44,12 @@ class Lab:
 
     def start(self, timeout: float = 60) -> "Lab":
         # the command `make lab` runs (scalelab.publishing.lab), on this test's folder
+        # with tabs of its own, not the user's or another lab's (JupyterLab restores the
+        # tabs of its workspace, kept in the user's home unless told otherwise)
+        workspaces = self.root / ".workspaces"
         command = lab.command(self.root, port=self.port, token=self.token, first_page=None,
-                              browser=False) + ["--LabApp.expose_app_in_browser=True"]
+                              browser=False) + ["--LabApp.expose_app_in_browser=True",
+                                                f"--LabApp.workspaces_dir={workspaces}"]
         # the kernels it starts run quick mode with the suite's shorter windows
         # a live lab: not the headless runs' setting, which this process took from papermill's
         # runs earlier in the session (``execution.execute`` sets it in os.environ)

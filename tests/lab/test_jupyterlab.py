@@ -1,6 +1,6 @@
 """JupyterLab as a student uses it, in a real headless browser: open 00, run all cells, save,
-reopen; run a stack's cell twice; restart the kernel; interrupt 02 mid-measurement; 09's
-sliders after a reopen. Nothing may be left behind."""
+reopen, follow a link; run 02, interrupt it mid-measurement, run its stack's cell again,
+restart the kernel; 09's sliders after a reopen. Nothing may be left behind."""
 
 import json
 import shutil
@@ -17,6 +17,7 @@ from scalelab.plumbing import paths, runs
 from scalelab.publishing import notebook
 
 NOTEBOOK = "00-start-here.ipynb"
+STUDENT_02 = "02-caching.ipynb"
 SLIDERS = "() => document.querySelectorAll('.widget-slider').length"
 # code run in the kernel without waiting for it: what it prints (and an error's name) lands in
 # RUN_OUTPUT once it has ended, null before
@@ -48,7 +49,8 @@ def _wait(page, js, until, timeout, what):
 
 
 def _open(page, lab, name):
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+    """``name`` alone in the lab (``reset``: not with the tabs an earlier test left open)."""
+    page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
                            "&& window.jupyterapp.shell.currentWidget.sessionContext",
                            timeout=60_000)
@@ -71,12 +73,22 @@ def _generators_of_ours():
             if p.name() == "wrk" or "locust" in " ".join(p.cmdline())]
 
 
-def _project(tmp_path, name):
-    """The project's layout in ``tmp_path``: ``notebooks/<name>`` beside ``docs/``, which the
-    notebooks link to."""
-    (tmp_path / "notebooks").mkdir()
-    shutil.copy(paths.PROJECT_ROOT / "notebooks" / name, tmp_path / "notebooks" / name)
-    shutil.copytree(paths.PROJECT_ROOT / "docs", tmp_path / "docs")
+@pytest.fixture(scope="module")
+def student_lab(tmp_path_factory):
+    """One JupyterLab for a student's runs on real servers (00, then 02): the project's layout
+    (``notebooks/`` beside ``docs/``, which the notebooks link to), results in a folder of their
+    own, and the suite's shorter windows, as papermill's runs have them; set before the lab
+    starts, since its kernels inherit its environment."""
+    root = tmp_path_factory.mktemp("student")
+    (root / "notebooks").mkdir()
+    for name in (NOTEBOOK, STUDENT_02):
+        shutil.copy(paths.PROJECT_ROOT / "notebooks" / name, root / "notebooks" / name)
+    shutil.copytree(paths.PROJECT_ROOT / "docs", root / "docs")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SCALELAB_RESULTS_DIR", str(root / "results"))  # the kernels' and ours
+        env.setenv(notebook.SUITE, "1")
+        with Lab(root, root / "jupyterlab.log") as lab:
+            yield lab, root
 
 
 def _saved_with_outputs(path):
@@ -89,69 +101,50 @@ def _saved_with_outputs(path):
         else None
 
 
-def test_a_student_runs_00_saves_reruns_a_cell_and_restarts(tmp_path, browser, monkeypatch):
+def test_a_student_runs_00_saves_it_reopens_it_and_follows_a_link(student_lab, browser):
     """Also 00's quick-mode run of the suite, its windows shortened as the suite's are
     (``run_in_jupyterlab`` in conftest.py): every
-    cell runs without an error and its results are saved, marked quick."""
-    _project(tmp_path, NOTEBOOK)
-    results_dir = tmp_path / "results"
-    monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(results_dir))  # the kernels' too
-    monkeypatch.setenv(notebook.SUITE, "1")  # the suite's shorter windows, as papermill's runs
+    cell runs without an error and its results are saved, marked quick. (Running a stack's
+    cell again and restarting the kernel: 02's test, with servers running.)"""
+    lab, root = student_lab
+    results_dir = root / "results"
     console_errors = []
-    with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
-        page = browser.new_page()
-        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else 0)
-        _open(page, lab, f"notebooks/{NOTEBOOK}")
-        assert page.evaluate(KERNEL_NAME) == "scalelab"
-        assert "Jupyter news" not in page.inner_text("body"), "the news pop-up is on"
+    page = browser.new_page()
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else 0)
+    _open(page, lab, f"notebooks/{NOTEBOOK}")
+    assert page.evaluate(KERNEL_NAME) == "scalelab"
+    assert "Jupyter news" not in page.inner_text("body"), "the news pop-up is on"
 
-        _run_all(page, 240)  # then save, close, reopen
-        page.evaluate(SAVE)
-        saved = eventually(lambda: _saved_with_outputs(tmp_path / "notebooks" / NOTEBOOK), timeout=30,
-                           what="the saved notebook to hold the outputs")
-        errors = [o for c in saved.cells if c.cell_type == "code" for o in c.outputs
-                  if o.output_type == "error"]
-        assert not errors, errors[0]
-        assert saved.metadata.kernelspec.name == "scalelab"
-        metas = [m for m in results_dir.glob("00-start-here/*.json")
-                 if not m.name.startswith("timing-")]
-        assert metas and any(results_dir.glob("00-start-here/*.csv")), "00 saved its results"
-        assert all(json.loads(m.read_text())["mode"] == "quick" for m in metas)
-        assert sum(bool(c.get("outputs")) for c in saved.cells if c.cell_type == "code") > 5
-        page.evaluate(CLOSE_ALL)
-        _open(page, lab, f"notebooks/{NOTEBOOK}")
-        _wait(page, RENDERED_OUTPUTS, lambda n: n > 5, 30, "the saved outputs to render")
-        text = page.inner_text("body")
-        assert "Error displaying widget" not in text and "model not found" not in text
-        assert not [e for e in console_errors if "model not found" in e.lower()]
+    _run_all(page, 240)  # then save, close, reopen
+    page.evaluate(SAVE)
+    saved = eventually(lambda: _saved_with_outputs(root / "notebooks" / NOTEBOOK), timeout=30,
+                       what="the saved notebook to hold the outputs")
+    errors = [o for c in saved.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert not errors, errors[0]
+    assert saved.metadata.kernelspec.name == "scalelab"
+    metas = [m for m in results_dir.glob("00-start-here/*.json")
+             if not m.name.startswith("timing-")]
+    assert metas and any(results_dir.glob("00-start-here/*.csv")), "00 saved its results"
+    assert all(json.loads(m.read_text())["mode"] == "quick" for m in metas)
+    assert sum(bool(c.get("outputs")) for c in saved.cells if c.cell_type == "code") > 5
+    page.evaluate(CLOSE_ALL)
+    _open(page, lab, f"notebooks/{NOTEBOOK}")
+    _wait(page, RENDERED_OUTPUTS, lambda n: n > 5, 30, "the saved outputs to render")
+    text = page.inner_text("body")
+    assert "Error displaying widget" not in text and "model not found" not in text
+    assert not [e for e in console_errors if "model not found" in e.lower()]
 
-        # a link to the glossary, followed as a student clicks it, opens the glossary
-        page.locator(".jp-RenderedMarkdown a[href*='glossary.md']").first.click()
-        _wait(page, OPEN_PATH, lambda p: bool(p) and p.endswith("docs/glossary.md"), 30,
-              "the glossary to open")
-        _open(page, lab, f"notebooks/{NOTEBOOK}")
-
-        # the stack's cell run twice: one stack afterwards, none unreachable
-        cell = "stack = Stack(workers=1, questions=2_000, cache='redis', label=NB).start()"
-        page.evaluate(EXECUTE, "from scalelab import Stack\nNB = '00-start-here'")
-        page.evaluate(EXECUTE, cell)
-        first = {p.pid for p in _servers_of_ours()}
-        page.evaluate(EXECUTE, cell)
-        page.evaluate(EXECUTE, "assert len(Stack.running()) == 1, Stack.running()")
-        left = {p.pid for p in _servers_of_ours()}
-        assert first and left and not (first & left), "the first stack's servers must be gone"
-
-        # a kernel restart takes every server of the kernel along
-        page.evaluate(RESTART)
-        deadline = time.time() + 30
-        while runs.ours() and time.time() < deadline:
-            time.sleep(0.5)
-        assert not runs.ours(), [p.name() for p in runs.ours()]
-        page.close()
+    # a link to the glossary, followed as a student clicks it, opens the glossary
+    page.locator(".jp-RenderedMarkdown a[href*='glossary.md']").first.click()
+    _wait(page, OPEN_PATH, lambda p: bool(p) and p.endswith("docs/glossary.md"), 30,
+          "the glossary to open")
+    assert not runs.ours(), "00's last cell stops its stack"
+    page.close()
 
 
 def test_a_student_runs_02_interrupts_a_measurement_reruns_its_stack_and_restarts(
-        tmp_path, browser, monkeypatch):
+        student_lab, browser):
     """Also 02's quick-mode run of the suite, its windows shortened as the suite's are
     (``run_in_jupyterlab``): Run All, every cell without an error, and its saved rows checked
     as papermill's run's are (``saved_rows``). Then what a student does next: the stack's cell
@@ -165,46 +158,43 @@ def test_a_student_runs_02_interrupts_a_measurement_reruns_its_stack_and_restart
     from saved_rows import CHECKS
 
     name = "02-caching"
-    _project(tmp_path, f"{name}.ipynb")
-    monkeypatch.setenv("SCALELAB_RESULTS_DIR", str(tmp_path / "results"))  # the kernel's too
-    monkeypatch.setenv(notebook.SUITE, "1")  # the suite's shorter windows, as papermill's runs
+    lab, root = student_lab
     cells = nbformat.read(paths.PROJECT_ROOT / "notebooks" / f"{name}.ipynb", as_version=4).cells
     source = lambda start: next(c.source for c in cells  # noqa: E731
                                 if c.cell_type == "code" and c.source.startswith(start))
-    with Lab(tmp_path, tmp_path / "jupyterlab.log") as lab:
-        page = browser.new_page()
-        _open(page, lab, f"notebooks/{name}.ipynb")
-        _run_all(page, 300)
-        page.evaluate(SAVE)
-        saved = eventually(lambda: _saved_with_outputs(tmp_path / "notebooks" / f"{name}.ipynb"),
-                           timeout=30, what="the saved notebook to hold the outputs")
-        errors = [o for c in saved.cells if c.cell_type == "code" for o in c.outputs
-                  if o.output_type == "error"]
-        assert not errors, errors[0]
-        CHECKS[name](lambda result: results.load(name, result)[0])
+    page = browser.new_page()
+    _open(page, lab, f"notebooks/{name}.ipynb")
+    _run_all(page, 300)
+    page.evaluate(SAVE)
+    saved = eventually(lambda: _saved_with_outputs(root / "notebooks" / f"{name}.ipynb"),
+                       timeout=30, what="the saved notebook to hold the outputs")
+    errors = [o for c in saved.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert not errors, errors[0]
+    CHECKS[name](lambda result: results.load(name, result)[0])
 
-        page.evaluate(EXECUTE, source("stack = Stack("))
-        page.evaluate(START, source("ttl = compare("))
-        eventually(_generators_of_ours, timeout=60, interval=0.3,
-                   what="the measurement to start")
-        asked = time.time()
-        page.evaluate(INTERRUPT)
-        said = _wait(page, RUN_OUTPUT, lambda out: out is not None, 30, "the cell to end")
-        handled = time.time() - asked
-        assert "Interrupted." in said and "still run" in said, said
-        assert "Traceback" not in said and "scalelab/" not in said, said
-        assert handled < 10, f"the interrupt took {handled:.1f} s"
-        eventually(lambda: not _generators_of_ours(), timeout=10, interval=0.3,
-                   what="the load generator to stop")
-        first = {p.pid for p in _servers_of_ours()}
-        page.evaluate(EXECUTE, source("stack = Stack("))
-        page.evaluate(EXECUTE, "assert len(Stack.running()) == 1, Stack.running()")
-        left = {p.pid for p in _servers_of_ours()}
-        assert first and left and not (first & left), "the first stack's servers must be gone"
-        page.evaluate(RESTART)
-        eventually(lambda: not runs.ours(), timeout=30, interval=0.5,
-                   what="every server to stop")
-        page.close()
+    page.evaluate(EXECUTE, source("stack = Stack("))
+    page.evaluate(START, source("ttl = compare("))
+    eventually(_generators_of_ours, timeout=60, interval=0.3,
+               what="the measurement to start")
+    asked = time.time()
+    page.evaluate(INTERRUPT)
+    said = _wait(page, RUN_OUTPUT, lambda out: out is not None, 30, "the cell to end")
+    handled = time.time() - asked
+    assert "Interrupted." in said and "still run" in said, said
+    assert "Traceback" not in said and "scalelab/" not in said, said
+    assert handled < 10, f"the interrupt took {handled:.1f} s"
+    eventually(lambda: not _generators_of_ours(), timeout=10, interval=0.3,
+               what="the load generator to stop")
+    first = {p.pid for p in _servers_of_ours()}
+    page.evaluate(EXECUTE, source("stack = Stack("))
+    page.evaluate(EXECUTE, "assert len(Stack.running()) == 1, Stack.running()")
+    left = {p.pid for p in _servers_of_ours()}
+    assert first and left and not (first & left), "the first stack's servers must be gone"
+    page.evaluate(RESTART)
+    eventually(lambda: not runs.ours(), timeout=30, interval=0.5,
+               what="every server to stop")
+    page.close()
 
 
 @pytest.mark.unmeasured  # reference mode: no server; the lab and a kernel beside the site build
