@@ -123,6 +123,33 @@ def record_reference(name: str, quick_timing: bool = True, timeout: int = 7200) 
     return {"notebook": stem, "seconds": full["seconds"], "reference": target}
 
 
+def stale_reference(name: str) -> str:
+    """Why the executed copy the reference keeps of notebook ``name``
+    (``data/reference/<notebook>/<notebook>.ipynb``) is not the notebook as it is, or '' if
+    it is: every cell of the source, in order, with the same type and text (papermill's
+    injected parameters left out). A copy recorded before a cell changed shows readers what
+    the notebook no longer says."""
+    import nbformat
+
+    stem = resolve(name).stem
+    copy = paths.reference_dir() / stem / f"{stem}.ipynb"
+    if not copy.exists():
+        return f"no executed copy in {paths.relative(copy)}"
+
+    def cells(path: Path) -> list[tuple[str, str]]:
+        nb = nbformat.read(path, as_version=4)
+        return [(c.cell_type, c.source) for c in nb.cells
+                if "injected-parameters" not in c.metadata.get("tags", [])]
+
+    source, kept = cells(resolve(name)), cells(copy)
+    for i, (a, b) in enumerate(zip(source, kept)):
+        if a != b:
+            return f"cell {i} differs: the source's begins {a[1][:60]!r}, the copy's {b[1][:60]!r}"
+    if len(source) != len(kept):
+        return f"the source has {len(source)} cells, the copy {len(kept)}"
+    return ""
+
+
 def record_time(notebook: str, mode: str, seconds: float) -> None:
     """Save how long a notebook took (``<results>/<notebook>/timing-<mode>.json``): the README
     and the notebook itself quote it instead of a guess."""

@@ -24,6 +24,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _not_the_reference() -> list[str]:
+    """A pathspec leaving out the reference folder, when it is in the project: the reference
+    being recorded is no change to the code that measures (`make reference` writes each
+    notebook's folder before it runs the next)."""
+    ref = paths.reference_dir().resolve()
+    try:
+        inside = ref.relative_to(paths.PROJECT_ROOT.resolve())
+    except ValueError:
+        return []
+    return ["--", ".", f":(exclude){inside}"]
+
+
 def git_commit() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.PROJECT_ROOT,
@@ -32,7 +44,7 @@ def git_commit() -> str:
         # notebook whose file git has not seen since: `cat` compares the bytes instead
         # (outputs saved in a notebook then count as a change, which they are)
         dirty = subprocess.run(["git", "-c", "filter.nbstripout.clean=cat", "status",
-                                "--porcelain", "--untracked-files=no"],
+                                "--porcelain", "--untracked-files=no", *_not_the_reference()],
                                cwd=paths.PROJECT_ROOT, capture_output=True, text=True,
                                timeout=5).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):

@@ -145,3 +145,28 @@ def test_a_figure_quoted_in_prose_is_the_verdicts_number():
     assert means["no cache"] / means["view"] != quoted  # 17.3: the number said two ways
     with pytest.raises(ValueError, match="no figure"):
         notebook.figure("02-caching", "C2", "whole view", rows)
+
+
+def test_a_reference_copy_is_stale_once_a_cell_of_its_source_changes(tmp_path, monkeypatch):
+    import nbformat
+
+    from scalelab.publishing import execution
+
+    monkeypatch.setenv("SCALELAB_REFERENCE_DIR", str(tmp_path))
+    name = "01-baseline"
+    assert execution.stale_reference(name).startswith("no executed copy")
+    nb = nbformat.read(execution.resolve(name), as_version=4)
+    (tmp_path / name).mkdir()
+    copy = tmp_path / name / f"{name}.ipynb"
+    injected = nbformat.v4.new_code_cell('MODE = "full"', metadata={"tags": ["injected-parameters"]})
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(at + 1, injected)
+    nbformat.write(nb, copy)
+    assert execution.stale_reference(name) == "", "papermill's parameters are no change"
+    nb.cells[0].source += " (as it was)"
+    nbformat.write(nb, copy)
+    assert execution.stale_reference(name).startswith("cell 0 differs")
+    nb.cells[0].source = nb.cells[0].source.replace(" (as it was)", "")
+    nb.cells.pop()
+    nbformat.write(nb, copy)
+    assert "cells, the copy" in execution.stale_reference(name)

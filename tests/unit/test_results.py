@@ -287,3 +287,33 @@ def test_a_measurement_starting_removes_what_a_killed_save_left(results_dir):
     mine.write_text("writing")
     results.ResultWriter("tests", "sweep")
     assert not dead.exists() and mine.exists()
+
+
+def test_the_commit_is_dirty_for_a_change_to_the_code_not_to_the_reference_being_recorded(
+        tmp_path, monkeypatch):
+    """`make reference` writes each notebook's reference before it runs the next: every
+    notebook of one recording names the same clean commit, and a change to the code still
+    shows."""
+    import subprocess
+
+    from scalelab.plumbing import paths
+    from scalelab.results import machine
+
+    (tmp_path / "data" / "reference").mkdir(parents=True)
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "data" / "reference" / "rows.csv").write_text("a\n")
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=lab@127.0.0.1",
+                        "-c", "user.name=lab", *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "a commit")
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path)
+    monkeypatch.delenv("SCALELAB_REFERENCE_DIR", raising=False)
+    assert not machine.git_commit().endswith("-dirty")
+    (tmp_path / "data" / "reference" / "rows.csv").write_text("b\n")
+    assert not machine.git_commit().endswith("-dirty"), "the reference is being recorded"
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert machine.git_commit().endswith("-dirty")
