@@ -9,7 +9,7 @@ help:
 	@echo "make reproduce          set up, run every notebook ($(MODE) mode; results in data/results/, ignored by git), then make export"
 	@echo "make export             the static site in build/site/ (solutions folded) and build/site-student/ (none), from data/reference/ (no server)"
 	@echo "make reference [NB=02]  record the reference run (full mode) into data/reference/ and the README ledger"
-	@echo "make test               set up, run the whole test suite (real servers, notebooks: 12 to 16 min here, with the machine's speed)"
+	@echo "make test               set up, run the whole test suite (real servers, notebooks: 11 to 12 min here, with the machine's speed)"
 	@echo "make test-fast          every test without servers, notebooks or a browser (under a minute)"
 	@echo "make lab                JupyterLab with the 'Python (scalelab)' kernel, from the project root (idle kernels stop after an hour)"
 	@echo "make notebook NB=01 [MODE=quick|full|reference]   run one notebook and export it"
