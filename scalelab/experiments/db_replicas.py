@@ -302,7 +302,7 @@ def replicas_for_solution(rows: pd.DataFrame, gain: float = 4, most: int = 8) ->
                    f"second, so {count} the first to reach "
                    f"{fmt(gain)} times the primary's {fmt(1000 / without, 3)} (gain "
                    f"{fmt(enough.gain.iloc[0])}): {gain:g} if a replica did a read for what the "
-                   "primary did, more as it pays more.")
+                   "primary did, more as it pays more, fewer as it pays less.")
 
 
 def lag_summary(rows: pd.DataFrame) -> pd.DataFrame:
