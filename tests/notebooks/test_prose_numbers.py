@@ -21,14 +21,12 @@ STATED = {
     "00-start-here": {"100,000": THREAD, "80": "the generator's busy threshold (limits)",
                       "100": "the paced generator's pause, ms", "30": EXAMPLE},
     "01-baseline": {"25": "think time, ms (the knob is in seconds)", "75": "the same",
-                    "95": "the server-bound threshold (limits)", "120": EXAMPLE,
-                    "2,000": EXAMPLE, "0.2": EXAMPLE},
-    "02-caching": {"1.5": EXAMPLE, "60": EXAMPLE, "75": EXAMPLE},
-    "03-worker-counts": {"0.05": "wait_ms in seconds", "160": EXAMPLE, "200": EXAMPLE,
+                    "95": "the server-bound threshold (limits)", "120": EXAMPLE},
+    "02-caching": {"60": EXAMPLE, "75": EXAMPLE},
+    "03-worker-counts": {"160": EXAMPLE, "200": EXAMPLE,
                          "0.2": EXAMPLE, "40": EXAMPLE, "100,000": THREAD},
-    "04-static-offloading": {"8.192": "bits in a kilobyte, in thousands (8 × 1.024)"},
     "05-app-replicas": {"62.5": "1/16 core in millicores", "403": "an HTTP status",
-                        "1000": "ms in a second", "67": EXAMPLE},
+                        "67": EXAMPLE},
     "06-database-replicas": {"32": "a host of 1/32 core", "31": "1/32 core in millicores",
                              "50": "the lag sampler's period, ms (db_replicas)",
                              "16": "the app servers' workers in the scale model",
@@ -41,7 +39,7 @@ STATED = {
                              "4.3": "a cited peak factor", "1.6": "a cited peak factor",
                              "1.7": "a cited peak factor", "2.4": "a cited peak factor",
                              "7": "a cited think time, s", "86,400": "seconds in a day",
-                             "95": EXAMPLE, "0.05": EXAMPLE},
+                             "95": EXAMPLE},
     "primer-queueing": {"100": "1 ÷ D of the primer's simulated server, req/s",
                         "25": EXAMPLE, "3.5": EXAMPLE, "95": EXAMPLE, "200": EXAMPLE},
 }
@@ -65,3 +63,15 @@ def test_the_check_finds_a_typed_measurement_and_passes_what_it_must_not_judge()
                          "Replicas](05-app-replicas.ipynb), `wrk -c 64`, on 127.0.0.1") == []
     assert typed_numbers("## References\n- Little, Operations Research 9(3), 383") == []
     assert code_literals("S = dict(questions=10_000, wait_ms=50)") >= {"10000", "50"}
+
+
+@pytest.mark.parametrize("name", list(available()))
+def test_every_number_stated_above_is_still_typed_in_the_notebook(name):
+    """An entry left over once its sentence is gone would let the next number typed by hand
+    with that value through unseen."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    settings = set().union(*(code_literals(c.source) for c in nb.cells if c.cell_type == "code"))
+    typed = {normal(n) for c in nb.cells if c.cell_type == "markdown"
+             for n in typed_numbers(c.source)} - settings
+    unused = sorted(n for n in STATED.get(name, {}) if normal(n) not in typed)
+    assert not unused, f"{name}: stated numbers no markdown cell types any more: {unused}"
