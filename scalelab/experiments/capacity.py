@@ -29,6 +29,7 @@ from scalelab.plumbing import hosts
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.kernel import headless
 from scalelab.plumbing.cpus import CpuLayout
+from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable, replayed_without_hosts
 from scalelab.results import done, keep
 from scalelab.servers.stack import Stack
@@ -116,8 +117,6 @@ def hit_mix_solution(costs: pd.DataFrame, hit_ratio: float = 0.95) -> str:
     """Exercise 1's worked solution: a page view's CPU with a cache hitting ``hit_ratio``
     (``hit_mix`` of the reference's uncached and per-view-cache costs), the misses' share of
     it, and the cores the thread's 20,000 users then need (``plan``, its first scenario)."""
-    from scalelab.plumbing.numbers import fmt
-
     summary = cost_summary(costs)
     miss, hit = summary.loc[UNCACHED, "cpu_ms_per_view"], summary.loc[PER_VIEW, "cpu_ms_per_view"]
     mixed = hit_mix(miss, hit, hit_ratio)
@@ -135,8 +134,6 @@ def hit_mix_solution(costs: pd.DataFrame, hit_ratio: float = 0.95) -> str:
 def break_even_solution(costs: pd.DataFrame) -> str:
     """Exercise 2's worked solution: the think time at which the thread's 20,000 users need
     exactly its 30 one-core servers, with the per-view cache and uncached."""
-    from scalelab.plumbing.numbers import fmt
-
     summary = cost_summary(costs)
     cached = break_even_think_s(summary.loc[PER_VIEW, "cpu_ms_per_view"])
     uncached = break_even_think_s(summary.loc[UNCACHED, "cpu_ms_per_view"])

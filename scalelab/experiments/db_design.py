@@ -26,6 +26,7 @@ from scalelab.plumbing import binaries, http, paths
 from scalelab.load import pgbench, under_failure, wrk
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
+from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.servers import AppConfig
@@ -277,8 +278,6 @@ def db_share_solution(gains: pd.DataFrame, page: str = "home") -> str:
     """Exercise 1's worked solution: the database's share of ``page``'s server CPU without
     the index at each table size (``index_gains``' rows), and whether it grew with the table
     (by a tenth or more from the smallest size to the largest), shrank, or held."""
-    from scalelab.plumbing.numbers import fmt
-
     part = gains[gains.page == page].sort_values("questions")
     share = part.db_ms_without / part.cpu_ms_without
     if part.empty or share.isna().all():

@@ -24,6 +24,7 @@ from scalelab.measurement.target import as_target
 from scalelab.plumbing import http
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
+from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable, replayed_without_hosts
 from scalelab.results import done, keep
 from scalelab.servers.postgres import LAB_CLIENT
@@ -281,12 +282,8 @@ def replicas_for_solution(rows: pd.DataFrame, gain: float = 4, most: int = 8) ->
     """Exercise 1's worked solution: how many replicas serve ``gain`` times the reads the
     primary alone could (``project_reads`` up to ``most`` replicas), and why that many: a
     replica's CPU-ms per read turn beside the primary's."""
-    from scalelab.plumbing.numbers import fmt
-
-    proj = project_reads(rows, replicas=range(0, most + 1))
-    reads = rows[(rows.kind == "reads") & (rows["limit"] == "server")]
-    without = reads[reads.config == WITHOUT].cpu_ms_per_req_db.mean()
-    replica = reads[reads.config == WITH].cpu_ms_per_req_replica.mean()
+    proj = project_reads(rows, replicas=range(0, most + 1)).set_index("replicas")
+    without, replica = 1000 / proj.db_reads_s[0], 1000 / proj.db_reads_s[1]  # CPU-ms a turn
     if not (without > 0 and replica > 0):
         return ("This run has no server-bound read points of both stacks, so no cost per read "
                 "turn to project from: see the table of Experiment 1.")
@@ -296,7 +293,7 @@ def replicas_for_solution(rows: pd.DataFrame, gain: float = 4, most: int = 8) ->
     if enough.empty:
         return said + (f"Even {most} replicas give only {fmt(proj.gain.iloc[-1])} times the "
                        f"primary's reads: more than {most} replicas.")
-    k = int(enough.replicas.iloc[0])
+    k = int(enough.index[0])
     count = f"**{k} replica** is" if k == 1 else f"**{k} replicas** are"
     return said + (f"With k replicas the tier serves k × 1000 ÷ {fmt(replica, 3)} read turns a "
                    f"second, so {count} the first to reach "
@@ -331,8 +328,6 @@ def lag_sentence(summary: pd.DataFrame) -> str:
     the highest write rate measured, then whether it grew with the rate (its p90 replay_lag
     up ``LAG_GROWTH`` times or more, and as many samples behind), or that the rates were too
     close to tell (under ``RATE_SPREAD`` apart), and whether any sample found it behind."""
-    from scalelab.plumbing.numbers import fmt
-
     s = summary.sort_values("writes_s")
     lo, hi = s.iloc[0], s.iloc[-1]
     said = (f"From {fmt(lo.writes_s, 3)} to {fmt(hi.writes_s, 3)} votes/s, the replica's "

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalelab.plumbing.checks import check_int
+from scalelab.plumbing.numbers import fmt
 
 
 def _positive(name: str, value) -> float:
@@ -145,7 +146,6 @@ def usl_solution(sweep: pd.DataFrame, service_ms: float, think_ms: float) -> str
     """Exercise 3's worked solution: the USL fitted to a closed sweep of one server
     (``closed_sweep``'s rows), its σ beside D ÷ (D + Z), the share of the server one user keeps
     busy, and how the two compare (of the same order within a factor of two)."""
-    from scalelab.plumbing.numbers import fmt
     from scalelab.verdicts.usl import fit_usl
 
     d, z = _positive("service_ms", service_ms), _positive("think_ms", think_ms)

@@ -21,6 +21,7 @@ from scalelab.load import open_rate, under_failure, wrk
 from scalelab.plumbing import hosts, http
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
+from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable, replayed_without_hosts
 from scalelab.results import done, keep
 from scalelab.servers.nginx import BALANCE
@@ -381,8 +382,6 @@ def db_cap_solution(costs: dict[str, float], table: pd.DataFrame) -> str:
     """Exercise 1's worked solution: how many app machines a page can use before its database
     saturates, from its CPU-ms per request by component (``costs_of``) and its projection
     (``project``, whose first capped row then says whether the database is what caps it)."""
-    from scalelab.plumbing.numbers import fmt
-
     app, db = costs.get("app", math.nan), costs.get("db", math.nan)
     if not (app > 0 and db > 0):
         return "This run gave no database cost for the page: there is no machine count to give."

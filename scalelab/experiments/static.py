@@ -38,6 +38,7 @@ from scalelab.plumbing import http as lab_http  # ``http``: the standard library
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.loopback import check_url
 from scalelab.plumbing.cpus import CpuLayout, pinned
+from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.servers.stack import Stack
@@ -464,8 +465,6 @@ def transfer_solution(loads: pd.DataFrame, rtt_ms: float, link: float = 1) -> st
     predicted from its bytes alone (KB × 8.192 ÷ Mbit/s, in ms) against the measured one
     (``page_loads``' rows; the slowest link measured if ``link`` was not), and the gap in
     round trips of ``rtt_ms``."""
-    from scalelab.plumbing.numbers import fmt
-
     first = loads[loads.variant == "first visit, plain"]
     if first.empty:
         return "This run loaded no plain first visit: there are no bytes to predict from."

@@ -18,6 +18,7 @@ from scalelab.measurement import profiler
 from scalelab.load import wrk
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout
+from scalelab.plumbing.numbers import fmt
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.servers.stack import Stack
@@ -209,8 +210,6 @@ def cache_or_swap_solution(floor_rows: pd.DataFrame, swap_rows: pd.DataFrame) ->
     """Exercise 1's worked solution: how many times cheaper the cached page (``floor``) is
     than the page with both layers swapped, beside the swap's own gain over the page as
     written (``gains``), and which of the two buys more."""
-    from scalelab.plumbing.numbers import fmt
-
     f = floor_rows.groupby("variant").cpu_ms_per_req_server.mean()
     g = gains(swap_rows)
     if "cached home page" not in f or BOTH_SWAPPED not in g.index:

@@ -16,6 +16,7 @@ import pandas as pd
 from scalelab.plumbing.checks import check_int, check_number
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.plumbing.runs import label_of
+from scalelab.plumbing.numbers import fmt
 from scalelab.load import Workload, compare
 from scalelab.results.reference import replayable
 from scalelab.results import done, finished, keep
@@ -114,8 +115,6 @@ def ceiling_solution(io: pd.DataFrame, users: int, server_cpus: int = 1) -> str:
     """Exercise 1's worked solution: the IO-bound endpoint's ceilings (``ceilings``) for the
     gthread configuration with the most threads in ``io`` (the mean rows per configuration
     and endpoint), the lowest of them, and how close the measured rate came to it."""
-    from scalelab.plumbing.numbers import fmt
-
     rows = io[(io.variant == "io-bound") & io.config.str.startswith("gthread")]
     if rows.empty:
         return "This run measured no gthread configuration: there is no ceiling to compute."
