@@ -146,7 +146,7 @@ def _build(python: str) -> Runtime:
     tmp = base / f".building-{os.getpid()}"
     _copy_interpreter(Path(info["base"]), info["version"], tmp / "python")
     for dist in dists:
-        _copy_distribution(dist, info["site"], tmp / "site-packages")
+        _copy_distribution(dist, info["site"], tmp / "site-packages", info["version"])
     _compile(python, tmp / "site-packages")
     (tmp / ".complete").write_text(json.dumps({"python": os.path.abspath(python), **info},
                                               indent=1) + "\n")
@@ -172,16 +172,32 @@ def _compile(python: str, folder: Path) -> None:
 
 def _copy_interpreter(base: Path, version: str, dest: Path) -> None:
     (dest / "bin").mkdir(parents=True)
-    shutil.copy2(base / "bin" / f"python{version}", dest / "bin" / f"python{version}")
+    _place(base / "bin" / f"python{version}", dest / "bin" / f"python{version}")
     (dest / "lib").mkdir()
     for lib in base.glob("lib/libpython*.so*"):
         shutil.copy2(lib, dest / "lib" / lib.name, follow_symlinks=False)
     shutil.copytree(base / "lib" / f"python{version}", dest / "lib" / f"python{version}",
-                    ignore=shutil.ignore_patterns(*STDLIB_SKIP), symlinks=True)
+                    ignore=shutil.ignore_patterns(*STDLIB_SKIP), symlinks=True,
+                    copy_function=_place)
 
 
-def _copy_distribution(dist: metadata.Distribution, site_dirs: list[str], dest: Path) -> None:
-    """Every file of ``dist`` that lies in its site-packages (not its scripts elsewhere)."""
+def _place(src: Path | str, dest: Path | str) -> None:
+    """``src`` at ``dest``: a hard link where it can be (the same file system: a copy of
+    thousands of files took seconds of a fresh clone's first start), else a copy. Either way
+    the file as it is now, whoever can read ``dest``'s folder can read it, and later changes
+    to the source (an install writes new files) leave it as it was."""
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def _copy_distribution(dist: metadata.Distribution, site_dirs: list[str], dest: Path,
+                       version: str) -> None:
+    """Every file of ``dist`` that lies in its site-packages (not its scripts elsewhere),
+    with the bytecode the installer compiled for Python ``version``, where there is some."""
+    made: set[Path] = set()
+    tag = f"cpython-{version.replace('.', '')}"
     for entry in dist.files or []:
         src = Path(dist.locate_file(entry)).resolve()
         for site in site_dirs:
@@ -189,9 +205,16 @@ def _copy_distribution(dist: metadata.Distribution, site_dirs: list[str], dest: 
                 rel = src.relative_to(Path(site).resolve())
             except ValueError:
                 continue
-            if src.is_file():
-                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dest / rel)
+            files = [(src, dest / rel)]
+            if src.suffix == ".py":
+                pyc = Path("__pycache__") / f"{src.stem}.{tag}.pyc"
+                files.append((src.parent / pyc, dest / rel.parent / pyc))
+            for one, to in files:
+                if one.is_file() and not to.exists():
+                    if to.parent not in made:
+                        to.parent.mkdir(parents=True, exist_ok=True)
+                        made.add(to.parent)
+                    _place(one, to)
             break
 
 

@@ -252,6 +252,36 @@ def test_the_runtime_copies_the_apps_packages_and_what_they_need_only():
     assert not names & {"pandas", "jupyterlab", "locust", "matplotlib"}
 
 
+def test_a_distribution_comes_with_its_bytecode_and_keeps_what_was_placed(tmp_path):
+    """The runtime takes a distribution's files and the bytecode the installer compiled for
+    them (no compiling again), linked where it can be; a reinstall, which writes new files,
+    leaves the runtime's as they were."""
+    import sys
+    from importlib import metadata
+
+    from scalelab.servers import app_runtime
+
+    site = tmp_path / "site"
+    (site / "pkg" / "__pycache__").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("X = 1\n")
+    version = "%d.%d" % sys.version_info[:2]
+    pyc = f"__init__.cpython-{version.replace('.', '')}.pyc"
+    (site / "pkg" / "__pycache__" / pyc).write_bytes(b"compiled")
+    info = site / "pkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n")
+    (info / "RECORD").write_text("pkg/__init__.py,,\npkg-1.0.dist-info/METADATA,,\n")
+    dist = next(metadata.distributions(path=[str(site)]))
+    dest = tmp_path / "runtime"
+    app_runtime._copy_distribution(dist, [str(site)], dest, version)
+    assert (dest / "pkg" / "__init__.py").read_text() == "X = 1\n"
+    assert (dest / "pkg" / "__pycache__" / pyc).read_bytes() == b"compiled"
+    assert (dest / "pkg-1.0.dist-info" / "METADATA").exists()
+    (site / "pkg" / "__init__.py").unlink()  # as an installer replaces a file
+    (site / "pkg" / "__init__.py").write_text("X = 2\n")
+    assert (dest / "pkg" / "__init__.py").read_text() == "X = 1\n"
+
+
 def test_the_reaper_removes_the_app_copies_of_a_dead_run(tmp_path, monkeypatch):
     import json
 
