@@ -10,12 +10,18 @@ beside ``servers``: measures nothing, so runs beside the other tests, in a pytes
 (``processes.refuse_spawning``), so a marker cannot be forgotten silently."""
 
 import os
+import sys
 import tempfile
 import time
 
 import pytest
 
 import beside
+
+# pytest keeps the test modules it rewrote (their asserts) in __pycache__ unless Python is told
+# to write no bytecode (PYTHONDONTWRITEBYTECODE, as on this lab's machines): then each of the
+# session's pytests rewrote every module it collected again
+sys.dont_write_bytecode = False
 
 _RESULTS = tempfile.mkdtemp(prefix="scalelab-test-results-")
 os.environ["SCALELAB_RESULTS_DIR"] = _RESULTS
@@ -126,6 +132,18 @@ def _unmeasured_tests_measure_nothing(request, monkeypatch):
 
 def pytest_configure(config):
     beside.configure(config)  # in a pytest beside the session only: its reports recorded
+    if _whole_suite(config):  # the site's tests are in it: the build starts as collection does
+        _start_site_build()
+
+
+def _whole_suite(config) -> bool:
+    """The session runs every test (``make test``: no paths, markers or keywords given), so
+    it holds the site's tests. Collection takes seconds on one core; the build that they read
+    uses the other meanwhile."""
+    opt = config.option
+    return (config.args_source == pytest.Config.ArgsSource.TESTPATHS and not os.environ.get(
+        beside.CHILD) and not (opt.markexpr or opt.keyword or opt.collectonly or opt.lf
+                               or opt.deselect))
 
 
 def _beside_groups(items) -> dict[str, list]:
@@ -142,7 +160,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_collection_finish(session):
-    if any("reference_site" in item.fixturenames for item in session.items):
+    if "proc" not in _SITE and any("reference_site" in item.fixturenames
+                                   for item in session.items):
         _start_site_build()
     groups = _beside_groups(session.items)
     if beside.offloads(session.items, groups):
