@@ -160,6 +160,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return  # nothing runs: no build, no pytest beside it
     if "proc" not in _SITE and any("reference_site" in item.fixturenames
                                    for item in session.items):
         _start_site_build()
