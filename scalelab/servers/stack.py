@@ -267,8 +267,9 @@ class Stack:
         """Change some settings of a running stack and restart only what they touch: the
         pooler, app servers and nginx for their own settings; PostgreSQL too for
         ``pg_settings`` (its data stays); another data set for ``questions`` or ``seed``
-        (seeded once, like at start). Caches, the upstream and a read replica stay as they
-        are and cannot be changed here. Checked before anything stops; if a restart fails,
+        (seeded once, like at start). In the scale model, what restarts starts at full speed
+        and goes into its host once ready, as at start. Caches, the upstream and a read replica
+        stay as they are and cannot be changed here. Checked before anything stops; if a restart fails,
         the whole stack is stopped, keeps its last working configuration (so ``start()``
         brings that back) and the error is raised. Returns the stack."""
         new = self.config.replace(**changes)
@@ -287,6 +288,7 @@ class Stack:
             self.config, self.dataset = new, dataset
             return self
         working = self.config, self.dataset
+        self._moving_in = []  # restarted at full speed, then into their hosts, as at start
         try:
             for key in [k for k in reversed(list(self.services)) if k in FRONT
                         or k.startswith("app-")]:
@@ -304,7 +306,9 @@ class Stack:
             elif new_data:
                 self._ensure_data()
             self._start_front()
+            self._move_into_hosts()
         except BaseException:
+            self._moving_in = None
             self.stop()
             self.config, self.dataset = working  # the next start() is the last that worked
             raise

@@ -39,7 +39,7 @@ def test_a_server_and_what_it_forks_run_in_its_host_which_goes_with_the_stack():
         with stack.db.connect() as conn:
             backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
             assert backend in db.pids()
-        stack.reconfigure(workers=3)  # the app server restarts in the same host
+        stack.reconfigure(workers=3)  # the app server restarts, then goes into the same host
         assert len(_tree(stack.app.pid)) == 4 and _in(app, stack.app.pid)
         # the kernel's own count of the host's CPU, in ns, grows as the host works
         before = app.usage_s()
