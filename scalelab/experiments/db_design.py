@@ -26,14 +26,14 @@ from scalelab.plumbing import binaries, http, paths
 from scalelab.load import pgbench, under_failure, wrk
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
-from scalelab.plumbing.numbers import fmt
+from scalelab.plumbing.numbers import figure_text, fmt
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.servers import AppConfig
 from scalelab.servers.postgres import LAB_CLIENT
 from scalelab.servers.stack import Stack
 from scalelab.measurement.limits import one_user_limit
-from scalelab.verdicts.rules.db_design import HOT, SPREAD
+from scalelab.verdicts.rules.db_design import HOT, SPREAD, TUNING_WORTH
 
 # --- the stack ------------------------------------------------------------------------------
 WORKERS = 2  # app workers: two concurrent votes are enough to collide
@@ -604,6 +604,51 @@ def _crash_run(stack: Stack, clients: int, seconds: float, crash_at: float) -> d
             "votes_counted": out.counted,
             "answered_before_crash": out.events["answered_before_crash"],
             "lost": max(0, ok - out.counted), "recovery_s": out.events["recovery_s"]}
+
+
+def defaults_takeaway(verdict: str, gain: float, data_ratio: float,
+                      crash: pd.DataFrame) -> str:
+    """The takeaway on PostgreSQL's defaults, from C6's verdict (its label), its figures (the
+    best tuned gain; the data ÷ the default buffers) and :func:`crash_loses`' rows (what
+    ``synchronous_commit = off`` lost in the crash)."""
+    size = (f"a table {figure_text(data_ratio)} the size of their buffers" if data_ratio > 1 else
+            "a table that fitted in their buffers (the tuning had nothing to size)")
+    if verdict.startswith("inconclusive"):
+        said = (f"here the usual first tuning gave {figure_text(gain)} on {size}, too close to "
+                f"{fmt(TUNING_WORTH, 3)}× to say over these repeats (C6's verdict)")
+    elif verdict.startswith("holds"):
+        said = (f"here the usual first tuning gave **{figure_text(gain)}** on {size}: worth "
+                "changing them (C6's verdict)")
+    else:
+        said = (f"here they held their own (the usual first tuning gave {figure_text(gain)}) on "
+                f"{size}, as long as it fitted in the machine's memory (C6's verdict)")
+    k = crash.set_index("synchronous_commit")
+    off, on = int(k.loc["off", "lost"]), int(k.loc["on", "lost"])
+    trade = (f"`synchronous_commit = off`, which answers a commit before its WAL is written, "
+             f"lost {off} acknowledged vote{'s' if off != 1 else ''} in a crash ({on} with "
+             "`on`)." if off else
+             "`synchronous_commit = off` lost no acknowledged vote in this crash, but it can: "
+             "it answers a commit before its WAL is written.")
+    return ("Check PostgreSQL's defaults against the usual first tuning on your own data "
+            f"before changing them: {said}. {trade}")
+
+
+def primary_takeaway(spread: pd.Series, plain_votes_s: float, appended_votes_s: float) -> str:
+    """The takeaway on writes: which server's CPU a vote through the app cost more (``spread``:
+    the cheapest safe way's means over 64 questions), and what appending ten votes an insert
+    did to the primary's own rate (pgbench, one a transaction against appended)."""
+    app, db = spread.cpu_ms_per_req_app, spread.cpu_ms_per_req_db
+    through = (f"through the app, a vote cost the app {fmt(app)} ms of CPU against the "
+               f"database's {fmt(db)} ms, so the app's core filled first" if app > db else
+               f"through the app, a vote cost the database {fmt(db)} ms of CPU against the "
+               f"app's {fmt(app)} ms, so the database was the first to fill")
+    ratio = appended_votes_s / plain_votes_s if plain_votes_s > 0 else float("nan")
+    batch = (f"appending ten votes an insert moved the primary's own line {fmt(ratio)}×"
+             if ratio >= 1.1 else
+             f"appending ten votes an insert did not move the primary's own line here "
+             f"({fmt(ratio)}×)")
+    return ("Measure the primary alone (pgbench) before deciding that writes are what limits "
+            f"you: {through}, and {batch}.")
 
 
 # --- 5. writes ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from scalelab.measurement.target import as_target
 from scalelab.plumbing import http
 from scalelab.plumbing.checks import check_int
 from scalelab.plumbing.cpus import CpuLayout, pinned
-from scalelab.plumbing.numbers import fmt
+from scalelab.plumbing.numbers import figure_text, fmt
 from scalelab.results.reference import replayable, replayed_without_hosts
 from scalelab.results import done, keep
 from scalelab.servers.postgres import LAB_CLIENT
@@ -349,6 +349,76 @@ def lag_sentence(summary: pd.DataFrame) -> str:
     if (s.behind > 0).any() or (s.lag_ms_p90 > 0).any():
         said += " It is never zero, though: a read that closely follows a write can miss it."
     return said
+
+
+ABOUT_LINEAR = 0.9  # a gain this share of linear or more is "about one primary's worth each"
+
+
+def scale_takeaway(verdict: str, gain: float, replicas: int = 3) -> str:
+    """The takeaway on replicas in the scale model, chosen from C11's verdict (``verdict``,
+    its label) and its deciding figure ``gain`` (reads/s with ``replicas`` ÷ the primary
+    alone): about linear (``ABOUT_LINEAR``), three quarters of it (``SCALE_OUT``, the rule's
+    bar) or less, too close to tell, or not measured on this machine."""
+    from scalelab.verdicts.rules.replicas import SCALE_OUT
+
+    if not gain == gain:
+        return ("The scale model measured no read gain on this machine (no host could be "
+                "made): how far replicas add reads is Experiment 1's projection only, and a "
+                "projection is not a measurement.")
+    served = f"{replicas} served **{figure_text(gain)}** the primary's reads"
+    if verdict.startswith("inconclusive"):
+        return (f"In the scale model, {served} on hosts of their own: too close to three "
+                f"quarters of linear ({fmt(SCALE_OUT * replicas, 3)}×) to say over these repeats.")
+    if gain >= ABOUT_LINEAR * replicas:
+        worth = "about one primary's worth of reads"
+    elif gain >= SCALE_OUT * replicas:
+        worth = "most of a primary's worth of reads"
+    else:
+        return (f"In the scale model each replica on a host of its own added less than three "
+                f"quarters of a primary's worth of reads: {served} (linear: {replicas}×); "
+                "Experiment 5's table says which host was the limit.")
+    return (f"In the scale model each replica on a host of its own added {worth}: {served} "
+            f"(linear: {replicas}×), measured, not only projected.")
+
+
+def lag_takeaway(summary: pd.DataFrame, ryw: pd.DataFrame) -> str:
+    """The takeaway on replication lag, from Experiment 2's ``lag_summary`` (was the replica
+    ever seen behind?) and Experiment 3's rows (reads-after-write missed as it is, held back
+    the longest delay, and with the fix at that delay)."""
+    seen = bool((summary.behind > 0).any() or (summary.lag_ms_p90 > 0).any())
+    said = (f"Replication lag was small but never zero here (p90 replay_lag at most "
+            f"{fmt(summary.lag_ms_p90.max())} ms)" if seen else
+            "Replication lag was too small to see here (every sample found the replica "
+            "caught up)")
+    r = ryw.set_index(["added_delay_ms", "way"])
+    slow = int(ryw.added_delay_ms.max())
+    as_is, held = r.loc[(0, "without the fix")], r.loc[(slow, "without the fix")]
+    fixed = int(r.loc[(slow, "with the fix"), "missed"])
+    if held.missed == 0 and as_is.missed == 0:
+        return (said + f", and even held back {slow} ms the replica missed none of "
+                f"{int(held.trials)} reads-after-write: a visitor misses their own write only "
+                "when the replica trails by more than their next request takes.")
+    return (said + f": a visitor can miss their own write ({int(as_is.missed)} of "
+            f"{int(as_is.trials)} reads-after-write did as it is, {int(held.missed)} with the "
+            f"replica {slow} ms behind). Sending a writer's reads to the primary for a few "
+            "seconds left " + ("none missed." if fixed == 0 else f"{fixed} missed."))
+
+
+def failure_takeaway(failover: dict, processes: int) -> str:
+    """The takeaway on a replica's crash, from :func:`failover`'s figures and the app's
+    ``processes`` (each learns of the crash from a read of its own that fails)."""
+    failed = failover["failed"]
+    if failed == 0:
+        cost = "its crash cost no request here"
+    elif failed <= 2 * processes:
+        cost = (f"its crash cost {failed} request{'s' if failed > 1 else ''}, about one per "
+                f"app process ({processes})")
+    else:
+        cost = (f"its crash cost {failed} requests over {fmt(failover['fallback_s'])} s, more "
+                f"than one per app process ({processes})")
+    return (f"A replica is one more thing that can fail: with a fallback in the router, {cost}, "
+            f"and the primary answered the reads ({failover['reads_ok_while_down']} of them) "
+            "until the replica was back.")
 
 
 # the scale model's database tier: the primary and each replica a host of 1/32 core, small

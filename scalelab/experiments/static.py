@@ -38,7 +38,7 @@ from scalelab.plumbing import http as lab_http  # ``http``: the standard library
 from scalelab.plumbing.checks import check_choice, check_int
 from scalelab.plumbing.loopback import check_url
 from scalelab.plumbing.cpus import CpuLayout, pinned
-from scalelab.plumbing.numbers import fmt
+from scalelab.plumbing.numbers import figure_text, fmt
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.servers.stack import Stack
@@ -458,6 +458,30 @@ def crossover_mbit_s(loads: pd.DataFrame, backend: pd.DataFrame, share: float = 
     back = backend.groupby("variant")["median_ms"].mean()
     backend_s = (back["page"] - back["cached page"]) / 1000
     return saved_bits / (share * backend_s) / 1e6 if backend_s > 0 else math.inf
+
+
+def asset_takeaway(django_ms: float, nginx_ms: float) -> str:
+    """The takeaway on one asset request's server CPU, Django's view against nginx: the two
+    costs and their ratio, called large from ten times up, small under two."""
+    ratio = django_ms / nginx_ms if nginx_ms > 0 else math.nan
+    gap = ("large" if ratio >= 10 else "small" if ratio < 2 else "real but not large"
+           ) if ratio == ratio else "not measured"
+    return (f"Django's static view cost {fmt(django_ms)} ms of server CPU per asset here, nginx "
+            f"{fmt(nginx_ms, 2)} ms: per request the gap is {gap}"
+            + (f" ({fmt(ratio, 2)}×)." if ratio == ratio else "."))
+
+
+def page_view_takeaway(share: float, share_cached: float) -> str:
+    """The takeaway on the assets' share of a page view's server CPU (C8's figures, WhiteNoise
+    serving them): most of a cached view's (over half) or not, and a small share of an
+    uncached one's (under a quarter) or not."""
+    cached = (f"the assets were most of a cached page view's work ({figure_text(share_cached, '%')})"
+              if share_cached > 0.5 else
+              f"the assets were {figure_text(share_cached, '%')} of a cached page view's work, less than half")
+    uncached = (f"behind an expensive uncached page they were a small share ({figure_text(share, '%')})"
+                if share < 0.25 else
+                f"behind an uncached page they were still {figure_text(share, '%')} of it")
+    return f"Per page view, the gap matters where the page itself is cheap: {cached}; {uncached}."
 
 
 def transfer_solution(loads: pd.DataFrame, rtt_ms: float, link: float = 1) -> str:

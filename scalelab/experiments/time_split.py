@@ -233,6 +233,34 @@ def python_share(rows: pd.DataFrame, variant: str = "uncached home page") -> flo
     return float(part.cpu_ms_per_req_app.mean() / part.cpu_ms_per_req_server.mean())
 
 
+def cost_takeaway(python_share: float, layers: pd.Series) -> str:
+    """The takeaway on where a page's server CPU went: the app's Python share of it
+    (:func:`python_share`; "mostly" from over half) and its largest layer in the profile
+    (``layer_table``'s column for the page; "most of that" from over half)."""
+    top = layers.idxmax()
+    whose = (f"mostly the app's Python ({python_share:.0%})" if python_share > 0.5 else
+             f"not mostly the app's Python ({python_share:.0%}): the database's share was larger")
+    layer = (f"no single layer of it was most of that: the largest, {top}, had {layers[top]:.0%}"
+             if layers[top] <= 0.5 else
+             f"one layer, {top}, was most of that ({layers[top]:.0%}): the one to look at first")
+    return f"This page's server CPU was {whose}; {layer}."
+
+
+def floor_takeaway(floor_ms: float, page_ms: float, cached_ms: float) -> str:
+    """The takeaway on the framework's floor (a request that does nothing) and the cached page,
+    against the uncached page's server CPU: the floor a small part of it under a quarter, and
+    caching removing nearly all of it from nine tenths up."""
+    floor, saved = floor_ms / page_ms, 1 - cached_ms / page_ms
+    said = (f"The framework's floor (a request that does nothing) was {floor:.0%} of the page's "
+            "server CPU: " + ("a small part; the rest is Django's layers doing the page's "
+                              "work, in the shares the profile shows" if floor < 0.25 else
+                              "not a small part here: a lighter stack would show on this page"))
+    cache = (f"caching the page removed nearly all of it ({saved:.0%}) without replacing "
+             "anything" if saved >= 0.9 else
+             f"caching the page removed {saved:.0%} of it without replacing anything")
+    return f"{said}. Replacing a layer saves at most what that layer costs; {cache} ([02](02-caching.ipynb))."
+
+
 # --- 4. the interpreter -----------------------------------------------------------------
 @replayable
 def interpreters_compared(stack: Stack, connections: int = 8, duration: int = 3,

@@ -225,3 +225,35 @@ def test_the_db_share_solution_says_how_the_share_moved_with_the_table(db_large,
     assert "30% at 10,000 questions" in text and said in text
     assert "one table size" in dd.db_share_solution(gains.iloc[1:])
     assert dd.db_share_solution(gains[gains.page == "tag"]).startswith("This run measured no")
+
+
+def _crash(on_lost, off_lost):
+    return pd.DataFrame([{"synchronous_commit": "on", "lost": on_lost},
+                         {"synchronous_commit": "off", "lost": off_lost}])
+
+
+@pytest.mark.parametrize("verdict, gain, said", [
+    ("does not hold (preliminary: quick mode)", 1.04, "they held their own (the usual first tuning gave 1.04×)"),
+    ("holds", 1.6, "gave **1.6×** on a table 3.2× the size of their buffers: worth changing"),
+    ("inconclusive", 1.22, "gave 1.22× on a table 3.2× the size of their buffers, too close to 1.25×")])
+def test_the_defaults_takeaway_follows_c6s_verdict(verdict, gain, said):
+    text = dd.defaults_takeaway(verdict, gain, 3.2, _crash(0, 0))
+    assert said in text, text
+    assert "lost no acknowledged vote in this crash, but it can" in text
+
+
+def test_the_defaults_takeaway_counts_what_synchronous_commit_off_lost():
+    text = dd.defaults_takeaway("does not hold", 1.0, 0.5, _crash(0, 7))
+    assert "lost 7 acknowledged votes in a crash (0 with `on`)" in text
+    assert "a table that fitted in their buffers" in text
+    assert "lost 1 acknowledged vote in" in dd.defaults_takeaway("holds", 2.0, 2.0, _crash(0, 1))
+
+
+def test_the_primary_takeaway_names_the_server_that_filled_first_and_the_batching_gain():
+    app_first = pd.Series({"cpu_ms_per_req_app": 3.0, "cpu_ms_per_req_db": 0.5})
+    text = dd.primary_takeaway(app_first, 2000.0, 6000.0)
+    assert "the app's core filled first" in text and "moved the primary's own line 3.0×" in text
+    db_first = pd.Series({"cpu_ms_per_req_app": 0.4, "cpu_ms_per_req_db": 0.9})
+    text = dd.primary_takeaway(db_first, 2000.0, 2040.0)
+    assert "the database was the first to fill" in text
+    assert "did not move the primary's own line here (1.0×)" in text, text

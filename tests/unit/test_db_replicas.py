@@ -85,3 +85,47 @@ def test_the_replicas_solution_counts_what_four_times_the_reads_take(replica_ms,
     text = dbr.replicas_for_solution(_read_rows(2.0, replica_ms))
     assert said in text and "primary alone 2.00 CPU-ms" in text
     assert dbr.replicas_for_solution(_read_rows(0.0, 2.0)).startswith("This run has no")
+
+
+@pytest.mark.parametrize("verdict, gain, said", [
+    ("holds with conditions (preliminary: quick mode)", 2.9, "about one primary's worth"),
+    ("holds with conditions", 2.4, "most of a primary's worth"),
+    ("does not hold", 1.6, "less than three quarters of a primary's worth"),
+    ("inconclusive", 2.2, "too close to three quarters of linear (2.25×)"),
+    ("cannot be tested here", float("nan"), "measured no read gain on this machine")])
+def test_the_scale_takeaway_follows_the_measured_gain_and_the_verdict(verdict, gain, said):
+    text = dbr.scale_takeaway(verdict, gain)
+    assert said in text, text
+    if gain == gain:
+        assert f"**{gain:.1f}×**" in text or f"**{gain:.2f}×**" in text, text
+    assert ("measured, not only projected" in text) == (gain >= 2.25 and "inconclusive" not in verdict)
+
+
+def _ryw(as_is, held, fixed, trials=12):
+    return pd.DataFrame([
+        {"added_delay_ms": 0, "way": "without the fix", "trials": trials, "missed": as_is},
+        {"added_delay_ms": 0, "way": "with the fix", "trials": trials, "missed": 0},
+        {"added_delay_ms": 100, "way": "without the fix", "trials": trials, "missed": held},
+        {"added_delay_ms": 100, "way": "with the fix", "trials": trials, "missed": fixed}])
+
+
+def test_the_lag_takeaway_says_never_zero_only_when_a_sample_saw_the_replica_behind():
+    seen = _lag([900, 4000], [0.8, 2.4], [0.1, 0.5])
+    unseen = _lag([900, 4000], [0.0, 0.0], [0.0, 0.0])
+    text = dbr.lag_takeaway(seen, _ryw(1, 10, 0))
+    assert "never zero" in text and "2.4 ms" in text
+    assert "1 of 12 reads-after-write did as it is, 10 with the replica 100 ms behind" in text
+    assert text.endswith("left none missed.")
+    assert dbr.lag_takeaway(seen, _ryw(0, 10, 2)).endswith("left 2 missed.")
+    quiet = dbr.lag_takeaway(unseen, _ryw(0, 0, 0))
+    assert "too small to see" in quiet and "never zero" not in quiet
+    assert "missed none of 12" in quiet and "can miss" not in quiet
+
+
+@pytest.mark.parametrize("failed, said", [(0, "cost no request here"),
+                                          (3, "cost 3 requests, about one per app process (2)"),
+                                          (9, "cost 9 requests over 1.5 s, more than one per")])
+def test_the_failure_takeaway_counts_the_failed_requests_against_the_app_processes(failed, said):
+    f = {"failed": failed, "fallback_s": 1.5, "reads_ok_while_down": 40}
+    text = dbr.failure_takeaway(f, processes=2)
+    assert said in text and "(40 of them)" in text, text

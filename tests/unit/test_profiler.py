@@ -102,3 +102,26 @@ def test_the_cache_hit_solution_names_the_layer_a_hit_spends_most_in(raw, said):
     text = ts.cache_hit_solution(rows)
     assert said in text
     assert ts.cache_hit_solution(rows.assign(page="x")).startswith("This run did not profile")
+
+
+def test_the_cost_takeaway_says_mostly_and_no_single_layer_only_when_the_shares_do():
+    from scalelab.experiments.time_split import cost_takeaway
+
+    spread = pd.Series({"templates": 0.39, "ORM": 0.17, "middleware": 0.16})
+    text = cost_takeaway(0.8, spread)
+    assert "mostly the app's Python (80%)" in text
+    assert "no single layer of it was most of that: the largest, templates, had 39%" in text
+    text = cost_takeaway(0.4, pd.Series({"templates": 0.6, "ORM": 0.2}))
+    assert "not mostly the app's Python (40%)" in text
+    assert "one layer, templates, was most of that (60%)" in text
+
+
+def test_the_floor_takeaway_calls_the_floor_small_and_the_cache_nearly_all_from_the_data():
+    from scalelab.experiments.time_split import floor_takeaway
+
+    text = floor_takeaway(0.5, 10.0, 0.6)
+    assert "was 5% of the page's server CPU: a small part" in text
+    assert "removed nearly all of it (94%)" in text
+    text = floor_takeaway(4.0, 10.0, 3.0)
+    assert "40% of the page's server CPU: not a small part here" in text
+    assert "caching the page removed 70% of it" in text and "nearly all" not in text

@@ -89,3 +89,22 @@ def test_the_transfer_solution_counts_the_gap_in_round_trips():
     assert "less than its bytes alone need" in transfer_solution(_loads(900.0), rtt_ms=40)
     slowest = transfer_solution(_loads(1184.0, links=(10, 100)), rtt_ms=40)
     assert slowest.startswith("This run measured no 1 Mbit/s link") and "at 10 Mbit/s" in slowest
+
+
+def test_the_asset_takeaway_calls_the_gap_from_the_ratio():
+    from scalelab.experiments.static import asset_takeaway
+
+    assert "per request the gap is large (40×)" in asset_takeaway(1.2, 0.03)
+    assert "per request the gap is real but not large (4.0×)" in asset_takeaway(0.12, 0.03)
+    assert "per request the gap is small" in asset_takeaway(0.05, 0.03)
+    assert "not measured" in asset_takeaway(0.05, 0.0)
+
+
+def test_the_page_view_takeaway_says_most_and_small_only_when_the_shares_are():
+    from scalelab.experiments.static import page_view_takeaway
+
+    text = page_view_takeaway(0.08, 0.7)
+    assert "most of a cached page view's work (70%)" in text and "a small share (8%)" in text
+    text = page_view_takeaway(0.4, 0.3)
+    assert "30% of a cached page view's work, less than half" in text
+    assert "still 40% of it" in text
