@@ -27,10 +27,6 @@ from pathlib import Path
 import pytest
 
 CHILD = "SCALELAB_TESTS_BESIDE"  # set in such a pytest: it runs what it was given, in line
-# Such a pytest yields the CPUs to the site build: the session's site tests wait for the build
-# and then take a quarter of a minute, while the pytests beside it have time to spare (their
-# waits have timeouts of a minute or more)
-NICENESS = 10
 
 
 class Beside:
@@ -44,10 +40,8 @@ class Beside:
         self.work = Path(tempfile.mkdtemp(prefix=f"scalelab-test-{name}-"))
         (self.work / "tests.txt").write_text("".join(f"{nodeid}\n" for nodeid in ids))
         env = {**os.environ, CHILD: str(self.work / "reports.jsonl")}
-        # niced: the site build, which the session's next tests wait for, gets the CPUs first
-        command = wrap_command(["nice", "-n", str(NICENESS), sys.executable, "-m", "pytest",
-                                "-p", "no:cacheprovider", "-q", f"@{self.work / 'tests.txt'}"],
-                               deathsig="SIGTERM")
+        command = wrap_command([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                                f"@{self.work / 'tests.txt'}"], deathsig="SIGTERM")
         with open(self.work / "pytest.log", "w") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=env,
