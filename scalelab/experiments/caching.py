@@ -19,7 +19,7 @@ from scalelab.load import Workload, wrk
 from scalelab.measurement import limits
 from scalelab.plumbing.checks import check_int, check_number
 from scalelab.plumbing.cpus import CpuLayout
-from scalelab.plumbing.numbers import fmt
+from scalelab.plumbing.numbers import figure_text, fmt
 from scalelab.results.reference import replayable
 from scalelab.results import done, keep
 from scalelab.verdicts.rule import Criterion, Estimate
@@ -369,6 +369,22 @@ def savings(rows: pd.DataFrame, baseline: str = "no cache") -> pd.Series:
     variants = [v for v in dict.fromkeys(rows.variant) if v != baseline]
     return pd.Series({v: Figure(v, "", saving(baseline, v)).estimate(rows).median
                       for v in variants}, dtype=float)
+
+
+def zipf_takeaway(view_gain: float, page_gain: float, hit_ratio: float, ttl: str) -> str:
+    """The takeaway on caching popular pages against the shared home page: C3's capacity
+    gain on the Zipf-popular question pages (``page_gain``, at ``hit_ratio`` with a ``ttl``
+    TTL) against the home page's whole-view saving (``view_gain``): far smaller (under half),
+    smaller, or as large."""
+    if page_gain < view_gain / 2:
+        than = "far smaller than"
+    elif page_gain < view_gain:
+        than = "smaller than"
+    else:
+        than = "as large as"
+    return (f"With Zipf-popular question pages and a {ttl} TTL, {hit_ratio:.0%} of reads hit and "
+            f"the cache multiplied capacity by {figure_text(page_gain)}, {than} the shared home "
+            f"page's {figure_text(view_gain)}: a cache is worth what its hit ratio is worth.")
 
 
 def threshold_solution(hit_ratio: float, gain: float, threshold: float = 1.5) -> str:

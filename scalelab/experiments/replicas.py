@@ -402,6 +402,22 @@ def db_cap_solution(costs: dict[str, float], table: pd.DataFrame) -> str:
                    "larger share of a machine.")
 
 
+SHARED_CORES = 1.15  # replicas on one machine's cores "add no capacity" below this gain
+
+
+def one_machine_takeaway(gain: float, cores: int) -> str:
+    """The takeaway on app-server replicas on one machine, from the uncached page's requests/s
+    with the most replicas ÷ with one, the same workers in all, on ``cores`` server CPUs."""
+    said = (f"On one machine, the same workers split among more app-server instances served "
+            f"{fmt(gain)}× the uncached pages of one instance, on {cores} shared "
+            f"core{'s' if cores > 1 else ''}")
+    if gain < SHARED_CORES:
+        return said + ": capacity follows cores, not processes."
+    return (said + ": more than sharing the same cores allows if nothing else changed. What "
+            "moved it is not measured here (nginx balancing the instances, against one "
+            "server's own queue, is a candidate); the same cores still cap it.")
+
+
 def cache_and_scale_out(page: pd.DataFrame, cached: pd.DataFrame) -> str:
     """Whether a page cache let app machines multiply further, from the two pages' tables of
     machines (``limited_by``: "app machines" until something shared caps the rate): the

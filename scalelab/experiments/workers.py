@@ -16,7 +16,7 @@ import pandas as pd
 from scalelab.plumbing.checks import check_int, check_number
 from scalelab.plumbing.cpus import CpuLayout, default_layout
 from scalelab.plumbing.runs import label_of
-from scalelab.plumbing.numbers import fmt
+from scalelab.plumbing.numbers import figure_text, fmt
 from scalelab.load import Workload, compare
 from scalelab.results.reference import replayable
 from scalelab.results import done, finished, keep
@@ -109,6 +109,21 @@ def limiting(row, users: int, server_cpus: int = 1) -> tuple[str, float]:
     c = ceilings(row, users, server_cpus)
     name = min(c, key=c.get)
     return name, row["req_s"] / c[name]
+
+
+SAME_THROUGHPUT = 1.25  # a gain under this is "no more throughput": a window's noise and the
+# little that overlapping a page's own database waits buys on one core
+
+
+def cpu_takeaway(gain: float, memory_ratio: float, workers: int, cores: int) -> str:
+    """The takeaway on workers beyond the cores for CPU-bound pages, from C19's "CPU-bound
+    gain" (the most sync workers ÷ one) and what they cost in memory (total ÷ one worker's)."""
+    served = (f"{workers} sync workers on {cores} core{'s' if cores > 1 else ''} served "
+              f"{figure_text(gain)} what one did, at {fmt(memory_ratio)}× its memory")
+    if gain < SAME_THROUGHPUT:
+        return f"On CPU-bound pages, workers beyond the cores added memory, not throughput: {served}."
+    return (f"On CPU-bound pages, {served}: more than the cores explain, so the page also waits "
+            "(for its database), and a worker that waits leaves the core to another.")
 
 
 def ceiling_solution(io: pd.DataFrame, users: int, server_cpus: int = 1) -> str:

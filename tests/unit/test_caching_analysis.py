@@ -189,3 +189,11 @@ def test_the_threshold_solution_compares_the_bound_and_the_measured_saving(hit_r
     assert f"hit **{hit_ratio:.0%}**" in text and said in text
     assert f"= **{cx.fmt(1 / (1 - hit_ratio))}×**" in text
     assert cx.threshold_solution(1.0, 2.0).startswith("This run has no")
+
+
+@pytest.mark.parametrize("page_gain, said", [(1.4, "far smaller than"), (3.2, "smaller than"),
+                                             (6.0, "as large as")])
+def test_the_zipf_takeaway_compares_the_popular_pages_gain_with_the_home_pages(page_gain, said):
+    text = cx.zipf_takeaway(5.0, page_gain, 0.62, "5s")
+    assert f"62% of reads hit and the cache multiplied capacity by {page_gain:.3g}×, {said} " \
+           "the shared home page's 5×" in text, text

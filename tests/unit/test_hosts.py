@@ -207,3 +207,14 @@ def test_the_database_cap_solution_says_n_and_what_the_projection_caps_first():
         rx.db_cap_solution(dear_proxy, rx.project(dear_proxy, [1, 2, 4]))
     assert rx.db_cap_solution({"app": 12.0}, rx.project({"app": 12.0}, [1])).startswith(
         "This run gave no database cost")
+
+
+def test_the_one_machine_takeaway_says_cores_not_processes_only_when_replicas_added_nothing():
+    from scalelab.experiments.replicas import one_machine_takeaway
+
+    same = one_machine_takeaway(1.02, 1)
+    assert "served 1.0× the uncached pages of one instance, on 1 shared core" in same
+    assert same.endswith("capacity follows cores, not processes.")
+    more = one_machine_takeaway(1.4, 2)
+    assert "on 2 shared cores: more than sharing the same cores allows" in more
+    assert "not processes" not in more

@@ -172,3 +172,12 @@ def test_the_ceiling_solution_names_the_lowest_ceiling_of_the_most_threaded_gthr
     assert "users ÷ wait = 640 req/s" in text and "server CPU ÷ cost = 500 req/s" in text
     assert "*slots ÷ wait*" in text and f"**{req_s / 160:.0%}**" in text and said in text
     assert workers.ceiling_solution(io[io.config == "none"], 32).startswith("This run measured")
+
+
+@pytest.mark.parametrize("gain, said", [
+    (1.05, "workers beyond the cores added memory, not throughput: 4 sync workers on 1 core "
+           "served 1.05× what one did, at 3.5× its memory"),
+    (1.8, "4 sync workers on 1 core served 1.8× what one did, at 3.5× its memory: more than "
+          "the cores explain")])
+def test_the_cpu_takeaway_says_memory_not_throughput_only_when_the_gain_is_small(gain, said):
+    assert said in workers.cpu_takeaway(gain, 3.5, 4, 1)
