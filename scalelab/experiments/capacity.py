@@ -462,6 +462,27 @@ def check_summary(pred: pd.DataFrame) -> dict:
     }
 
 
+COST_HELD = 0.1  # a cost below saturation within this share of the saturated one "held"
+
+
+def check_takeaway(summary: dict) -> str:
+    """The takeaway on checking a model under an open load, from :func:`check_summary`: did
+    a page's CPU cost below saturation differ from its cost at saturation (by more than
+    ``COST_HELD``), how far the measured utilisation ran from the model's, and which
+    utilisation, fed to an M/M/1 queue, came closer to the measured response time."""
+    cpu, u = summary["cpu_below_over_saturated"], summary["u_measured_over_model"]
+    cost = (f"a page cost {fmt(cpu, 3)}× below saturation what it cost at saturation"
+            + (", so one cost per request does not carry from load to load" if abs(cpu - 1) > COST_HELD
+               else ": the cost held from light load to saturation"))
+    measured_better = summary["mm1_measured_u_error"] < summary["mm1_error"]
+    queue = ("an M/M/1 queue fed the utilisation actually reached came closer to the measured "
+             "response time than one fed the planned utilisation" if measured_better else
+             "an M/M/1 queue fed the planned utilisation came as close to the measured response "
+             "time as one fed the utilisation actually reached")
+    return (f"A model's prediction must be checked under an open load: here {cost}; the "
+            f"utilisation measured was {fmt(u, 3)}× the model's; and {queue}.")
+
+
 # --- the plan run on a model deployment ------------------------------------------------------
 DEPLOYMENT_WORKERS = 2  # sync workers per app host, as in 05's scale model
 # s of closed load before the first window, outside the hosts: each worker's first render

@@ -437,3 +437,20 @@ def test_the_break_even_solution_is_the_think_time_thirty_servers_carry(cached_m
     text = cap.break_even_solution(costs((60.0,), (cached_ms,)))
     # 20,000 users ÷ (30 servers × 0.7 × 1000 ÷ cost) = cost × 20 ÷ 21 seconds
     assert f"every **{fmt(cached_ms * 20 / 21)} s**" in text and text.endswith(said)
+
+
+def _summary(cpu, u, mm1, mm1_measured):
+    return {"cpu_below_over_saturated": cpu, "u_measured_over_model": u, "mm1_error": mm1,
+            "mm1_measured_u_error": mm1_measured}
+
+
+def test_the_check_takeaway_says_the_cost_moved_only_when_it_did():
+    from scalelab.experiments.capacity import check_takeaway
+
+    moved = check_takeaway(_summary(1.32, 0.81, 0.4, 0.1))
+    assert "a page cost 1.32× below saturation" in moved and "does not carry" in moved
+    assert "utilisation measured was 0.810× the model's" in moved
+    assert "fed the utilisation actually reached came closer" in moved
+    held = check_takeaway(_summary(1.04, 1.2, 0.1, 0.3))
+    assert "at saturation: the cost held from light load to saturation" in held
+    assert "fed the planned utilisation came as close" in held
