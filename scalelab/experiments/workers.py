@@ -122,8 +122,9 @@ def cpu_takeaway(gain: float, memory_ratio: float, workers: int, cores: int) -> 
               f"{figure_text(gain)} what one did, at {fmt(memory_ratio)}× its memory")
     if gain < SAME_THROUGHPUT:
         return f"On CPU-bound pages, workers beyond the cores added memory, not throughput: {served}."
-    return (f"On CPU-bound pages, {served}: more than the cores explain, so the page also waits "
-            "(for its database), and a worker that waits leaves the core to another.")
+    return (f"On CPU-bound pages, {served}: more than the cores explain. What else moved it is "
+            "not measured here (a worker waiting on the database while another computes is a "
+            "candidate).")
 
 
 def ceiling_solution(io: pd.DataFrame, users: int, server_cpus: int = 1) -> str:
