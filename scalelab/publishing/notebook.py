@@ -141,6 +141,12 @@ def show(markdown: str) -> None:
     display(Markdown(markdown))
 
 
+def bullets(*sentences: str) -> str:
+    """Sentences as a Markdown list, for :func:`show`: the takeaways a notebook chooses from
+    its data (each from a function of its experiment module)."""
+    return "\n".join(f"- {sentence}" for sentence in sentences)
+
+
 def solution(text: str, number: int | None = None) -> str:
     """A worked solution whose numbers this run computed, as markdown for :func:`show`:
     folded under "Worked solution to N" as the written ones are, so the site folds it and

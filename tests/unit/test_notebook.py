@@ -170,3 +170,10 @@ def test_a_reference_copy_is_stale_once_a_cell_of_its_source_changes(tmp_path, m
     nb.cells.pop()
     nbformat.write(nb, copy)
     assert "cells, the copy" in execution.stale_reference(name)
+
+
+def test_bullets_make_one_markdown_list_item_per_sentence():
+    from scalelab.publishing.notebook import bullets
+
+    assert bullets("One.", "Two: 3×.") == "- One.\n- Two: 3×."
+    assert bullets("Alone.") == "- Alone."
