@@ -142,8 +142,8 @@ def _whole_suite(config) -> bool:
     uses the other meanwhile."""
     opt = config.option
     return (config.args_source == pytest.Config.ArgsSource.TESTPATHS and not os.environ.get(
-        beside.CHILD) and not (opt.markexpr or opt.keyword or opt.collectonly or opt.lf
-                               or opt.deselect))
+        beside.CHILD) and not (opt.markexpr or opt.keyword or opt.collectonly or opt.deselect
+                               or getattr(opt, "lf", False)))  # no --lf without cacheprovider
 
 
 def _beside_groups(items) -> dict[str, list]:
