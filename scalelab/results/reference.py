@@ -61,6 +61,23 @@ def has_server(name: str) -> bool:
     return machine().get("environment", {}).get(name, "missing") != "missing"
 
 
+def commits() -> dict[str, list[str]]:
+    """The git commits the reference's results were measured at, each with the results
+    (``<notebook>/<name>``) measured there: one commit, without '-dirty', when ``make
+    reference`` recorded every notebook from one clean checkout."""
+    found: dict[str, list[str]] = {}
+    for meta_path in sorted(paths.reference_dir().glob("*/*.json")):
+        if meta_path.name.startswith("timing-"):
+            continue
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError:
+            meta = {}
+        commit = str(meta.get("environment", {}).get("git_commit", "unknown"))
+        found.setdefault(commit, []).append(f"{meta_path.parent.name}/{meta_path.stem}")
+    return found
+
+
 REFUSED = "reference mode starts and measures nothing"
 
 

@@ -87,6 +87,26 @@ def test_shape(name):
                 "process management and parsing belong in the harness"
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_the_reference_keeps_the_notebook_as_it_is(name):
+    """The executed copy the site shows (``data/reference/<notebook>/``) has every cell of the
+    source, unchanged: a cell edited since ``make reference`` shows readers what the notebook
+    no longer says."""
+    assert execution.stale_reference(name) == "", \
+        f"{name}: {execution.stale_reference(name)}; record it again (make reference)"
+
+
+def test_the_reference_was_recorded_at_one_clean_commit():
+    """``make reference`` records every notebook from one checkout with nothing uncommitted,
+    so the reference names the code that measured it."""
+    from scalelab.results import reference
+
+    found = reference.commits()
+    assert len(found) == 1, {commit: rows[:3] for commit, rows in found.items()}
+    commit = next(iter(found))
+    assert re.fullmatch(r"[0-9a-f]{40}", commit), f"recorded at {commit!r}, not a clean commit"
+
+
 @pytest.mark.notebooks
 @pytest.mark.servers
 @pytest.mark.parametrize("name", NAMES)

@@ -317,3 +317,31 @@ def test_the_commit_is_dirty_for_a_change_to_the_code_not_to_the_reference_being
     assert not machine.git_commit().endswith("-dirty"), "the reference is being recorded"
     (tmp_path / "code.py").write_text("x = 2\n")
     assert machine.git_commit().endswith("-dirty")
+
+
+def test_the_reference_names_each_commit_it_was_measured_at(tmp_path, monkeypatch):
+    """``reference.commits()``: what the suite's one-clean-commit check reads. Two notebooks
+    recorded at different commits, or one from a dirty tree, show up as more than one commit;
+    run times and unreadable files do not count."""
+    from scalelab.results import reference
+
+    monkeypatch.setenv("SCALELAB_REFERENCE_DIR", str(tmp_path))
+
+    def recorded(notebook, name, commit):
+        (tmp_path / notebook).mkdir(exist_ok=True)
+        (tmp_path / notebook / f"{name}.json").write_text(
+            json.dumps({"environment": {"git_commit": commit}}))
+
+    clean, other = "a" * 40, "b" * 40
+    recorded("01-baseline", "sweep", clean)
+    recorded("01-baseline", "verdicts", clean)
+    (tmp_path / "01-baseline" / "timing-full.json").write_text('{"seconds": 1}')
+    assert reference.commits() == {clean: ["01-baseline/sweep", "01-baseline/verdicts"]}
+    recorded("02-caching", "verdicts", other)
+    recorded("03-worker-counts", "verdicts", clean + "-dirty")
+    (tmp_path / "04-static-offloading").mkdir()
+    (tmp_path / "04-static-offloading" / "cut.json").write_text("{")
+    assert reference.commits() == {clean: ["01-baseline/sweep", "01-baseline/verdicts"],
+                                   other: ["02-caching/verdicts"],
+                                   clean + "-dirty": ["03-worker-counts/verdicts"],
+                                   "unknown": ["04-static-offloading/cut"]}
