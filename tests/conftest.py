@@ -96,7 +96,7 @@ def results_dir(tmp_path, monkeypatch):
 # servers, and JupyterLab on servers last. Nothing before the measuring phases measures, so
 # in a session that holds more, they run side by side from the start: the site build (about
 # 50 s of two kernels and two Chromiums) in a process of its own, the server-free tests and
-# the unmeasured tests each in a pytest of its own (``beside.py``), and here the unmeasured
+# the unmeasured tests in pytests of their own (``beside.py``), and here the unmeasured
 # tests in a browser (JupyterLab in reference mode) while the site builds, then the site's
 # tests; the others' reports are shown after them. The first test that
 # measures waits for all of it, so no measurement shares the CPUs.
@@ -124,10 +124,16 @@ def _unmeasured_tests_measure_nothing(request, monkeypatch):
         raise AssertionError(f"{request.node.nodeid} is marked 'unmeasured' but measures: "
                              "it runs beside other tests; remove the marker")
 
-    from scalelab.load import open_rate, pgbench, wrk
+    from scalelab.load import api, open_rate, pgbench, under_failure, wrk
+    from scalelab.measurement import profiler
 
-    for module in (wrk, open_rate, pgbench):
+    for module in (wrk, open_rate, pgbench):  # each point waits for idle CPUs first
         monkeypatch.setattr(module, "wait_until_idle", refuse)
+    # and what drives load without such a wait: Locust, clients under a failure, wrk at
+    # full speed, the profiler
+    for module, name in ((api, "run_locust"), (under_failure, "run"), (wrk, "start"),
+                         (profiler, "record")):
+        monkeypatch.setattr(module, name, refuse)
 
 
 def pytest_configure(config):
@@ -146,10 +152,15 @@ def _whole_suite(config) -> bool:
                                or getattr(opt, "lf", False)))  # no --lf without cacheprovider
 
 
+UNMEASURED_PYTESTS = 2  # the unmeasured tests mostly wait for servers: two pytests overlap that
+
+
 def _beside_groups(items) -> dict[str, list]:
-    """What runs in pytests of its own: the server-free tests and the unmeasured ones."""
+    """What runs in pytests of its own: the server-free tests, and the unmeasured ones in
+    ``UNMEASURED_PYTESTS`` groups (``beside.split_by_module``)."""
+    unmeasured = beside.split_by_module([i for i in items if _phase(i) == 2], UNMEASURED_PYTESTS)
     return {"server-free": [i for i in items if _phase(i) == 0],
-            "unmeasured": [i for i in items if _phase(i) == 2]}
+            **{f"unmeasured-{n}": group for n, group in enumerate(unmeasured, start=1)}}
 
 
 def pytest_collection_modifyitems(session, config, items):
