@@ -4,8 +4,9 @@ Before the first test that measures, a session has three things to do that judge
 CPU: the server-free tests (CPU-bound), the ``unmeasured`` tests (servers started and killed:
 mostly waiting), and the site's tests (which wait for the site build, then drive Chromium).
 One after the other they took two and a half minutes, with a core often idle. When a session
-holds more than one kind, :func:`start` runs the server-free and the unmeasured tests each in
-a pytest of its own (``python -m pytest NODEID ...``) as the session begins; the session runs
+holds more than one kind, :func:`start` runs the server-free tests in a pytest of their own
+and the unmeasured ones in two more, split by module (:func:`split_by_module`), each
+``python -m pytest NODEID ...``, as the session begins; the session runs
 the site's tests meanwhile and then, at each of the others' places, shows the report their
 pytest wrote (:func:`replay`), so a failure reads as if it had happened here. No test that
 measures starts before those pytests have ended (:func:`wait`).
@@ -123,6 +124,19 @@ def offloads(items, groups: dict[str, list]) -> bool:
     pytest, when the session holds something besides them."""
     offloaded = sum(len(group) for group in groups.values())
     return not os.environ.get(CHILD) and offloaded > 0 and offloaded < len(items)
+
+
+def split_by_module(items: list, n: int) -> list[list]:
+    """``items`` in ``n`` groups of about as many tests each, a module's tests together (its
+    fixtures start once), the largest module first; each group in the items' order."""
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    groups: list[list] = [[] for _ in range(n)]
+    for module in sorted(modules.values(), key=len, reverse=True):
+        min(groups, key=len).extend(module)
+    order = {item.nodeid: i for i, item in enumerate(items)}
+    return [sorted(group, key=lambda item: order[item.nodeid]) for group in groups]
 
 
 def start(session, groups: dict[str, list]) -> None:

@@ -64,6 +64,7 @@ def test_a_crash_under_load_is_counted_second_by_second(two):
     assert two.replicas[1].running
 
 
+@pytest.mark.unmeasured  # its own stack, behaviour only
 def test_least_conn_and_post_retries_reach_nginx_and_bad_settings_are_refused():
     with Stack(replicas=2, proxy="nginx", balance="least_conn", retry_post=True, questions=Q,
                label="test-least-conn") as st:
@@ -85,8 +86,9 @@ def test_bad_replica_numbers_and_crash_timings_are_refused(two):
         rx.crash(two, seconds=4, crash_at=3, restore_at=2)
 
 
-@pytest.mark.parametrize("engine, loses", [("per-process memory", True), ("database", False),
-                                           ("signed cookies", False)])
+@pytest.mark.parametrize("engine, loses", [
+    pytest.param("per-process memory", True, marks=pytest.mark.unmeasured),  # no wrk point
+    ("database", False), ("signed cookies", False)])
 def test_only_the_per_process_session_store_loses_visitors(engine, loses):
     with rx.session_stack(engine, replicas=2, questions=Q) as st:
         lost = rx.count_lost(st, users=4, requests=6)

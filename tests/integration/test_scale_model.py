@@ -14,7 +14,8 @@ from scalelab import Stack
 from scalelab.plumbing import hosts, http, paths, runs
 from polling import eventually
 
-pytestmark = [pytest.mark.servers,
+# behaviour only (who runs in which host, what is left): beside the other tests
+pytestmark = [pytest.mark.servers, pytest.mark.unmeasured,
               pytest.mark.skipif(not hosts.support()[0], reason=hosts.support()[1])]
 
 

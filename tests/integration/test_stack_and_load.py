@@ -43,6 +43,7 @@ def test_stack_pins_servers_and_reports_itself(stack):
     assert stack.timings["start_s"] > 0
 
 
+@pytest.mark.unmeasured  # its own stack, behaviour only
 def test_stack_stop_leaves_nothing(tmp_path):
     s = Stack(workers=2, questions=TEST_QUESTIONS, label="test").start()
     pids = []
@@ -54,6 +55,7 @@ def test_stack_stop_leaves_nothing(tmp_path):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+@pytest.mark.unmeasured  # its own stack, behaviour only
 def test_a_failed_reconfigure_keeps_the_last_working_configuration():
     """A setting PostgreSQL refuses at start stops the stack with the error; the next start()
     is the configuration that worked, not the bad one again."""
@@ -65,11 +67,12 @@ def test_a_failed_reconfigure_keeps_the_last_working_configuration():
             s.reconfigure(pg_settings={"work_mem": "not a size"})
         assert s.config["pg_settings"] == {} and not s.services, "stopped, the old config kept"
         s.start()
-        assert http_get(s.base_url + "/health/")[0] == 200
+        assert http_get(s.base_url + "/health/", timeout=10)[0] == 200
     finally:
         s.stop()
 
 
+@pytest.mark.unmeasured  # their own stacks, behaviour only
 @pytest.mark.parametrize("kwargs", [
     dict(worker_class="gthread", threads=4, workers=1),
     dict(server="uvicorn", workers=2),
@@ -235,6 +238,7 @@ def test_a_double_ctrl_c_stops_the_stack_cleanly(gap_s):
     assert not alive, [p.cmdline() for p in alive]
 
 
+@pytest.mark.unmeasured  # its own stack, behaviour only
 def test_the_apps_copy_for_the_labs_user_goes_with_its_stack():
     """As root the app runs from a copy in the state folder; stopping the stack removes it."""
     import os

@@ -13,7 +13,8 @@ from scalelab import Stack
 from scalelab.experiments import static
 from scalelab.plumbing import paths
 
-pytestmark = pytest.mark.servers
+# behaviour only (bytes and headers, each test its own stack): beside the other tests
+pytestmark = [pytest.mark.servers, pytest.mark.unmeasured]
 STATIC = paths.APP_DIR / "qa" / "static" / "qa"
 
 
@@ -115,6 +116,6 @@ def test_nginx_passes_static_to_the_app_when_the_app_serves_it_and_logs_its_own_
         for _ in range(3):
             get(st.base_url + "/health/")
         times = eventually(lambda: (lambda t: t if len(t) >= 3 else None)(
-            proxy.request_times("/health/", since)), timeout=5, what="three logged requests")
+            proxy.request_times("/health/", since)), timeout=15, what="three logged requests")
         assert len(times) == 3 and all(0 <= t < 2000 for t in times)
         assert proxy.request_times(hashed, since) == [], "only what followed `since`"

@@ -11,7 +11,8 @@ from scalelab.experiments import workers
 from scalelab.servers import SlowUpstream
 from scalelab.plumbing.http import http_get
 
-pytestmark = pytest.mark.servers
+# behaviour only (one request per endpoint, its own stack): beside the other tests
+pytestmark = [pytest.mark.servers, pytest.mark.unmeasured]
 
 
 def _run_as_the_lab_user(procs):
@@ -54,8 +55,8 @@ def test_the_slow_upstream_waits_and_refuses_bad_input(run):
     try:
         _run_as_the_lab_user([psutil.Process(up.pid)])
         t0 = time.perf_counter()
-        assert http_get(f"{up.url}/?ms=100")[0] == 200
+        assert http_get(f"{up.url}/?ms=100", timeout=10)[0] == 200
         assert time.perf_counter() - t0 >= 0.1
-        assert http_get(f"{up.url}/?ms=lots")[0] == 400
+        assert http_get(f"{up.url}/?ms=lots", timeout=10)[0] == 400
     finally:
         up.stop()
