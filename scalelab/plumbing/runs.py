@@ -105,6 +105,21 @@ def _terminate(procs: list[psutil.Process], grace: float = 3.0) -> list[int]:
     return [p.pid for p in procs]
 
 
+def maker_alive(run_id: str) -> bool:
+    """Whether the process that made run ``run_id`` (``<stamp>-<label>-<pid>-<n>``,
+    ``Run.create``) still runs: that pid, started by the stamp (psutil's start time may be a
+    second off). The scale model's hosts are the machine's, not a state folder's: a lab with
+    another state folder (a test's temporary one) must not take a live run's hosts for stale
+    because it has no state file of it."""
+    try:
+        pid = int(run_id.rsplit("-", 2)[1])
+        made = time.mktime(time.strptime(run_id[:15], "%Y%m%d-%H%M%S"))
+        proc = psutil.Process(pid)
+        return proc.create_time() <= made + 2 and proc.status() != psutil.STATUS_ZOMBIE
+    except (ValueError, IndexError, psutil.Error):
+        return False
+
+
 def reap_stale(verbose: bool = False) -> list[int]:
     """Kill leftovers of runs whose owner died, remove their state files; return the pids."""
     runs_state = paths.state_dir() / "runs"
@@ -126,7 +141,8 @@ def reap_stale(verbose: bool = False) -> list[int]:
     # the scale model's hosts (control groups) of runs whose state file is gone
     from scalelab.plumbing import hosts
 
-    hosts.remove_stale(lambda run_id: (runs_state / f"{run_id}.json").exists())
+    hosts.remove_stale(lambda run_id: (runs_state / f"{run_id}.json").exists()
+                       or maker_alive(run_id))
     if verbose:
         print(f"reaped {len(killed)} stale process(es)" + (f": {killed}" if killed else ""))
     return killed

@@ -336,3 +336,26 @@ def test_a_generator_run_to_its_end_gives_its_report_or_a_named_error(tmp_path):
     with pytest.raises(RuntimeError, match="gen did not finish within 1 s"):
         run_to_end(proc, log, 1, "gen")
     assert proc.poll() is not None
+
+
+def test_a_live_runs_hosts_are_not_stale_to_a_lab_with_another_state_folder(tmp_path,
+                                                                             monkeypatch):
+    """The reaper of a lab whose state folder has no file of a run (a test's temporary
+    folder) keeps that run's hosts while the process that made it runs; a run whose maker
+    is gone, or whose pid now belongs to a process started after it, is stale."""
+    import time as _time
+
+    from scalelab.plumbing import hosts
+
+    monkeypatch.setenv("SCALELAB_STATE_DIR", str(tmp_path))
+    asked = {}
+    monkeypatch.setattr(hosts, "remove_stale", lambda alive: asked.setdefault("alive", alive))
+    runs.reap_stale()
+    alive = asked["alive"]
+    now = _time.strftime("%Y%m%d-%H%M%S")
+    assert alive(f"{now}-test-hosts-{os.getpid()}-0"), "this process made it: not stale"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    assert not alive(f"{now}-test-{dead.pid}-0")
+    assert not alive(f"20000101-000000-test-{os.getpid()}-0"), "a pid reused since"
+    assert not alive("not-a-run-id") and not alive(f"{now}-test-x-0")
