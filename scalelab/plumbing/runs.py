@@ -105,18 +105,36 @@ def _terminate(procs: list[psutil.Process], grace: float = 3.0) -> list[int]:
     return [p.pid for p in procs]
 
 
-def maker_alive(run_id: str) -> bool:
-    """Whether the process that made run ``run_id`` (``<stamp>-<label>-<pid>-<n>``,
-    ``Run.create``) still runs: that pid, started by the stamp (psutil's start time may be a
-    second off). The scale model's hosts are the machine's, not a state folder's: a lab with
-    another state folder (a test's temporary one) must not take a live run's hosts for stale
-    because it has no state file of it."""
+STAMP = "%Y%m%d-%H%M%S"  # a run id's first part: when it was made, local time
+
+
+def run_id_of(stamp: str, label: str, pid: int, n: int) -> str:
+    """A run's id, ``<stamp>-<label>-<pid>-<n>``: when, what, which process made it, and a
+    counter for runs one process makes within a second (``maker_of`` reads it back)."""
+    return f"{stamp}-{label}-{pid}-{n}"
+
+
+def maker_of(run_id: str) -> tuple[int, float]:
+    """The pid that made run ``run_id`` and when (Unix seconds, to the second); ValueError
+    for what ``run_id_of`` did not make."""
     try:
         pid = int(run_id.rsplit("-", 2)[1])
-        made = time.mktime(time.strptime(run_id[:15], "%Y%m%d-%H%M%S"))
+        made = time.mktime(time.strptime(run_id[:15], STAMP))
+    except (ValueError, IndexError):
+        raise ValueError(f"{run_id!r} is not a run id (<stamp>-<label>-<pid>-<n>)") from None
+    return pid, made
+
+
+def maker_alive(run_id: str) -> bool:
+    """Whether the process that made run ``run_id`` still runs: that pid, started by the
+    stamp (psutil's start time may be a second off). The scale model's hosts are the
+    machine's, not a state folder's: a lab with another state folder (a test's temporary
+    one) must not take a live run's hosts for stale because it has no state file of it."""
+    try:
+        pid, made = maker_of(run_id)
         proc = psutil.Process(pid)
         return proc.create_time() <= made + 2 and proc.status() != psutil.STATUS_ZOMBIE
-    except (ValueError, IndexError, psutil.Error):
+    except (ValueError, psutil.Error):
         return False
 
 
@@ -173,7 +191,7 @@ class Run:
     def create(cls, label: str = "stack") -> "Run":
         check_label(label)
         reap_stale()
-        stamp = time.strftime("%Y%m%d-%H%M%S")
+        stamp = time.strftime(STAMP)
         base = paths.runs_dir()
         try:
             base.mkdir(parents=True, exist_ok=True)
@@ -185,7 +203,7 @@ class Run:
         _prune(base)
         n = 0
         while True:
-            run_id = f"{stamp}-{label}-{os.getpid()}-{n}"
+            run_id = run_id_of(stamp, label, os.getpid(), n)
             run_dir = base / run_id
             try:
                 run_dir.mkdir()

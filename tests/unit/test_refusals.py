@@ -352,8 +352,10 @@ def test_a_live_runs_hosts_are_not_stale_to_a_lab_with_another_state_folder(tmp_
     monkeypatch.setattr(hosts, "remove_stale", lambda alive: asked.setdefault("alive", alive))
     runs.reap_stale()
     alive = asked["alive"]
-    now = _time.strftime("%Y%m%d-%H%M%S")
-    assert alive(f"{now}-test-hosts-{os.getpid()}-0"), "this process made it: not stale"
+    now = _time.strftime(runs.STAMP)
+    mine = runs.run_id_of(now, "test-hosts", os.getpid(), 0)
+    assert runs.maker_of(mine) == (os.getpid(), _time.mktime(_time.strptime(now, runs.STAMP)))
+    assert alive(mine), "this process made it: not stale"
     dead = subprocess.Popen(["true"])
     dead.wait()
     assert not alive(f"{now}-test-{dead.pid}-0")
