@@ -124,14 +124,16 @@ def _unmeasured_tests_measure_nothing(request, monkeypatch):
         raise AssertionError(f"{request.node.nodeid} is marked 'unmeasured' but measures: "
                              "it runs beside other tests; remove the marker")
 
-    from scalelab.load import api, open_rate, pgbench, under_failure, wrk
+    import scalelab.load
+    from scalelab.load import api, locust, open_rate, pgbench, under_failure, wrk
     from scalelab.measurement import profiler
 
     for module in (wrk, open_rate, pgbench):  # each point waits for idle CPUs first
         monkeypatch.setattr(module, "wait_until_idle", refuse)
     # and what drives load without such a wait: Locust, clients under a failure, wrk at
-    # full speed, the profiler
-    for module, name in ((api, "run_locust"), (under_failure, "run"), (wrk, "start"),
+    # full speed, the profiler; Locust under each name it is imported by
+    for module, name in ((api, "run_locust"), (locust, "run_locust"),
+                         (scalelab.load, "run_locust"), (under_failure, "run"), (wrk, "start"),
                          (profiler, "record")):
         monkeypatch.setattr(module, name, refuse)
 
