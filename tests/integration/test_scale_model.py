@@ -77,7 +77,8 @@ def test_the_hosts_of_a_killed_owner_are_removed_by_the_reaper():
     folder = Path(folder)
     eventually(lambda: not psutil.pid_exists(int(pid)), timeout=15,
                what="the app server to follow its killed owner")
-    assert folder.exists(), "nothing removes a killed owner's host but the reaper"
+    # its owner gone, the next reaper removes its hosts: this one, or another pytest's that ran
+    # first (beside this one, each run's start reaps the machine's stale hosts)
     runs.reap_stale()
     assert not folder.exists() and not folder.parent.exists()
 
