@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from scalelab.plots.standard import _PALETTE, _plain_log, _single_run_note
+from scalelab.plots.standard import _PALETTE, _plain_log, _single_run_note, over_repeats
 from scalelab.verdicts.capacity_model import THINK_RANGE
 
 
@@ -47,8 +47,8 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
     for i, (col, style) in enumerate((("U predicted (model)", "s--"),
                                       ("U predicted (this run)", "^--"),
                                       ("U measured", "o-"))):
-        mean, lo, hi = g[col].mean().reindex(x), g[col].min().reindex(x), g[col].max().reindex(x)
-        axes[0].errorbar(x, mean, yerr=[(mean - lo).clip(lower=0), (hi - mean).clip(lower=0)],
+        mid, lo, hi = (s.reindex(x) for s in over_repeats(g[col]))
+        axes[0].errorbar(x, mid, yerr=[(mid - lo).clip(lower=0), (hi - mid).clip(lower=0)],
                          fmt=style, capsize=3, color=_PALETTE[i], label=col)
     axes[0].set_xlabel("offered rate (requests/s, open Poisson arrivals)")
     axes[0].set_ylabel("server CPU busy (share of one core)")
@@ -59,7 +59,7 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
     for i, (col, style) in enumerate((("R M/D/1 (ms)", "^--"), ("R M/M/1 (ms)", "s--"),
                                       ("R M/M/1, measured U (ms)", "d:"),
                                       ("R measured (ms)", "o-"))):
-        vals = g[col].mean().reindex(x).replace(np.inf, np.nan)
+        vals = g[col].median().reindex(x).replace(np.inf, np.nan)
         lo, hi = g[col].min().reindex(x), g[col].max().reindex(x)
         axes[1].errorbar(x, vals, yerr=[(vals - lo).clip(lower=0), (hi - vals).clip(lower=0)],
                          fmt=style, capsize=3, color=_PALETTE[i + 3], label=col[:-5])
@@ -77,9 +77,10 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
 
 def deployment_vs_plan(check: pd.DataFrame, axes=None):
     """The plan run on the model deployment (``capacity.deployment_check``): each kind of
-    host's use of its quota, predicted by the plan and measured (left; the app hosts' mean,
-    the bar from the least to the most used); the response time, predicted by M/M/1 and
-    M/D/1 queues and measured, mean and p99 (right). Error bars: min to max over repeats."""
+    host's use of its quota, predicted by the plan and measured (left; the app hosts' mean use,
+    its whisker up to the most used host); the response time, predicted by M/M/1 and M/D/1
+    queues and measured, mean and p99 (right). Bars: the median over repeats, as
+    ``deployment_summary`` quotes them; whiskers: min to max."""
     axes = axes if axes is not None else plt.subplots(1, 2, figsize=(11, 4))[1]
     kinds = ("app hosts", "database", "nginx")
     cols = {"app hosts": ("app host use, predicted", "app host use, measured (mean)"),
@@ -88,12 +89,12 @@ def deployment_vs_plan(check: pd.DataFrame, axes=None):
     x = np.arange(len(kinds))
     for j, (label, offset) in enumerate((("predicted by the plan", -0.2), ("measured", 0.2))):
         vals = [check[cols[k][j]] for k in kinds]
-        mean = np.array([v.mean() for v in vals])
-        lo = mean - np.array([v.min() for v in vals])
-        hi = np.array([v.max() for v in vals]) - mean
+        mid = np.array([v.median() for v in vals])
+        lo = mid - np.array([v.min() for v in vals])
+        hi = np.array([v.max() for v in vals]) - mid
         if j == 1:  # the app hosts: from the least to the most used host
-            hi[0] = check["app host use, measured (most)"].max() - mean[0]
-        axes[0].bar(x + offset, mean, 0.4, yerr=[lo.clip(0), hi.clip(0)], capsize=3,
+            hi[0] = check["app host use, measured (most)"].max() - mid[0]
+        axes[0].bar(x + offset, mid, 0.4, yerr=[lo.clip(0), hi.clip(0)], capsize=3,
                     color=_PALETTE[j], label=label)
     limit = float(check["plan's limit"].iloc[0])
     axes[0].axhline(limit, color="black", lw=1, ls="--", label=f"the plan's limit ({limit:.0%})")
@@ -104,11 +105,11 @@ def deployment_vs_plan(check: pd.DataFrame, axes=None):
     names = ("mean ms, M/D/1", "mean ms, M/M/1", "mean ms, measured", "p99 ms, M/M/1",
              "p99 ms, measured")
     x2 = np.arange(len(names))
-    mean = np.array([check[n].mean() for n in names])
-    lo = mean - np.array([check[n].min() for n in names])
-    hi = np.array([check[n].max() for n in names]) - mean
+    mid = np.array([check[n].median() for n in names])
+    lo = mid - np.array([check[n].min() for n in names])
+    hi = np.array([check[n].max() for n in names]) - mid
     colours = [_PALETTE[0] if "measured" not in n else _PALETTE[1] for n in names]
-    axes[1].bar(x2, mean, 0.6, yerr=[lo.clip(0), hi.clip(0)], capsize=3, color=colours)
+    axes[1].bar(x2, mid, 0.6, yerr=[lo.clip(0), hi.clip(0)], capsize=3, color=colours)
     axes[1].set_xticks(x2, [n.replace(" ms, ", "\n") for n in names], fontsize=8)
     axes[1].set_ylabel("response time (ms)")
     axes[1].set_title("Response time: queueing models and measured")

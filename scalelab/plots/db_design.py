@@ -7,18 +7,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from scalelab.plots.standard import (_PALETTE, _dedupe_legend, _errorbar, _limits_by,
-                                     _single_run_note)
+                                     _single_run_note, over_repeats)
 
 
 def cost_by_table_size(rows: pd.DataFrame, ax=None, metric: str = "cpu_ms_per_req_server",
                        ylabel: str = "server CPU per request (ms)"):
     """``metric`` against the table's size (questions, log-log), one line per page and index
-    state: mean over repeats, min-max error bars; a circled point was not server-bound."""
+    state: median over repeats, min-max error bars; a circled point was not server-bound."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     for i, ((page, state), part) in enumerate(rows.groupby(["page", "index"], sort=False)):
         g = part.groupby("questions")
-        s = pd.DataFrame({metric: g[metric].mean(), f"{metric}_min": g[metric].min(),
-                          f"{metric}_max": g[metric].max()}).reset_index()
+        mid, lo, hi = over_repeats(g[metric])
+        s = pd.DataFrame({metric: mid, f"{metric}_min": lo, f"{metric}_max": hi}).reset_index()
         s["limit"] = _limits_by(part, "questions").reindex(s["questions"]).values
         _errorbar(ax, s, "questions", metric, f"{page} page, {state}",
                   color=_PALETTE[i % len(_PALETTE)],

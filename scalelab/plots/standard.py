@@ -22,6 +22,12 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#
 COMPONENT_COLOURS = dict(zip(COMPONENTS, _PALETTE))  # a new component gets the next colour
 
 
+def over_repeats(g) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """What a chart draws of grouped repeats: the median (the estimator the verdicts and the
+    prose quote), and the least and the most (the whiskers)."""
+    return g.median(), g.min(), g.max()
+
+
 def _single_run_note(ax, df: pd.DataFrame) -> None:
     """Say under the title when a chart shows one run (no error bars to show)."""
     if "repeat" in df.columns and df["repeat"].nunique() <= 1:
@@ -91,7 +97,12 @@ def _errorbar(ax, s: pd.DataFrame, x: str, y: str, label, **kw):
 
 
 def _summary_with_limits(part: pd.DataFrame, metrics) -> pd.DataFrame:
+    """Per users step: each metric's median over repeats (``summarize`` gives their mean), its
+    least and most, and the worst limit."""
     s = summarize(part, metrics=metrics, by=("users",))
+    for m in metrics:
+        if m in s.columns:
+            s[m] = part.groupby("users")[m].median().reindex(s["users"]).values
     s["limit"] = _limits_by(part, "users").reindex(s["users"]).values
     return s
 
@@ -224,21 +235,22 @@ def repeat_spread(df: pd.DataFrame, metrics=("req_s", "cpu_ms_per_req_server"),
 
 def bars(df: pd.DataFrame, metric: str, by: str = "variant", ax=None, ylabel: str = "",
          title: str = "", log: bool = False):
-    """One bar per group (in first-seen order): mean, min-max error bars, saturated hatched."""
+    """One bar per group (in first-seen order): the median over repeats, min-max error bars,
+    a point that was not server-bound hatched."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     order = list(dict.fromkeys(df[by]))
     g = df.groupby(by, sort=False)[metric]
-    mean, lo, hi = g.mean()[order], g.min()[order], g.max()[order]
+    mid, lo, hi = (s[order] for s in over_repeats(g))
     x = np.arange(len(order))
     limits = _limits_by(df, by).reindex(order)
     colours = {"server": "#1f77b4", "generator": "#d62728", "unexplained": "0.6",
                "failures": "black", "rate": "#2ca02c", "one user": "0.6"}
-    ax.bar(x, mean, color=[colours[lim] for lim in limits], width=0.6)
+    ax.bar(x, mid, color=[colours[lim] for lim in limits], width=0.6)
     for xi, lim in zip(x, limits):
         if lim != "server":
-            ax.bar(xi, mean.iloc[xi], color="none", edgecolor="white", hatch="//", width=0.6)
+            ax.bar(xi, mid.iloc[xi], color="none", edgecolor="white", hatch="//", width=0.6)
     if g.size().max() > 1:
-        ax.errorbar(x, mean, yerr=np.vstack([mean - lo, hi - mean]), fmt="none", ecolor="k",
+        ax.errorbar(x, mid, yerr=np.vstack([mid - lo, hi - mid]), fmt="none", ecolor="k",
                     capsize=4)
     ax.set_xticks(x, order, rotation=20, ha="right")
     if log:
@@ -255,7 +267,7 @@ def bars(df: pd.DataFrame, metric: str, by: str = "variant", ax=None, ylabel: st
 
 def grouped_bars(df: pd.DataFrame, metric: str, group: str = "variant", by: str = "config",
                  ax=None, ylabel: str = "", title: str = "", log: bool = False):
-    """Bars of ``metric`` for each ``group`` (x), one per ``by`` (colour): mean over repeats,
+    """Bars of ``metric`` for each ``group`` (x), one per ``by`` (colour): median over repeats,
     min-max error bars; a bar hatched when a point behind it was not server-bound (a visitor's
     timings, ``one user``, are not load points and are never hatched)."""
     ax = ax or plt.subplots(figsize=(8, 4))[1]
@@ -265,16 +277,16 @@ def grouped_bars(df: pd.DataFrame, metric: str, group: str = "variant", by: str 
     for i, key in enumerate(keys):
         part = df[df[by] == key]
         g = part.groupby(group, sort=False)[metric]
-        mean, lo, hi = (s.reindex(groups) for s in (g.mean(), g.min(), g.max()))
+        mid, lo, hi = (s.reindex(groups) for s in over_repeats(g))
         x = np.arange(len(groups)) + (i - (len(keys) - 1) / 2) * width
-        ax.bar(x, mean, width=width * 0.95, color=_PALETTE[i % len(_PALETTE)], label=str(key))
+        ax.bar(x, mid, width=width * 0.95, color=_PALETTE[i % len(_PALETTE)], label=str(key))
         limits = _limits_by(part, group).reindex(groups)
-        for xi, m, lim in zip(x, mean, limits):
+        for xi, m, lim in zip(x, mid, limits):
             if isinstance(lim, str) and lim in LIMIT_STYLE:
                 ax.bar(xi, m, width=width * 0.95, color="none", edgecolor="white", hatch="//")
                 flagged_any.add(lim)
         if g.size().max() > 1:
-            ax.errorbar(x, mean, yerr=np.vstack([mean - lo, hi - mean]), fmt="none",
+            ax.errorbar(x, mid, yerr=np.vstack([mid - lo, hi - mid]), fmt="none",
                         ecolor="k", capsize=3)
     ax.set_xticks(np.arange(len(groups)), groups)
     if log:

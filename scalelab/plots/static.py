@@ -7,18 +7,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from scalelab.plots.standard import _PALETTE, _single_run_note
+from scalelab.plots.standard import _PALETTE, _single_run_note, over_repeats
 
 
 def page_load_times(loads: pd.DataFrame, ax=None):
     """A visitor's page-load time against the link's speed (log scale), one line per kind of
-    visit: mean over repeats, min-max error bars."""
+    visit: median over repeats, min-max error bars."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     part = loads[loads.link_mbit_s > 0]
     for i, (variant, rows) in enumerate(part.groupby("variant", sort=False)):
         g = rows.groupby("link_mbit_s")["page_load_ms"]
-        mean, lo, hi = g.mean(), g.min(), g.max()
-        ax.errorbar(mean.index, mean, yerr=np.vstack([mean - lo, hi - mean]), marker="o",
+        mid, lo, hi = over_repeats(g)
+        ax.errorbar(mid.index, mid, yerr=np.vstack([mid - lo, hi - mid]), marker="o",
                     capsize=3, color=_PALETTE[i % len(_PALETTE)], label=variant)
     _link_axis(ax, part.link_mbit_s)
     ax.set_yscale("log")
@@ -37,13 +37,13 @@ def wire_against_backend(savings: pd.DataFrame, almost: float = 0.75, ax=None):
     for i, (col, label) in enumerate((("compression_saving_ms", "compression (first visit)"),
                                       ("lifetime_saving_ms", "lifetimes (repeat visit)"))):
         g = savings.groupby("link_mbit_s")[col]
-        mean, lo, hi = g.mean(), g.min(), g.max()
-        ax.errorbar(mean.index, mean, yerr=np.vstack([mean - lo, hi - mean]), marker="o",
+        mid, lo, hi = over_repeats(g)
+        ax.errorbar(mid.index, mid, yerr=np.vstack([mid - lo, hi - mid]), marker="o",
                     capsize=3, color=_PALETTE[i], label=f"the wire: {label}")
     back = savings.groupby("repeat")["backend_saving_ms"].first()
     ax.axhspan(back.min(), back.max(), color="0.85")
-    ax.axhline(back.mean(), color="k", label="the backend: the page cache")
-    ax.axhline(almost * back.mean(), color="k", ls="--", lw=1,
+    ax.axhline(back.median(), color="k", label="the backend: the page cache")
+    ax.axhline(almost * back.median(), color="k", ls="--", lw=1,
                label=f"{almost:.0%} of the backend's saving (the C7 rule)")
     _link_axis(ax, savings.link_mbit_s)
     ax.set_yscale("log")
