@@ -19,14 +19,19 @@ def lag_vs_writes(summary: pd.DataFrame, ax=None):
     ax.plot(s.writes_s, s.lag_ms_p50, "o-", color=_PALETTE[0], label="median")
     ax.plot(s.writes_s, s.lag_ms_p90, "s--", color=_PALETTE[1], label="p90")
     last = len(s) - 1
-    for i, (_, r) in enumerate(s.iterrows()):  # the rightmost label to the left of its point
+    # rates close together: each label slanted up from its point, so neighbours do not
+    # overlap; the rightmost one flat, to the left of its point
+    for i, (_, r) in enumerate(s.iterrows()):
         ax.annotate(str(r.name), (r.writes_s, r.lag_ms_p90), fontsize=7,
-                    textcoords="offset points", xytext=(-4, 4) if i == last else (4, 4),
-                    ha="right" if i == last else "left")
-    ax.margins(y=0.12)
+                    textcoords="offset points", xytext=(-4, 4) if i == last else (3, 5),
+                    ha="right" if i == last else "left", rotation=0 if i == last else 40,
+                    rotation_mode="anchor")
+    ax.margins(y=0.3)
     ax.set_ylim(bottom=0)
-    return _finish(ax, "votes per second (writes on the primary)",
-                   "replication lag (ms, replay_lag)", "How far the replica trails the primary")
+    _finish(ax, "votes per second (writes on the primary)", "replication lag (ms, replay_lag)",
+            "How far the replica trails the primary")
+    ax.legend(fontsize=8, loc="upper left")  # the labels are low on the left, high on the right
+    return ax
 
 
 def read_scale_out(rows: pd.DataFrame, projected: pd.DataFrame | None = None, ax=None):

@@ -69,9 +69,10 @@ def projection(tables: dict[str, pd.DataFrame], ax=None):
         capped = t[t.limited_by != "app machines"]
         if len(capped):
             first = capped.iloc[0]
+            # under the flat part, clear of the linear line above it and of the frame
             ax.annotate(f"capped by {first.limited_by}", (first.machines, first.req_s),
-                        textcoords="offset points", xytext=(-10, 10), fontsize=8,
-                        color=colour)
+                        textcoords="offset points", xytext=(0, -8), ha="center", va="top",
+                        fontsize=8, color=colour)
     ax.set_xscale("log")
     ax.set_yscale("log")
     machines = sorted({int(m) for t in tables.values() for m in t.machines})

@@ -372,8 +372,8 @@ def latency_closed_and_open(closed: pd.DataFrame, opened: pd.DataFrame, capacity
 def latency_bars(rows: pd.DataFrame, by: str = "variant", ax=None, q: float = 99,
                  title: str = "Latency at one offered rate"):
     """p50 and the q-th percentile of each ``by`` (median over repeats, whiskers from the
-    lowest to the highest repeat), each labelled with the latencies its windows held; a thin
-    percentile (``percentiles.thin``) is hatched."""
+    lowest to the highest repeat), each labelled with the fewest latencies a window of it
+    held (n≥); a thin percentile (``percentiles.thin``) is hatched."""
     from scalelab.measurement import percentiles
 
     ax = ax or plt.subplots(figsize=(7, 4))[1]
@@ -390,12 +390,16 @@ def latency_bars(rows: pd.DataFrame, by: str = "variant", ax=None, q: float = 99
         if few:
             bar.set_hatch("//")
             bar.set_edgecolor("white")
-        ax.annotate(f"n={int(n):,}", (bar.get_x() + bar.get_width() / 2, 0), ha="center",
-                    va="bottom", fontsize=8, color="white", xytext=(0, 3),
-                    textcoords="offset points", xycoords=("data", "axes fraction"))
+        # upright inside the bar's foot: the fewest latencies a window of it held
+        ax.annotate(f"n≥{int(n):,}", (bar.get_x() + bar.get_width() / 2, 0), ha="center",
+                    va="bottom", fontsize=7, color="white", rotation=90, xytext=(0, 3),
+                    textcoords="offset points", xycoords=("data", "axes fraction"),
+                    bbox=dict(facecolor="#d62728", edgecolor="none", pad=0.5))  # over hatching
     ax.set_xticks(x)
     ax.set_xticklabels(s.index, rotation=20, ha="right")
     ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high * (high / low) ** 0.25)  # a band above the whiskers for the legend
     _plain_log(ax, "y")
     _finish(ax, "", "response time (ms, log scale)", title)
     from matplotlib.patches import Patch

@@ -156,7 +156,7 @@ def test_latency_bars_hatch_a_p99_of_too_few_requests_and_label_each_count():
     hatched = [p.get_hatch() for p in ax.patches if p.get_height() in (900.0, 40.0)]
     assert hatched == ["//", None]
     texts = {t.get_text() for t in ax.texts}
-    assert {"n=400", "n=4,000"} <= texts
+    assert {"n≥400", "n≥4,000"} <= texts
     assert any("slowest few" in t.get_text() for t in ax.get_legend().get_texts())
 
 
