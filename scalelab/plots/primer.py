@@ -36,14 +36,15 @@ def closed_queue(df: pd.DataFrame, knee_users: float, axes=None):
 
 
 def open_latency(runs: dict[str, pd.DataFrame], ax=None):
-    """Response time of each request against its arrival time, one line per offered rate."""
+    """Response time of each request against its arrival time, one line per offered rate, on a
+    linear scale: past capacity the queue, and the wait, grow in a straight line, which a log
+    scale would bend into a plateau."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
     for label, df in runs.items():
         ax.plot(df.arrival_ms / 1000, df.R_ms, lw=0.8, label=label)
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=1)
-    _finish(ax, "time the request arrived (s)", "response time (ms, log scale)",
+    ax.set_ylim(bottom=0)
+    _finish(ax, "time the request arrived (s)", "response time (ms)",
             "Open load: below capacity latency holds, above it grows without bound")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the lines
     return ax
