@@ -7,11 +7,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from scalelab.plots.standard import (_PALETTE, _dedupe_legend, _errorbar, _limits_by,
-                                     _single_run_note, over_repeats)
+                                     _plain_log, _single_run_note, over_repeats)
 
 
 def cost_by_table_size(rows: pd.DataFrame, ax=None, metric: str = "cpu_ms_per_req_server",
-                       ylabel: str = "server CPU per request (ms)"):
+                       ylabel: str = "server CPU per request (ms, log scale)"):
     """``metric`` against the table's size (questions, log-log), one line per page and index
     state: median over repeats, min-max error bars; a circled point was not server-bound."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
@@ -28,7 +28,8 @@ def cost_by_table_size(rows: pd.DataFrame, ax=None, metric: str = "cpu_ms_per_re
     sizes = sorted(rows.questions.unique())
     ax.set_xticks(sizes, [f"{q:,}" for q in sizes])
     ax.minorticks_off()
-    ax.set_xlabel("questions in the table")
+    _plain_log(ax, "y")
+    ax.set_xlabel("questions in the table (log scale)")
     ax.set_ylabel(ylabel)
     ax.set_title("What a page costs as its table grows, with and without the index")
     ax.grid(alpha=0.3, which="both")

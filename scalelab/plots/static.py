@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from scalelab.plots.standard import _PALETTE, _single_run_note, over_repeats
+from scalelab.plots.standard import _PALETTE, _plain_log, _single_run_note, over_repeats
 
 
 def page_load_times(loads: pd.DataFrame, ax=None):
@@ -22,6 +22,7 @@ def page_load_times(loads: pd.DataFrame, ax=None):
                     capsize=3, color=_PALETTE[i % len(_PALETTE)], label=variant)
     _link_axis(ax, part.link_mbit_s)
     ax.set_yscale("log")
+    _plain_log(ax, "y")  # 20, 50, 100, 200: the lower lines readable
     ax.set_ylabel("page-load time (ms, log scale)")
     rtt = loads["rtt_ms"].iloc[0] if "rtt_ms" in loads else 0
     ax.set_title(f"One visitor's page load over an emulated link (round trip {rtt:g} ms)")
@@ -47,6 +48,7 @@ def wire_against_backend(savings: pd.DataFrame, almost: float = 0.75, ax=None):
                label=f"{almost:.0%} of the backend's saving (the C7 rule)")
     _link_axis(ax, savings.link_mbit_s)
     ax.set_yscale("log")
+    _plain_log(ax, "y")  # 20, 50, 100, 200: the lower lines readable
     ax.set_ylabel("time saved per page view (ms, log scale)")
     ax.set_title("What the wire saves (emulated link), against what the backend's cache "
                  "saves (measured)")

@@ -52,7 +52,8 @@ def flame_graph(profile, ax=None, title: str = "", min_share: float = 0.01, max_
         draw(root, x)
         x += counts[root] / total
     ax.set_xlim(0, 1)
-    ax.set_xlabel(f"share of samples ({total:,} samples, {profile.rate} a second)")
+    ax.set_xlabel(f"share of samples ({total:,} samples, {profile.rate} a second; the gaps: "
+                  f"frames under {min_share:.0%} of them each, not drawn)")
     ax.set_ylabel("stack depth")
     ax.set_title(title or "Flame graph")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
