@@ -64,7 +64,7 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
         axes[1].errorbar(x, vals, yerr=[(vals - lo).clip(lower=0), (hi - vals).clip(lower=0)],
                          fmt=style, capsize=3, color=_PALETTE[i + 3], label=col[:-5])
     axes[1].set_xlabel("offered rate (requests/s, open Poisson arrivals)")
-    axes[1].set_ylabel("mean response time (ms)")
+    axes[1].set_ylabel("mean response time (ms, log scale)")
     axes[1].set_yscale("log")
     axes[1].set_title("Response time: queueing models and measured")
     _plain_log(axes[1], "y")
@@ -72,6 +72,7 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     _single_run_note(axes[0], pred)
+    axes[0].figure.tight_layout()  # the right axis's label clear of the left chart
     return axes
 
 
