@@ -409,6 +409,6 @@ def latency_bars(rows: pd.DataFrame, by: str = "variant", ax=None, q: float = 99
     if s.thin.any():
         keys.append((Patch(facecolor="#d62728", hatch="//", edgecolor="white"),
                      f"p{q:g} of under {percentiles.needed(q):,} requests: the slowest few"))
-    ax.legend(*zip(*keys), fontsize=8)
+    ax.legend(*zip(*keys), fontsize=8, loc="upper left")  # over the shortest bars, the lowest rate
     _single_run_note(ax, rows)
     return ax
