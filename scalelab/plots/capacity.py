@@ -59,8 +59,8 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
     for i, (col, style) in enumerate((("R M/D/1 (ms)", "^--"), ("R M/M/1 (ms)", "s--"),
                                       ("R M/M/1, measured U (ms)", "d:"),
                                       ("R measured (ms)", "o-"))):
-        vals = g[col].median().reindex(x).replace(np.inf, np.nan)
-        lo, hi = g[col].min().reindex(x), g[col].max().reindex(x)
+        vals, lo, hi = (s.reindex(x) for s in over_repeats(g[col]))
+        vals = vals.replace(np.inf, np.nan)
         axes[1].errorbar(x, vals, yerr=[(vals - lo).clip(lower=0), (hi - vals).clip(lower=0)],
                          fmt=style, capsize=3, color=_PALETTE[i + 3], label=col[:-5])
     axes[1].set_xlabel("offered rate (requests/s, open Poisson arrivals)")
@@ -89,10 +89,9 @@ def deployment_vs_plan(check: pd.DataFrame, axes=None):
             "nginx": ("nginx use, predicted", "nginx use, measured")}
     x = np.arange(len(kinds))
     for j, (label, offset) in enumerate((("predicted by the plan", -0.2), ("measured", 0.2))):
-        vals = [check[cols[k][j]] for k in kinds]
-        mid = np.array([v.median() for v in vals])
-        lo = mid - np.array([v.min() for v in vals])
-        hi = np.array([v.max() for v in vals]) - mid
+        mid, least, most = (np.array(v) for v in zip(*(over_repeats(check[cols[k][j]])
+                                                        for k in kinds)))
+        lo, hi = mid - least, most - mid
         if j == 1:  # the app hosts: from the least to the most used host
             hi[0] = check["app host use, measured (most)"].max() - mid[0]
         axes[0].bar(x + offset, mid, 0.4, yerr=[lo.clip(0), hi.clip(0)], capsize=3,
@@ -106,9 +105,8 @@ def deployment_vs_plan(check: pd.DataFrame, axes=None):
     names = ("mean ms, M/D/1", "mean ms, M/M/1", "mean ms, measured", "p99 ms, M/M/1",
              "p99 ms, measured")
     x2 = np.arange(len(names))
-    mid = np.array([check[n].median() for n in names])
-    lo = mid - np.array([check[n].min() for n in names])
-    hi = np.array([check[n].max() for n in names]) - mid
+    mid, least, most = (np.array(v) for v in zip(*(over_repeats(check[n]) for n in names)))
+    lo, hi = mid - least, most - mid
     colours = [_PALETTE[0] if "measured" not in n else _PALETTE[1] for n in names]
     axes[1].bar(x2, mid, 0.6, yerr=[lo.clip(0), hi.clip(0)], capsize=3, color=colours)
     axes[1].set_xticks(x2, [n.replace(" ms, ", "\n") for n in names], fontsize=8)

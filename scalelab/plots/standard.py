@@ -22,9 +22,9 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#
 COMPONENT_COLOURS = dict(zip(COMPONENTS, _PALETTE))  # a new component gets the next colour
 
 
-def over_repeats(g) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """What a chart draws of grouped repeats: the median (the estimator the verdicts and the
-    prose quote), and the least and the most (the whiskers)."""
+def over_repeats(g) -> tuple:
+    """What a chart draws of repeats (a grouped column, or one column): the median (the
+    estimator the verdicts quote), and the least and the most (the whiskers)."""
     return g.median(), g.min(), g.max()
 
 
