@@ -60,7 +60,9 @@ def predicted_vs_measured(pred: pd.DataFrame, axes=None):
                                       ("R M/M/1, measured U (ms)", "d:"),
                                       ("R measured (ms)", "o-"))):
         vals, lo, hi = (s.reindex(x) for s in over_repeats(g[col]))
-        vals = vals.replace(np.inf, np.nan)
+        # a repeat the queue model gives no finite time (U ≥ 1): no point, not one without
+        # its whisker
+        vals = vals.where(np.isfinite(hi))
         axes[1].errorbar(x, vals, yerr=[(vals - lo).clip(lower=0), (hi - vals).clip(lower=0)],
                          fmt=style, capsize=3, color=_PALETTE[i + 3], label=col[:-5])
     axes[1].set_xlabel("offered rate (requests/s, open Poisson arrivals)")

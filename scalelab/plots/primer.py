@@ -41,8 +41,8 @@ def open_latency(runs: dict[str, pd.DataFrame], ax=None):
     scale would bend into a plateau."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
-    for label, df in runs.items():
-        ax.plot(df.arrival_ms / 1000, df.R_ms, lw=0.8, label=label)
+    for i, (label, df) in enumerate(runs.items()):  # the lower rates drawn over the higher
+        ax.plot(df.arrival_ms / 1000, df.R_ms, lw=0.8, label=label, zorder=len(runs) - i)
     ax.set_ylim(bottom=0)
     _finish(ax, "time the request arrived (s)", "response time (ms)",
             "Open load: below capacity latency holds, above it grows without bound")

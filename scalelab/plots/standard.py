@@ -255,6 +255,7 @@ def bars(df: pd.DataFrame, metric: str, by: str = "variant", ax=None, ylabel: st
     ax.set_xticks(x, order, rotation=20, ha="right")
     if log:
         ax.set_yscale("log")
+        _plain_log(ax, "y")
     ax.set_ylabel(ylabel or metric)
     flagged = sorted(set(limits) - {"server"})
     ax.set_title(title + ("\n(hatched: not server-bound; " + "; ".join(
@@ -291,6 +292,7 @@ def grouped_bars(df: pd.DataFrame, metric: str, group: str = "variant", by: str 
     ax.set_xticks(np.arange(len(groups)), groups)
     if log:
         ax.set_yscale("log")
+        _plain_log(ax, "y")
     ax.set_ylabel(ylabel or metric)
     ax.set_title(title + ("\n(hatched: " + "; ".join(LIMIT_STYLE[lim][1] for lim in
                                                      sorted(flagged_any)) + ")"
@@ -372,8 +374,8 @@ def latency_closed_and_open(closed: pd.DataFrame, opened: pd.DataFrame, capacity
 def latency_bars(rows: pd.DataFrame, by: str = "variant", ax=None, q: float = 99,
                  title: str = "Latency at one offered rate"):
     """p50 and the q-th percentile of each ``by`` (median over repeats, whiskers from the
-    lowest to the highest repeat), each labelled with the fewest latencies a window of it
-    held (n≥); a thin percentile (``percentiles.thin``) is hatched."""
+    lowest to the highest repeat), each named with the fewest latencies a window of it held
+    (n≥, under its name); a thin percentile (``percentiles.thin``) is hatched."""
     from scalelab.measurement import percentiles
 
     ax = ax or plt.subplots(figsize=(7, 4))[1]
@@ -386,17 +388,14 @@ def latency_bars(rows: pd.DataFrame, by: str = "variant", ax=None, q: float = 99
     ax.bar(x - 0.2, s.p50, 0.4, color="#1f77b4", label="p50")
     bars = ax.bar(x + 0.2, s.upper, 0.4, color="#d62728", label=f"p{q:g}",
                   yerr=np.vstack([s.upper - s.lo, s.hi - s.upper]), capsize=3)
-    for bar, few, n in zip(bars, s.thin, s.n):
+    for bar, few in zip(bars, s.thin):
         if few:
             bar.set_hatch("//")
             bar.set_edgecolor("white")
-        # upright inside the bar's foot: the fewest latencies a window of it held
-        ax.annotate(f"n≥{int(n):,}", (bar.get_x() + bar.get_width() / 2, 0), ha="center",
-                    va="bottom", fontsize=7, color="white", rotation=90, xytext=(0, 3),
-                    textcoords="offset points", xycoords=("data", "axes fraction"),
-                    bbox=dict(facecolor="#d62728", edgecolor="none", pad=0.5))  # over hatching
     ax.set_xticks(x)
-    ax.set_xticklabels(s.index, rotation=20, ha="right")
+    # under each name, not on its bar, where a short bar's whisker would be covered
+    ax.set_xticklabels([f"{name}\n(n≥{int(n):,})" for name, n in zip(s.index, s.n)],
+                       rotation=20, ha="right")
     ax.set_yscale("log")
     low, high = ax.get_ylim()
     ax.set_ylim(low, high * (high / low) ** 0.25)  # a band above the whiskers for the legend
