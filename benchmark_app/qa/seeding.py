@@ -186,13 +186,29 @@ def generate(questions: int, seed: int = 42):
     }
 
 
+# the foreign keys of the tables being written, each as ALTER TABLE puts it back
+_FOREIGN_KEYS = ("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                 "FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY(%s) "
+                 "ORDER BY conrelid::regclass::text, conname")
+
+
 def load(tables, connection, stdout=None) -> dict[str, float]:
-    """Write generated tables through a Django connection; returns seconds per table."""
+    """Write generated tables through a Django connection; returns seconds per table.
+
+    On PostgreSQL each foreign key is checked once for the whole table instead of row by row:
+    dropped before the COPY and added back after it, with its name and definition, in the
+    caller's transaction (``seed`` runs in one). Django's keys are deferred, so the row-by-row
+    checks all ran at commit: 5 of the 12 s that 100k questions took. Adding a key back
+    checks every row (one join), so a row that breaks one still fails the seed."""
     timings = {}
     if connection.vendor == "postgresql":
         connection.ensure_connection()
         raw = connection.connection
         with raw.cursor() as cur:
+            cur.execute(_FOREIGN_KEYS, (list(tables),))
+            keys = cur.fetchall()
+            for table, name, _ in keys:
+                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             for table, (columns, rows) in tables.items():
                 start = time.perf_counter()
                 with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -202,6 +218,10 @@ def load(tables, connection, stdout=None) -> dict[str, float]:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT COALESCE(MAX(id), 1) FROM {table}))")
                 timings[table] = time.perf_counter() - start
+            start = time.perf_counter()
+            for table, name, definition in keys:
+                cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+            timings["foreign keys"] = time.perf_counter() - start
             cur.execute("ANALYZE")
     else:
         from django.apps import apps
