@@ -10,7 +10,10 @@ import pytest
 
 from scalelab import Stack
 
-pytestmark = pytest.mark.servers
+# behaviour only: no rate or CPU is judged, so the module runs beside the site build; every
+# wait polls with a deadline, and the held-back replica holds its commits far longer than the
+# test takes on busy CPUs
+pytestmark = [pytest.mark.servers, pytest.mark.unmeasured]
 
 Q = 2_000
 
@@ -97,7 +100,7 @@ def test_a_held_back_replica_shows_its_lag_in_bytes_and_misses_a_fresh_write(rst
     qid = rstack.popularity()["question_ids"][2]
     sql = "SELECT score FROM qa_question WHERE id = %s"
     db = rstack.dataset.db_name
-    rstack.replica.set_apply_delay(500)
+    rstack.replica.set_apply_delay(5_000)
     try:
         before = rstack.replica.query(sql, (qid,), dbname=db)[0][0]
         aliases(rstack.app_url + f"/api/questions/{qid}/vote/", "POST")
