@@ -66,13 +66,20 @@ def test_the_reaper_clears_a_stale_run():
     dead.wait()
     env = dict(os.environ, **{runs.OWNER_VAR: f"{dead.pid}:1.00"})
     stale = subprocess.Popen(["sleep", "60"], env=env)
+
+    def marker_shown():
+        try:
+            return psutil.Process(stale.pid).environ().get(runs.OWNER_VAR)
+        except psutil.NoSuchProcess:  # a zombie too: another pytest's reaper was first
+            return "reaped already"
+
     try:
         # the kernel fills /proc/<pid>/environ a moment after the parent learns the exec worked
-        eventually(lambda: psutil.Process(stale.pid).environ().get(runs.OWNER_VAR),
-                   what="the marker showing in the new process's environment")
+        eventually(marker_shown, what="the marker showing in the new process's environment")
         runs.reap_stale()
-        # ended, not "in what this call returned": the unmeasured tests' own pytest reaps too,
-        # beside this one, and may be first (left alone, the process sleeps for a minute)
+        # ended, not "in what this call returned": the unmeasured tests' own pytests reap too,
+        # beside this one, and may be first, even before the marker could be read (left alone,
+        # the process sleeps for a minute)
         assert stale.wait(timeout=10) is not None
     finally:
         if stale.poll() is None:
