@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from scalelab.plots.replicas import measured_spread
-from scalelab.plots.standard import _PALETTE, _dedupe_legend, _finish
+from scalelab.plots.standard import _PALETTE, _finish
 
 
 def lag_vs_writes(summary: pd.DataFrame, ax=None):
@@ -29,8 +29,8 @@ def lag_vs_writes(summary: pd.DataFrame, ax=None):
     ax.margins(y=0.3)
     ax.set_ylim(bottom=0)
     _finish(ax, "votes per second (writes on the primary)", "replication lag (ms, replay_lag)",
-            "How far the replica trails the primary")
-    ax.legend(fontsize=8, loc="upper left")  # the labels are low on the left, high on the right
+            "How far the replica trails the primary",
+            loc="upper left")  # the labels are low on the left, high on the right
     return ax
 
 
@@ -55,8 +55,7 @@ def read_scale_out(rows: pd.DataFrame, projected: pd.DataFrame | None = None, ax
                     label="projected from one machine's CPU per read (utilisation law)")
     ax.set_xticks(sorted({int(n) for n in rows.replicas}))
     ax.set_ylim(bottom=0)
-    _finish(ax, "read replicas (each a host of its own; 0: the primary alone)",
-            "reads per second", "Read capacity measured in the scale model")
     # six lines: inside the frame their legend hid the whiskers of the middle counts
-    _dedupe_legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2, fontsize=7)
-    return ax
+    return _finish(ax, "read replicas (each a host of its own; 0: the primary alone)",
+                   "reads per second", "Read capacity measured in the scale model",
+                   loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2, fontsize=7)

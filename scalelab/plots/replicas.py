@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from scalelab.plots.standard import (LIMIT_STYLE, _PALETTE, _dedupe_legend, _finish,
+from scalelab.plots.standard import (LIMIT_STYLE, _PALETTE, _finish,
                                      _plain_ticks, failure_timeline)
 from scalelab.measurement.limits import worst_limit
 
@@ -52,7 +52,6 @@ def scale_out(rows: pd.DataFrame, projected: dict[str, pd.DataFrame] | None = No
     ax.set_xscale("log")
     ax.set_yscale("log")
     _plain_ticks(ax, sorted({int(n) for n in rows.app_hosts}))
-    _dedupe_legend(ax)
     return _finish(ax, "app hosts (each 1 app server in its own CPU quota)",
                    "requests/s (log scale)", "Scale-out measured in the scale model")
 

@@ -199,13 +199,14 @@ def _dedupe_legend(ax, **legend) -> None:
         ax.legend(seen.values(), seen.keys(), **{"fontsize": 8, **legend})
 
 
-def _finish(ax, xlabel: str, ylabel: str, title: str):
-    """How most charts end: both axes labelled, the title, a light grid, a small legend."""
+def _finish(ax, xlabel: str, ylabel: str, title: str, **legend):
+    """How most charts end: both axes labelled, the title, a light grid, a small legend of
+    one entry a label, with ``legend``'s placement (``_dedupe_legend``)."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _dedupe_legend(ax, **legend)
     return ax
 
 
@@ -367,8 +368,8 @@ def latency_closed_and_open(closed: pd.DataFrame, opened: pd.DataFrame, capacity
     ax.set_yscale("log")
     _plain_log(ax, "y")
     _finish(ax, "requests/s (closed: served; open: offered)",
-            "response time (ms, log scale)", title)
-    _dedupe_legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below
+            "response time (ms, log scale)", title,
+            loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below
     _single_run_note(ax, closed)
     return ax
 
